@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import {
+  AddMemberInput, UpdateMemberInput, accountView, addMember, balanceView, getAccount, getBalance, listMembers, memberView, removeMember, updateMember,
+} from '../accounts/accounts.ts';
+import { requireRole } from '../accounts/authorize.ts';
+import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
+import { accountJournal } from '../billing/ledger.ts';
+import { redeemCode } from '../billing/redemption.ts';
+import { RefundRequestInput, getRefund, listRefunds, refundView, requestRefund } from '../billing/refunds.ts';
+import { listTopups, topupView } from '../billing/topups.ts';
+import { withActor, type Actor, type Runtime } from '../services/context.ts';
+import { parseInput } from '../services/validate.ts';
+import { Paging, type RouteTable } from '../http/routes.ts';
+import { ledgerView } from '../admin/views.ts';
+
+/** The customer API: every route acts on the calling key's own account, never on another. */
+export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
+  const tag = 'account';
+  const cu = 'customer' as const;
+  const ctx = (c: { actor: Actor }) => withActor(rt, c.actor);
+  const acct = (c: { actor: Actor }): string => {
+    if (c.actor.type !== 'customer') throw new AppError('FORBIDDEN');
+    return c.actor.accountId;
+  };
+
+  t.add({ method: 'GET', url: '/account/v1/account', auth: cu, tag, summary: 'The calling key\'s account' }, async (c) => accountView(await getAccount(ctx(c), acct(c))));
+  t.add({ method: 'GET', url: '/account/v1/me', auth: cu, tag, summary: 'The calling key and its role' }, async (c) => {
+    const a = c.actor as Extract<Actor, { type: 'customer' }>;
+    const keys = await listKeys(ctx(c), a.accountId);
+    const self = keys.find((k) => k.id === a.keyId);
+    return { account_id: a.accountId, key: self ? keyView(self) : null, role: a.role, member_id: a.memberId };
+  });
+  t.add({ method: 'GET', url: '/account/v1/balance', auth: cu, tag, summary: 'Balance by bucket (paid, granted), held, available' }, async (c) => balanceView(await getBalance(ctx(c), acct(c))));
+  t.add({ method: 'GET', url: '/account/v1/ledger', auth: cu, tag, summary: 'The account\'s journal, newest first', query: Paging }, async (c) => {
+    requireRole(c.actor, acct(c), 'viewer');
+    const p = parseInput(Paging, c.query, 'query');
+    return ledgerView(await accountJournal(rt.db, acct(c), { limit: p.limit ?? 100, before: p.before }), p.limit ?? 100);
+  });
+
+  t.add({ method: 'GET', url: '/account/v1/keys', auth: cu, tag, summary: 'List keys (admins: all; members: their own)' }, async (c) => ({ data: (await listKeys(ctx(c), acct(c))).map(keyView) }));
+  t.add({ method: 'POST', url: '/account/v1/keys', auth: cu, tag, summary: 'Create a key sharing the account balance (secret returned once)', body: CreateKeyInput, status: 201 }, async (c) => {
+    const { key, secret } = await createKey(ctx(c), acct(c), c.body);
+    return { ...keyView(key), key: secret };
+  });
+  t.add({ method: 'PATCH', url: '/account/v1/keys/:keyId', auth: cu, tag, summary: 'Update a key\'s limits and allow-lists', body: UpdateKeyInput }, async (c) =>
+    keyView(await updateKey(ctx(c), acct(c), c.params.keyId!, c.body)));
+  t.add({ method: 'DELETE', url: '/account/v1/keys/:keyId', auth: cu, tag, summary: 'Revoke a key (immediate)' }, async (c) => keyView(await revokeKey(ctx(c), acct(c), c.params.keyId!)));
+
+  t.add({ method: 'GET', url: '/account/v1/members', auth: cu, tag, summary: 'List members' }, async (c) => ({ data: (await listMembers(ctx(c), acct(c))).map(memberView) }));
+  t.add({ method: 'POST', url: '/account/v1/members', auth: cu, tag, summary: 'Add a member (admins)', body: AddMemberInput, status: 201 }, async (c) => memberView(await addMember(ctx(c), acct(c), c.body)));
+  t.add({ method: 'PATCH', url: '/account/v1/members/:memberId', auth: cu, tag, summary: 'Change a member\'s role (admins; owner role: owners)', body: UpdateMemberInput }, async (c) =>
+    memberView(await updateMember(ctx(c), acct(c), c.params.memberId!, c.body)));
+  t.add({ method: 'DELETE', url: '/account/v1/members/:memberId', auth: cu, tag, summary: 'Remove a member (admins)' }, async (c) => {
+    await removeMember(ctx(c), acct(c), c.params.memberId!);
+    return { ok: true };
+  });
+
+  t.add({ method: 'GET', url: '/account/v1/topups', auth: cu, tag, summary: 'List top-ups', query: Paging }, async (c) =>
+    ({ data: (await listTopups(ctx(c), acct(c), parseInput(Paging, c.query, 'query').limit ?? 100)).map(topupView) }));
+  t.add({ method: 'POST', url: '/account/v1/refunds', auth: cu, tag, summary: 'Ask to refund a top-up (owners and admins)', body: RefundRequestInput, idempotent: true, status: 201 }, async (c) => {
+    const { refund, replayed } = await requestRefund(ctx(c), acct(c), c.body, c.idempotencyKey);
+    if (replayed) c.reply.header('idempotent-replayed', 'true');
+    return refundView(refund);
+  });
+  t.add({ method: 'GET', url: '/account/v1/refunds', auth: cu, tag, summary: 'List refunds', query: Paging }, async (c) =>
+    ({ data: (await listRefunds(ctx(c), { accountId: acct(c), limit: parseInput(Paging, c.query, 'query').limit ?? 100 })).map(refundView) }));
+  t.add({ method: 'GET', url: '/account/v1/refunds/:refundId', auth: cu, tag, summary: 'Get a refund' }, async (c) => refundView(await getRefund(ctx(c), c.params.refundId!)));
+  const RedeemInput = z.object({ code: z.string() }).strict();
+  t.add({ method: 'POST', url: '/account/v1/redeem', auth: cu, tag, summary: 'Redeem a code', body: RedeemInput, status: 201 }, async (c) =>
+    topupView(await redeemCode(ctx(c), acct(c), parseInput(RedeemInput, c.body).code)));
+}

@@ -1,0 +1,315 @@
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { formatUsd, parseUsd } from '../money.ts';
+import { bucketBalances, type SpendOrder } from '../billing/ledger.ts';
+import { audit } from '../services/audit.ts';
+import { ROLES, type Role, type Runtime, type ServiceContext } from '../services/context.ts';
+import { iso, parseInput, usdAmount } from '../services/validate.ts';
+import { big, optNum, str, type Queryable, type Row } from '../storage/db.ts';
+import { requireOperator, requireRole } from './authorize.ts';
+
+export type AccountKind = 'individual' | 'enterprise';
+
+export interface Account {
+  id: string;
+  name: string;
+  kind: AccountKind;
+  status: 'active' | 'suspended' | 'closed';
+  email: string | null;
+  group: string;
+  credit_line: bigint;
+  spend_order: SpendOrder | null;
+  held: bigint;
+  last_topup_at: number | null;
+  balance_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toAccount(r: Row): Account {
+  return {
+    id: str(r.id),
+    name: str(r.name),
+    kind: str(r.kind) as AccountKind,
+    status: str(r.status) as Account['status'],
+    email: (r.email as string | null) ?? null,
+    group: str(r.group_name),
+    credit_line: big(r.credit_line),
+    spend_order: (r.spend_order as SpendOrder | null) ?? null,
+    held: big(r.held),
+    last_topup_at: optNum(r.last_topup_at),
+    balance_expires_at: optNum(r.balance_expires_at),
+    created_at: Number(r.created_at),
+    updated_at: Number(r.updated_at),
+  };
+}
+
+export function accountView(a: Account): Record<string, unknown> {
+  return {
+    id: a.id,
+    name: a.name,
+    kind: a.kind,
+    status: a.status,
+    email: a.email,
+    group: a.group,
+    credit_line: formatUsd(a.credit_line),
+    spend_order: a.spend_order,
+    created_at: iso(a.created_at),
+    updated_at: iso(a.updated_at),
+  };
+}
+
+const name = z.string().trim().min(1).max(200);
+const group = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lower-case letters, digits, _ or -');
+const spendOrder = z.enum(['granted_first', 'paid_first']);
+
+export const CreateAccountInput = z
+  .object({
+    name,
+    kind: z.enum(['individual', 'enterprise']).default('individual'),
+    email: z.email().optional(),
+    group: group.optional(),
+    credit_line: usdAmount({ allowZero: true }).optional(),
+    spend_order: spendOrder.optional(),
+  })
+  .strict();
+
+export const UpdateAccountInput = z
+  .object({
+    name: name.optional(),
+    email: z.email().nullable().optional(),
+    status: z.enum(['active', 'suspended', 'closed']).optional(),
+    group: group.optional(),
+    credit_line: usdAmount({ allowZero: true }).optional(),
+    spend_order: spendOrder.nullable().optional(),
+  })
+  .strict();
+
+export async function getAccountRow(q: Queryable, id: string): Promise<Account> {
+  const r = await q.get('SELECT * FROM accounts WHERE id = ?', [id]);
+  if (!r) throw new AppError('NOT_FOUND', `account ${id} not found`, { resource: 'account' });
+  return toAccount(r);
+}
+
+export async function createAccount(ctx: ServiceContext, raw: unknown): Promise<Account> {
+  requireOperator(ctx.actor);
+  const input = parseInput(CreateAccountInput, raw);
+  const now = ctx.now();
+  const account: Account = {
+    id: newId('acct', now),
+    name: input.name,
+    kind: input.kind,
+    status: 'active',
+    email: input.email ?? null,
+    group: input.group ?? 'default',
+    credit_line: input.credit_line ?? parseUsd(ctx.config.defaultCreditLine, { allowZero: true }),
+    spend_order: input.spend_order ?? null,
+    held: 0n,
+    last_topup_at: null,
+    balance_expires_at: null,
+    created_at: now,
+    updated_at: now,
+  };
+  await ctx.db.tx(async (q) => {
+    await q.run(
+      'INSERT INTO accounts (id, name, kind, status, email, group_name, credit_line, spend_order, held, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)',
+      [account.id, account.name, account.kind, account.status, account.email, account.group, account.credit_line, account.spend_order, now, now],
+    );
+    await audit(q, ctx.actor, 'account.create', { type: 'account', id: account.id, accountId: account.id }, undefined, account, now);
+  });
+  return account;
+}
+
+export async function updateAccount(ctx: ServiceContext, id: string, raw: unknown): Promise<Account> {
+  requireOperator(ctx.actor);
+  const input = parseInput(UpdateAccountInput, raw);
+  const now = ctx.now();
+  const after = await ctx.db.tx(async (q) => {
+    const before = await getAccountRow(q, id);
+    const next: Account = {
+      ...before,
+      name: input.name ?? before.name,
+      email: input.email === undefined ? before.email : input.email,
+      status: input.status ?? before.status,
+      group: input.group ?? before.group,
+      credit_line: input.credit_line ?? before.credit_line,
+      spend_order: input.spend_order === undefined ? before.spend_order : input.spend_order,
+      updated_at: now,
+    };
+    await q.run('UPDATE accounts SET name = ?, email = ?, status = ?, group_name = ?, credit_line = ?, spend_order = ?, updated_at = ? WHERE id = ?', [
+      next.name, next.email, next.status, next.group, next.credit_line, next.spend_order, now, id,
+    ]);
+    await audit(q, ctx.actor, 'account.update', { type: 'account', id, accountId: id }, before, next, now);
+    return next;
+  });
+  ctx.bus.accountChanged(id);
+  ctx.bus.balanceChanged(id);
+  return after;
+}
+
+export async function getAccount(ctx: ServiceContext, id: string): Promise<Account> {
+  requireRole(ctx.actor, id, 'viewer');
+  return getAccountRow(ctx.db, id);
+}
+
+export async function listAccounts(ctx: ServiceContext, opts: { limit: number; after?: string | undefined }): Promise<Account[]> {
+  requireOperator(ctx.actor);
+  const rows = opts.after
+    ? await ctx.db.all('SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?', [opts.after, opts.limit])
+    : await ctx.db.all('SELECT * FROM accounts ORDER BY id LIMIT ?', [opts.limit]);
+  return rows.map(toAccount);
+}
+
+export interface Balance {
+  account_id: string;
+  paid: bigint;
+  granted: bigint;
+  held: bigint;
+  credit_line: bigint;
+  total: bigint;
+  available: bigint;
+  balance_expires_at: number | null;
+}
+
+export async function getBalance(rt: Runtime | ServiceContext, id: string): Promise<Balance> {
+  if ('actor' in rt) requireRole(rt.actor, id, 'viewer');
+  const a = await getAccountRow(rt.db, id);
+  const b = await bucketBalances(rt.db, id);
+  const total = b.paid + b.granted;
+  return {
+    account_id: id,
+    paid: b.paid,
+    granted: b.granted,
+    held: a.held,
+    credit_line: a.credit_line,
+    total,
+    available: total + a.credit_line - a.held,
+    balance_expires_at: a.balance_expires_at,
+  };
+}
+
+export function balanceView(b: Balance): Record<string, unknown> {
+  return {
+    account_id: b.account_id,
+    currency: 'USD',
+    paid: formatUsd(b.paid),
+    granted: formatUsd(b.granted),
+    total: formatUsd(b.total),
+    held: formatUsd(b.held),
+    credit_line: formatUsd(b.credit_line),
+    available: formatUsd(b.available),
+    balance_expires_at: iso(b.balance_expires_at),
+  };
+}
+
+// ---- members ----
+
+export interface Member {
+  id: string;
+  account_id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  created_at: number;
+  removed_at: number | null;
+}
+
+function toMember(r: Row): Member {
+  return {
+    id: str(r.id),
+    account_id: str(r.account_id),
+    email: str(r.email),
+    name: (r.name as string | null) ?? null,
+    role: str(r.role) as Role,
+    created_at: Number(r.created_at),
+    removed_at: optNum(r.removed_at),
+  };
+}
+
+export function memberView(m: Member): Record<string, unknown> {
+  return { id: m.id, account_id: m.account_id, email: m.email, name: m.name, role: m.role, created_at: iso(m.created_at) };
+}
+
+const role = z.enum(ROLES as [Role, ...Role[]]);
+export const AddMemberInput = z.object({ email: z.email(), name: z.string().max(200).optional(), role }).strict();
+export const UpdateMemberInput = z.object({ role: role.optional(), name: z.string().max(200).optional() }).strict();
+
+export async function listMembers(ctx: ServiceContext, accountId: string): Promise<Member[]> {
+  requireRole(ctx.actor, accountId, 'viewer');
+  const rows = await ctx.db.all('SELECT * FROM members WHERE account_id = ? AND removed_at IS NULL ORDER BY created_at, id', [accountId]);
+  return rows.map(toMember);
+}
+
+export async function getMemberRow(q: Queryable, accountId: string, memberId: string): Promise<Member> {
+  const r = await q.get('SELECT * FROM members WHERE id = ? AND account_id = ? AND removed_at IS NULL', [memberId, accountId]);
+  if (!r) throw new AppError('NOT_FOUND', `member ${memberId} not found`, { resource: 'member' });
+  return toMember(r);
+}
+
+/** Only owners may create, promote to, demote from or remove owners. */
+function checkOwnerChange(ctx: ServiceContext, touchesOwner: boolean): void {
+  if (touchesOwner && ctx.actor.type === 'customer' && ctx.actor.role !== 'owner') {
+    throw new AppError('FORBIDDEN', 'Only an owner can grant, change or remove the owner role.');
+  }
+}
+
+export async function addMember(ctx: ServiceContext, accountId: string, raw: unknown): Promise<Member> {
+  requireRole(ctx.actor, accountId, 'admin');
+  const input = parseInput(AddMemberInput, raw);
+  checkOwnerChange(ctx, input.role === 'owner');
+  const now = ctx.now();
+  return ctx.db.tx(async (q) => {
+    const account = await getAccountRow(q, accountId);
+    if (account.kind !== 'enterprise') throw new AppError('CONFLICT', 'Only enterprise accounts have members.');
+    const dup = await q.get('SELECT id FROM members WHERE account_id = ? AND email = ? AND removed_at IS NULL', [accountId, input.email.toLowerCase()]);
+    if (dup) throw new AppError('CONFLICT', `${input.email} is already a member of this account.`);
+    const m: Member = { id: newId('mem', now), account_id: accountId, email: input.email.toLowerCase(), name: input.name ?? null, role: input.role, created_at: now, removed_at: null };
+    await q.run('INSERT INTO members (id, account_id, email, name, role, created_at) VALUES (?, ?, ?, ?, ?, ?)', [m.id, accountId, m.email, m.name, m.role, now]);
+    await audit(q, ctx.actor, 'member.add', { type: 'member', id: m.id, accountId }, undefined, m, now);
+    return m;
+  });
+}
+
+async function ownerCount(q: Queryable, accountId: string): Promise<number> {
+  const r = await q.get("SELECT COUNT(*) AS n FROM members WHERE account_id = ? AND role = 'owner' AND removed_at IS NULL", [accountId]);
+  return Number(r?.n ?? 0);
+}
+
+export async function updateMember(ctx: ServiceContext, accountId: string, memberId: string, raw: unknown): Promise<Member> {
+  requireRole(ctx.actor, accountId, 'admin');
+  const input = parseInput(UpdateMemberInput, raw);
+  const now = ctx.now();
+  const out = await ctx.db.tx(async (q) => {
+    const before = await getMemberRow(q, accountId, memberId);
+    checkOwnerChange(ctx, before.role === 'owner' || input.role === 'owner');
+    if (before.role === 'owner' && input.role && input.role !== 'owner' && (await ownerCount(q, accountId)) <= 1) {
+      throw new AppError('CONFLICT', 'An enterprise account keeps at least one owner.');
+    }
+    const after: Member = { ...before, role: input.role ?? before.role, name: input.name ?? before.name };
+    await q.run('UPDATE members SET role = ?, name = ? WHERE id = ?', [after.role, after.name, memberId]);
+    await audit(q, ctx.actor, 'member.update', { type: 'member', id: memberId, accountId }, before, after, now);
+    return after;
+  });
+  ctx.bus.accountChanged(accountId);
+  return out;
+}
+
+export async function removeMember(ctx: ServiceContext, accountId: string, memberId: string): Promise<void> {
+  requireRole(ctx.actor, accountId, 'admin');
+  const now = ctx.now();
+  const revoked = await ctx.db.tx(async (q) => {
+    const before = await getMemberRow(q, accountId, memberId);
+    checkOwnerChange(ctx, before.role === 'owner');
+    if (before.role === 'owner' && (await ownerCount(q, accountId)) <= 1) throw new AppError('CONFLICT', 'An enterprise account keeps at least one owner.');
+    await q.run('UPDATE members SET removed_at = ? WHERE id = ?', [now, memberId]);
+    // A removed member's keys stop working with them.
+    const keys = await q.all<{ id: string }>("SELECT id FROM api_keys WHERE member_id = ? AND status = 'active'", [memberId]);
+    await q.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE member_id = ? AND status = 'active'", [now, memberId]);
+    await audit(q, ctx.actor, 'member.remove', { type: 'member', id: memberId, accountId }, before, { ...before, removed_at: now, keys_revoked: keys.map((k) => k.id) }, now);
+    return keys.map((k) => k.id);
+  });
+  for (const k of revoked) ctx.bus.keyChanged(k);
+  ctx.bus.accountChanged(accountId);
+}
+

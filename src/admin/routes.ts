@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import {
+  AddMemberInput, CreateAccountInput, UpdateAccountInput, UpdateMemberInput,
+  accountView, addMember, balanceView, createAccount, getAccount, getBalance, listAccounts, listMembers, memberView, removeMember, updateAccount, updateMember,
+} from '../accounts/accounts.ts';
+import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
+import { CreateHoldInput, createHold, getHold, holdView, postHold, voidHold } from '../billing/holds.ts';
+import { accountJournal } from '../billing/ledger.ts';
+import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, redeemCode } from '../billing/redemption.ts';
+import { DecisionInput, RefundRequestInput, approveRefund, getRefund, listRefunds, refundView, rejectRefund, requestRefund } from '../billing/refunds.ts';
+import { TopupInput, listTopups, recordTopup, topupView } from '../billing/topups.ts';
+import { verifyLedger } from '../billing/verify.ts';
+import { withActor, type Runtime } from '../services/context.ts';
+import { parseInput, usdAmount } from '../services/validate.ts';
+import { Paging, type RouteTable } from '../http/routes.ts';
+import { ledgerView, listAudit } from './views.ts';
+
+export function registerAdminRoutes(t: RouteTable, rt: Runtime): void {
+  const tag = 'admin';
+  const op = 'operator' as const;
+  const ctx = (c: { actor: Parameters<typeof withActor>[1] }) => withActor(rt, c.actor);
+  const limitOf = (q: Record<string, string | undefined>, d = 100) => parseInput(Paging, q, 'query').limit ?? d;
+
+  t.add({ method: 'POST', url: '/admin/v1/accounts', auth: op, tag, summary: 'Create an individual or enterprise account', body: CreateAccountInput, status: 201 }, async (c) =>
+    accountView(await createAccount(ctx(c), c.body)));
+  t.add({ method: 'GET', url: '/admin/v1/accounts', auth: op, tag, summary: 'List accounts (paged by id: ?after=&limit=)', query: Paging }, async (c) => {
+    const p = parseInput(Paging, c.query, 'query');
+    const rows = await listAccounts(ctx(c), { limit: p.limit ?? 100, after: p.after });
+    return { data: rows.map(accountView), next_after: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null };
+  });
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id', auth: op, tag, summary: 'Get an account' }, async (c) => accountView(await getAccount(ctx(c), c.params.id!)));
+  t.add({ method: 'PATCH', url: '/admin/v1/accounts/:id', auth: op, tag, summary: 'Update an account (name, status, group, credit line, spending order)', body: UpdateAccountInput }, async (c) =>
+    accountView(await updateAccount(ctx(c), c.params.id!, c.body)));
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/balance', auth: op, tag, summary: 'Balance by bucket (paid, granted), held, available' }, async (c) =>
+    balanceView(await getBalance(ctx(c), c.params.id!)));
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/ledger', auth: op, tag, summary: "The account's journal, newest first (?before=<tx id>&limit=)", query: Paging }, async (c) => {
+    await getAccount(ctx(c), c.params.id!);
+    const p = parseInput(Paging, c.query, 'query');
+    return ledgerView(await accountJournal(rt.db, c.params.id!, { limit: p.limit ?? 100, before: p.before }), p.limit ?? 100);
+  });
+
+  // keys
+  t.add({ method: 'POST', url: '/admin/v1/accounts/:id/keys', auth: op, tag, summary: 'Create an API key (the secret is returned once)', body: CreateKeyInput, status: 201 }, async (c) => {
+    const { key, secret } = await createKey(ctx(c), c.params.id!, c.body);
+    return { ...keyView(key), key: secret };
+  });
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/keys', auth: op, tag, summary: "List an account's keys" }, async (c) => ({ data: (await listKeys(ctx(c), c.params.id!)).map(keyView) }));
+  t.add({ method: 'PATCH', url: '/admin/v1/accounts/:id/keys/:keyId', auth: op, tag, summary: "Update a key's limits and allow-lists", body: UpdateKeyInput }, async (c) =>
+    keyView(await updateKey(ctx(c), c.params.id!, c.params.keyId!, c.body)));
+  t.add({ method: 'DELETE', url: '/admin/v1/accounts/:id/keys/:keyId', auth: op, tag, summary: 'Revoke a key (immediate)' }, async (c) => keyView(await revokeKey(ctx(c), c.params.id!, c.params.keyId!)));
+
+  // members
+  t.add({ method: 'POST', url: '/admin/v1/accounts/:id/members', auth: op, tag, summary: 'Add a member to an enterprise account', body: AddMemberInput, status: 201 }, async (c) =>
+    memberView(await addMember(ctx(c), c.params.id!, c.body)));
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/members', auth: op, tag, summary: 'List members' }, async (c) => ({ data: (await listMembers(ctx(c), c.params.id!)).map(memberView) }));
+  t.add({ method: 'PATCH', url: '/admin/v1/accounts/:id/members/:memberId', auth: op, tag, summary: "Change a member's role", body: UpdateMemberInput }, async (c) =>
+    memberView(await updateMember(ctx(c), c.params.id!, c.params.memberId!, c.body)));
+  t.add({ method: 'DELETE', url: '/admin/v1/accounts/:id/members/:memberId', auth: op, tag, summary: 'Remove a member (their keys are revoked)' }, async (c) => {
+    await removeMember(ctx(c), c.params.id!, c.params.memberId!);
+    return { ok: true };
+  });
+
+  // money in
+  t.add({ method: 'POST', url: '/admin/v1/accounts/:id/topups', auth: op, tag, summary: 'Record a payment (bank_transfer, card, other) with optional bonus', body: TopupInput, idempotent: true, status: 201 }, async (c) => {
+    const { topup, replayed } = await recordTopup(ctx(c), c.params.id!, c.body, c.idempotencyKey);
+    if (replayed) c.reply.header('idempotent-replayed', 'true');
+    return topupView(topup);
+  });
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/topups', auth: op, tag, summary: "List an account's top-ups", query: Paging }, async (c) => ({ data: (await listTopups(ctx(c), c.params.id!, limitOf(c.query))).map(topupView) }));
+  const RedeemInput = z.object({ code: z.string() }).strict();
+  t.add({ method: 'POST', url: '/admin/v1/accounts/:id/redeem', auth: op, tag, summary: 'Redeem a code into an account', body: RedeemInput, status: 201 }, async (c) =>
+    topupView(await redeemCode(ctx(c), c.params.id!, parseInput(RedeemInput, c.body).code)));
+  t.add({ method: 'POST', url: '/admin/v1/redemption-batches', auth: op, tag, summary: 'Generate a batch of redemption codes (codes shown once)', body: CreateBatchInput, status: 201 }, async (c) => {
+    const { batch, codes } = await createRedemptionBatch(ctx(c), c.body);
+    return { ...batchView(batch), codes };
+  });
+  t.add({ method: 'GET', url: '/admin/v1/redemption-batches/:id/codes', auth: op, tag, summary: 'Codes of a batch with their redemption state (hints only)' }, async (c) => ({ data: await listBatchCodes(ctx(c), c.params.id!) }));
+
+  // holds
+  const HoldBody = z.object({ amount: usdAmount(), ttl_seconds: z.number().int().optional(), key_id: z.string().optional(), reference: z.string().optional() }).strict();
+  t.add({ method: 'POST', url: '/admin/v1/accounts/:id/holds', auth: op, tag, summary: 'Reserve an amount (a hold)', body: HoldBody, idempotent: true, status: 201 }, async (c) => {
+    const b = parseInput(HoldBody, c.body);
+    return holdView(await createHold(ctx(c), c.params.id!, parseInput(CreateHoldInput, { ...b }), c.idempotencyKey));
+  });
+  t.add({ method: 'GET', url: '/admin/v1/holds/:holdId', auth: op, tag, summary: 'Get a hold' }, async (c) => holdView(await getHold(rt, c.params.holdId!)));
+  const PostBody = z.object({ amount: usdAmount({ allowZero: true }) }).strict();
+  t.add({ method: 'POST', url: '/admin/v1/holds/:holdId/post', auth: op, tag, summary: 'Post part or all of a hold as a charge', body: PostBody, idempotent: true }, async (c) =>
+    holdView(await postHold(ctx(c), c.params.holdId!, parseInput(PostBody, c.body).amount, c.idempotencyKey)));
+  t.add({ method: 'POST', url: '/admin/v1/holds/:holdId/void', auth: op, tag, summary: 'Void a hold (nothing charged)' }, async (c) => holdView(await voidHold(ctx(c), c.params.holdId!)));
+
+  // refunds
+  t.add({ method: 'POST', url: '/admin/v1/accounts/:id/refunds', auth: op, tag, summary: 'Request a refund of a top-up on behalf of the customer', body: RefundRequestInput, idempotent: true, status: 201 }, async (c) =>
+    refundView((await requestRefund(ctx(c), c.params.id!, c.body, c.idempotencyKey)).refund));
+  const RefundFilter = Paging.extend({ status: z.enum(['pending', 'approved', 'rejected']).optional(), account_id: z.string().optional() });
+  t.add({ method: 'GET', url: '/admin/v1/refunds', auth: op, tag, summary: 'List refunds (?status=pending&account_id=)', query: RefundFilter }, async (c) => {
+    const f = parseInput(RefundFilter, c.query, 'query');
+    return { data: (await listRefunds(ctx(c), { accountId: f.account_id, status: f.status, limit: f.limit ?? 100 })).map(refundView) };
+  });
+  t.add({ method: 'GET', url: '/admin/v1/refunds/:refundId', auth: op, tag, summary: 'Get a refund' }, async (c) => refundView(await getRefund(ctx(c), c.params.refundId!)));
+  t.add({ method: 'POST', url: '/admin/v1/refunds/:refundId/approve', auth: op, tag, summary: 'Approve a refund: writes the ledger entries against the original payment', body: DecisionInput }, async (c) =>
+    refundView(await approveRefund(ctx(c), c.params.refundId!, c.body)));
+  t.add({ method: 'POST', url: '/admin/v1/refunds/:refundId/reject', auth: op, tag, summary: 'Reject a refund', body: DecisionInput }, async (c) =>
+    refundView(await rejectRefund(ctx(c), c.params.refundId!, c.body)));
+
+  // audit and invariants
+  const AuditFilter = Paging.extend({ account_id: z.string().optional(), target_type: z.string().optional(), target_id: z.string().optional(), action: z.string().optional() });
+  t.add({ method: 'GET', url: '/admin/v1/audit', auth: op, tag, summary: 'Audit entries, newest first', query: AuditFilter }, async (c) => {
+    const f = parseInput(AuditFilter, c.query, 'query');
+    return { data: await listAudit(rt.db, { accountId: f.account_id, targetType: f.target_type, targetId: f.target_id, action: f.action, limit: f.limit ?? 100, before: f.before }) };
+  });
+  t.add({ method: 'GET', url: '/admin/v1/ledger/verify', auth: op, tag, summary: 'Check every ledger invariant' }, async (c) => {
+    const report = await verifyLedger(rt.db, rt.now());
+    if (!report.ok) c.reply.code(409);
+    return report;
+  });
+}

@@ -1,0 +1,51 @@
+import { formatUsd } from '../money.ts';
+import type { LedgerEntryView } from '../billing/ledger.ts';
+import { str, type Db, type SqlValue } from '../storage/db.ts';
+import { fromJson } from '../services/json.ts';
+
+export function ledgerView(rows: LedgerEntryView[], limit: number): Record<string, unknown> {
+  return {
+    data: rows.map((r) => ({
+      tx_id: r.tx_id,
+      kind: r.kind,
+      at: new Date(r.at).toISOString(),
+      amount: formatUsd(r.amount),
+      paid: formatUsd(r.paid),
+      granted: formatUsd(r.granted),
+      memo: r.memo,
+      ref_type: r.ref_type,
+      ref_id: r.ref_id,
+    })),
+    next_before: rows.length === limit ? rows.at(-1)?.tx_id : null,
+  };
+}
+
+const plain = (s: unknown) => (s === null || s === undefined ? null : JSON.parse(JSON.stringify(fromJson(String(s)), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))));
+
+export async function listAudit(
+  db: Db,
+  f: { accountId?: string | undefined; targetType?: string | undefined; targetId?: string | undefined; action?: string | undefined; limit: number; before?: string | undefined },
+): Promise<Array<Record<string, unknown>>> {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  if (f.accountId) (where.push('account_id = ?'), params.push(f.accountId));
+  if (f.targetType) (where.push('target_type = ?'), params.push(f.targetType));
+  if (f.targetId) (where.push('target_id = ?'), params.push(f.targetId));
+  if (f.action) (where.push('action = ?'), params.push(f.action));
+  if (f.before) (where.push('id < ?'), params.push(Number(f.before)));
+  params.push(f.limit);
+  const rows = await db.all(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`, params);
+  return rows.map((r) => ({
+    id: Number(r.id),
+    at: new Date(Number(r.at)).toISOString(),
+    actor: str(r.actor_id),
+    actor_type: str(r.actor_type),
+    action: str(r.action),
+    target_type: str(r.target_type),
+    target_id: str(r.target_id),
+    account_id: r.account_id ?? null,
+    before: plain(r.before_json),
+    after: plain(r.after_json),
+  }));
+}
+

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { formatUsd } from '../money.ts';
+import { requireOperator, requireRole } from '../accounts/authorize.ts';
+import { audit } from '../services/audit.ts';
+import { actorId, type Runtime, type ServiceContext } from '../services/context.ts';
+import { idempotent } from '../services/idempotency.ts';
+import { iso, parseInput, usdAmount } from '../services/validate.ts';
+import { big, optNum, str, type Queryable, type Row } from '../storage/db.ts';
+import { available, book, lockAccount, writeTx, type Entry } from './ledger.ts';
+import { getTopupRow, type PaymentMethod, type Topup } from './topups.ts';
+
+// Refunds go back along the original path: a customer asks to refund one top-up; an operator
+// approves (ledger entries written, recorded against that payment) or rejects.
+// Rules: within the refund window; only refundable top-ups (not invoiced-non-refundable, never
+// redemption codes); at most what is left of that payment and of the unspent paid balance; the
+// bonus granted with it is taken back in proportion (what of it was already spent is deducted
+// from the payout); a fee per payment method is kept.
+
+export type RefundStatus = 'pending' | 'approved' | 'rejected';
+
+export interface Refund {
+  id: string;
+  topup_id: string;
+  account_id: string;
+  amount: bigint;
+  fee: bigint;
+  payout: bigint;
+  bonus_clawback: bigint;
+  status: RefundStatus;
+  reason: string | null;
+  decision_note: string | null;
+  requested_by: string;
+  decided_by: string | null;
+  decided_at: number | null;
+  tx_id: string | null;
+  created_at: number;
+}
+
+function toRefund(r: Row): Refund {
+  return {
+    id: str(r.id),
+    topup_id: str(r.topup_id),
+    account_id: str(r.account_id),
+    amount: big(r.amount),
+    fee: big(r.fee),
+    payout: big(r.payout),
+    bonus_clawback: big(r.bonus_clawback),
+    status: str(r.status) as RefundStatus,
+    reason: (r.reason as string | null) ?? null,
+    decision_note: (r.decision_note as string | null) ?? null,
+    requested_by: str(r.requested_by),
+    decided_by: (r.decided_by as string | null) ?? null,
+    decided_at: optNum(r.decided_at),
+    tx_id: (r.tx_id as string | null) ?? null,
+    created_at: Number(r.created_at),
+  };
+}
+
+export function refundView(r: Refund): Record<string, unknown> {
+  return {
+    id: r.id,
+    topup_id: r.topup_id,
+    account_id: r.account_id,
+    amount: formatUsd(r.amount),
+    fee: formatUsd(r.fee),
+    bonus_clawback: formatUsd(r.bonus_clawback),
+    payout: formatUsd(r.payout),
+    status: r.status,
+    reason: r.reason,
+    decision_note: r.decision_note,
+    decided_at: iso(r.decided_at),
+    tx_id: r.tx_id,
+    created_at: iso(r.created_at),
+  };
+}
+
+export const RefundRequestInput = z
+  .object({
+    topup_id: z.string().min(1),
+    amount: usdAmount().optional(),
+    reason: z.string().max(2000).optional(),
+  })
+  .strict();
+
+function feePct(rt: Runtime, method: PaymentMethod): number {
+  if (method === 'bank_transfer') return rt.config.refundFeePctBankTransfer;
+  if (method === 'card') return rt.config.refundFeePctCard;
+  return rt.config.refundFeePctOther;
+}
+
+/** Fee in nanos: pct given with up to 4 decimals, rounded half up once. */
+function feeFor(amount: bigint, pct: number): bigint {
+  const bp = BigInt(Math.round(pct * 10_000)); // hundredths of a basis point
+  return (amount * bp + 500_000n) / 1_000_000n;
+}
+
+async function pendingOn(q: Queryable, topupId: string, except?: string): Promise<bigint> {
+  const r = await q.get(
+    `SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM refunds WHERE topup_id = ? AND status = 'pending'${except ? ' AND id <> ?' : ''}`,
+    except ? [topupId, except] : [topupId],
+  );
+  return big(r?.s);
+}
+
+async function pendingOnAccount(q: Queryable, accountId: string, except?: string): Promise<bigint> {
+  const r = await q.get(
+    `SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM refunds WHERE account_id = ? AND status = 'pending'${except ? ' AND id <> ?' : ''}`,
+    except ? [accountId, except] : [accountId],
+  );
+  return big(r?.s);
+}
+
+/** How much of a top-up can be refunded now, and why not when nothing can. */
+async function refundable(rt: Runtime, q: Queryable, t: Topup, paid: bigint, now: number, exceptRefund?: string): Promise<bigint> {
+  if (!t.refundable || t.method === 'redemption_code') {
+    throw new AppError('REFUND_NOT_ALLOWED', t.method === 'redemption_code' ? 'Redemption-code top-ups are not refundable.' : 'This top-up is marked non-refundable (invoiced).');
+  }
+  if (now > t.created_at + rt.config.refundWindowDays * 86_400_000) {
+    throw new AppError('REFUND_WINDOW_CLOSED', `Top-ups can be refunded within ${rt.config.refundWindowDays} days; this one is from ${iso(t.created_at)}.`);
+  }
+  const leftOfPayment = t.amount - t.refunded - (await pendingOn(q, t.id, exceptRefund));
+  const unspentPaid = paid - (await pendingOnAccount(q, t.account_id, exceptRefund));
+  const max = leftOfPayment < unspentPaid ? leftOfPayment : unspentPaid;
+  return max > 0n ? max : 0n;
+}
+
+export async function requestRefund(ctx: ServiceContext, accountId: string, raw: unknown, idempotencyKey: string): Promise<{ refund: Refund; replayed: boolean }> {
+  requireRole(ctx.actor, accountId, 'admin');
+  const input = parseInput(RefundRequestInput, raw);
+  const now = ctx.now();
+  const { result, replayed } = await idempotent(ctx.db, { scope: `refund:${accountId}`, key: idempotencyKey, payload: { accountId, ...input } }, async (q) => {
+    const m = await lockAccount(ctx.db, q, accountId);
+    const t = await getTopupRow(q, input.topup_id).catch(() => null);
+    if (!t || t.account_id !== accountId) throw new AppError('NOT_FOUND', `top-up ${input.topup_id} not found`, { resource: 'topup' });
+    const max = await refundable(ctx, q, t, m.paid, now);
+    const amount = input.amount ?? max;
+    if (amount <= 0n || amount > max) {
+      throw new AppError('REFUND_NOT_ALLOWED', `At most ${formatUsd(max)} USD of this top-up can be refunded now (what is left of the payment and of the unspent paid balance).`, { max_refundable: formatUsd(max) });
+    }
+    const refund: Refund = {
+      id: newId('rfd', now), topup_id: t.id, account_id: accountId, amount, fee: 0n, payout: 0n, bonus_clawback: 0n, status: 'pending',
+      reason: input.reason ?? null, decision_note: null, requested_by: actorId(ctx.actor), decided_by: null, decided_at: null, tx_id: null, created_at: now,
+    };
+    await q.run('INSERT INTO refunds (id, topup_id, account_id, amount, status, reason, requested_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      refund.id, t.id, accountId, amount, 'pending', refund.reason, refund.requested_by, now,
+    ]);
+    await audit(q, ctx.actor, 'refund.request', { type: 'refund', id: refund.id, accountId }, undefined, refund, now);
+    return refund;
+  }, now);
+  return { refund: result, replayed };
+}
+
+async function getRefundRow(db: ServiceContext['db'], q: Queryable, id: string): Promise<Refund> {
+  const r = await q.get(`SELECT * FROM refunds WHERE id = ?${db.forUpdate}`, [id]);
+  if (!r) throw new AppError('NOT_FOUND', `refund ${id} not found`, { resource: 'refund' });
+  return toRefund(r);
+}
+
+export const DecisionInput = z.object({ note: z.string().max(2000).optional() }).strict();
+
+/** Approving writes the ledger entries; approving twice returns the approved refund unchanged. */
+export async function approveRefund(ctx: ServiceContext, refundId: string, raw: unknown): Promise<Refund> {
+  requireOperator(ctx.actor);
+  const input = parseInput(DecisionInput, raw ?? {});
+  const now = ctx.now();
+  const out = await ctx.db.tx(async (q) => {
+    const peek = await getRefundRow(ctx.db, q, refundId);
+    const m = await lockAccount(ctx.db, q, peek.account_id);
+    const before = await getRefundRow(ctx.db, q, refundId);
+    if (before.status === 'approved') return before;
+    if (before.status !== 'pending') throw new AppError('CONFLICT', `The refund is ${before.status}.`);
+    const t = await getTopupRow(q, before.topup_id, ctx.db.forUpdate);
+    // Re-check at approval: the balance may have been spent since the request (the window is
+    // judged at request time: a request made in time is honoured).
+    const leftOfPayment = t.amount - t.refunded;
+    const unspent = m.paid - (await pendingOnAccount(q, t.account_id, refundId));
+    if (before.amount > leftOfPayment || before.amount > unspent || before.amount > available(m)) {
+      throw new AppError('REFUND_NOT_ALLOWED', `The account no longer has ${formatUsd(before.amount)} USD of unspent paid balance for this refund.`);
+    }
+    const fee = feeFor(before.amount, feePct(ctx, t.method));
+    // Bonus given with the payment goes back in proportion; what of it was spent is kept from the payout.
+    const bonusDue = t.bonus > 0n ? (t.bonus * (t.refunded + before.amount)) / t.amount - t.bonus_clawed_back : 0n;
+    const grantedFree = m.granted > 0n ? m.granted : 0n;
+    const clawFromGranted = bonusDue < grantedFree ? bonusDue : grantedFree;
+    let shortfall = bonusDue - clawFromGranted;
+    if (shortfall > before.amount - fee) shortfall = before.amount - fee;
+    const payout = before.amount - fee - shortfall;
+    const entries: Entry[] = [
+      { book: book.customer(t.account_id, 'paid'), amount: -before.amount },
+      { book: book.cash(t.method), amount: payout },
+      { book: book.refundFees, amount: fee },
+      { book: book.bonus, amount: shortfall + clawFromGranted },
+      { book: book.customer(t.account_id, 'granted'), amount: -clawFromGranted },
+    ];
+    const txId = await writeTx(q, { kind: 'refund', accountId: t.account_id, memo: input.note ?? null, refType: 'refund', refId: refundId, actor: actorId(ctx.actor), entries, at: now });
+    const after: Refund = {
+      ...before, status: 'approved', fee, payout, bonus_clawback: clawFromGranted + shortfall, decision_note: input.note ?? null,
+      decided_by: actorId(ctx.actor), decided_at: now, tx_id: txId,
+    };
+    await q.run('UPDATE refunds SET status = ?, fee = ?, payout = ?, bonus_clawback = ?, decision_note = ?, decided_by = ?, decided_at = ?, tx_id = ? WHERE id = ?', [
+      'approved', fee, payout, after.bonus_clawback, after.decision_note, after.decided_by, now, txId, refundId,
+    ]);
+    await q.run('UPDATE topups SET refunded = refunded + ?, bonus_clawed_back = bonus_clawed_back + ? WHERE id = ?', [before.amount, after.bonus_clawback, t.id]);
+    await audit(q, ctx.actor, 'refund.approve', { type: 'refund', id: refundId, accountId: t.account_id }, before, after, now);
+    return after;
+  });
+  ctx.bus.balanceChanged(out.account_id);
+  return out;
+}
+
+export async function rejectRefund(ctx: ServiceContext, refundId: string, raw: unknown): Promise<Refund> {
+  requireOperator(ctx.actor);
+  const input = parseInput(DecisionInput, raw ?? {});
+  const now = ctx.now();
+  return ctx.db.tx(async (q) => {
+    const before = await getRefundRow(ctx.db, q, refundId);
+    if (before.status === 'rejected') return before;
+    if (before.status !== 'pending') throw new AppError('CONFLICT', `The refund is ${before.status}.`);
+    const after: Refund = { ...before, status: 'rejected', decision_note: input.note ?? null, decided_by: actorId(ctx.actor), decided_at: now };
+    await q.run('UPDATE refunds SET status = ?, decision_note = ?, decided_by = ?, decided_at = ? WHERE id = ?', ['rejected', after.decision_note, after.decided_by, now, refundId]);
+    await audit(q, ctx.actor, 'refund.reject', { type: 'refund', id: refundId, accountId: before.account_id }, before, after, now);
+    return after;
+  });
+}
+
+export async function listRefunds(ctx: ServiceContext, filter: { accountId?: string | undefined; status?: string | undefined; limit: number }): Promise<Refund[]> {
+  if (filter.accountId) requireRole(ctx.actor, filter.accountId, 'viewer');
+  else requireOperator(ctx.actor);
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (filter.accountId) (where.push('account_id = ?'), params.push(filter.accountId));
+  if (filter.status) (where.push('status = ?'), params.push(filter.status));
+  params.push(filter.limit);
+  const rows = await ctx.db.all(`SELECT * FROM refunds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`, params);
+  return rows.map(toRefund);
+}
+
+export async function getRefund(ctx: ServiceContext, refundId: string): Promise<Refund> {
+  const r = await getRefundRow(ctx.db, ctx.db, refundId);
+  requireRole(ctx.actor, r.account_id, 'viewer');
+  return r;
+}

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+// Every setting, its environment variable, its default. Validated once at boot, then frozen.
+// Secrets (admin key, database URL) come from the environment or from a file named by *_FILE.
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes' || v === 'on');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const pct = z.coerce.number().min(0).max(100);
+
+export const ENV_KEYS = {
+  host: 'HOST',
+  port: 'PORT',
+  dataDir: 'SURETY_DATA_DIR',
+  databaseUrl: 'DATABASE_URL',
+  adminKey: 'SURETY_ADMIN_KEY',
+  demo: 'SURETY_DEMO',
+  logLevel: 'LOG_LEVEL',
+  configFile: 'SURETY_CONFIG',
+  spendOrder: 'SURETY_SPEND_ORDER',
+  holdTtlSeconds: 'SURETY_HOLD_TTL_SECONDS',
+  refundWindowDays: 'SURETY_REFUND_WINDOW_DAYS',
+  refundFeePctBankTransfer: 'SURETY_REFUND_FEE_PCT_BANK_TRANSFER',
+  refundFeePctCard: 'SURETY_REFUND_FEE_PCT_CARD',
+  refundFeePctOther: 'SURETY_REFUND_FEE_PCT_OTHER',
+  balanceExpiryDays: 'SURETY_BALANCE_EXPIRY_DAYS',
+  defaultCreditLine: 'SURETY_DEFAULT_CREDIT_LINE',
+  flushMs: 'SURETY_FLUSH_MS',
+  bodyLimitBytes: 'SURETY_BODY_LIMIT_BYTES',
+  requestLog: 'SURETY_REQUEST_LOG',
+  trustProxy: 'SURETY_TRUST_PROXY',
+  shutdownGraceSeconds: 'SURETY_SHUTDOWN_GRACE_SECONDS',
+} as const;
+
+export type ConfigKey = keyof typeof ENV_KEYS;
+
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: int(0, 65535).default(8787),
+    dataDir: z.string().min(1).default('./data'),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    adminKey: z.string().min(16, 'must be at least 16 characters').optional(),
+    demo: bool.default(true),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    configFile: z.string().optional(),
+    spendOrder: z.enum(['granted_first', 'paid_first']).default('granted_first'),
+    holdTtlSeconds: int(1, 86_400).default(900),
+    refundWindowDays: int(0, 3650).default(30),
+    refundFeePctBankTransfer: pct.default(0),
+    refundFeePctCard: pct.default(3),
+    refundFeePctOther: pct.default(0),
+    balanceExpiryDays: int(0, 36_500).default(0),
+    defaultCreditLine: z
+      .string()
+      .regex(/^\d+(\.\d{1,9})?$/, 'must be a USD decimal string like "0" or "100.00"')
+      .default('0'),
+    flushMs: int(1, 1000).default(10),
+    bodyLimitBytes: int(1024, 512 * 1024 * 1024).default(32 * 1024 * 1024),
+    requestLog: bool.default(false),
+    trustProxy: bool.default(false),
+    shutdownGraceSeconds: int(0, 3600).default(30),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;

@@ -1,0 +1,74 @@
+// One registry of stable error codes. Every transport (admin/account REST, the OpenAI/Anthropic/
+// Gemini data-plane shapes, the CLI) maps these in one place; services only ever throw AppError.
+
+export const ERRORS = {
+  VALIDATION: { status: 400, message: 'The request is invalid.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  UNKNOWN_MODEL: { status: 404, message: 'The model does not exist or is not available to this key.' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than allowed.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request content type is not supported.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  CONFLICT: { status: 409, message: 'The request conflicts with the current state.' },
+  IDEMPOTENCY_CONFLICT: {
+    status: 409,
+    message: 'This Idempotency-Key was already used with a different request.',
+  },
+  IDEMPOTENCY_KEY_REQUIRED: { status: 400, message: 'This call moves money and needs an Idempotency-Key header.' },
+  AUTH_REQUIRED: { status: 401, message: 'An API key is required.' },
+  KEY_INVALID: { status: 401, message: 'The API key is not valid.' },
+  KEY_REVOKED: { status: 401, message: 'The API key has been revoked.' },
+  KEY_EXPIRED: { status: 401, message: 'The API key has expired.' },
+  ACCOUNT_SUSPENDED: { status: 403, message: 'The account is suspended.' },
+  FORBIDDEN: { status: 403, message: 'This key is not allowed to do that.' },
+  IP_NOT_ALLOWED: { status: 403, message: 'Requests from this IP address are not allowed for this key.' },
+  MODEL_NOT_ALLOWED: { status: 403, message: 'This key is not allowed to use this model.' },
+  INSUFFICIENT_BALANCE: { status: 402, message: 'The account balance is too low for this request.' },
+  KEY_LIMIT_EXCEEDED: { status: 402, message: 'The key has reached its spend limit.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; slow down.' },
+  CONCURRENCY_LIMITED: { status: 429, message: 'Too many concurrent requests for this key.' },
+  HOLD_NOT_OPEN: { status: 409, message: 'The hold is no longer open.' },
+  HOLD_EXCEEDED: { status: 409, message: 'The amount to post exceeds the hold.' },
+  REFUND_NOT_ALLOWED: { status: 409, message: 'This top-up cannot be refunded.' },
+  REFUND_WINDOW_CLOSED: { status: 409, message: 'The refund window for this top-up has closed.' },
+  REDEMPTION_CODE_INVALID: { status: 404, message: 'The redemption code does not exist.' },
+  REDEMPTION_CODE_USED: { status: 409, message: 'The redemption code has already been redeemed.' },
+  REDEMPTION_CODE_EXPIRED: { status: 410, message: 'The redemption code has expired.' },
+  UPSTREAM_ERROR: { status: 502, message: 'The upstream provider failed.' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream provider did not answer in time.' },
+  UPSTREAM_RATE_LIMITED: { status: 429, message: 'The upstream provider is rate limiting; retry later.' },
+  UPSTREAM_MODERATION: { status: 400, message: 'The upstream provider refused the request on content policy.' },
+  NO_CHANNEL: { status: 503, message: 'No upstream channel is available for this model.' },
+  STORAGE_UNAVAILABLE: { status: 503, message: 'Storage is not reachable.' },
+  SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}
+
+/** Validation failure naming the field (path in dotted form) and what is wrong. */
+export function validationError(field: string, problem: string): AppError {
+  return new AppError('VALIDATION', `${field}: ${problem}`, { field });
+}
+
+/** The JSON body every control-plane route returns on error. */
+export function errorBody(e: AppError): { error: { code: ErrorCode; message: string; [k: string]: unknown } } {
+  return { error: { code: e.code, message: e.message, ...(e.details ?? {}) } };
+}

@@ -1,0 +1,79 @@
+import { createHash, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+
+const B32 = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
+const pool = Buffer.alloc(4096);
+let poolPos = pool.length;
+
+function random(n: number): Buffer {
+  if (poolPos + n > pool.length) {
+    randomFillSync(pool);
+    poolPos = 0;
+  }
+  const out = pool.subarray(poolPos, poolPos + n);
+  poolPos += n;
+  return out;
+}
+
+/**
+ * Time-sortable ids: `<prefix>_` + 10 chars of epoch ms + 16 random chars (80 bits), base32.
+ * Sorting ids sorts by creation time, which keeps indexes append-mostly.
+ */
+export function newId(prefix: string, now = Date.now()): string {
+  let t = now;
+  let time = '';
+  for (let i = 0; i < 10; i++) {
+    time = B32[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const r = random(10);
+  let rand = '';
+  // 10 bytes = 80 bits = 16 base32 chars
+  let acc = 0;
+  let bits = 0;
+  for (const byte of r) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      rand += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    acc &= 0xff;
+  }
+  return `${prefix}_${time}${rand}`;
+}
+
+const B62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A secret token of `len` base62 chars (unbiased rejection sampling). */
+export function secretToken(len: number): string {
+  let out = '';
+  while (out.length < len) {
+    for (const b of randomBytes(len * 2)) {
+      if (b < 248) out += B62[b % 62];
+      if (out.length === len) break;
+    }
+  }
+  return out;
+}
+
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+/** Stable JSON for hashing payloads: object keys sorted, bigint as string. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'bigint') return JSON.stringify(v.toString());
+  if (typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(v as object)
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+}

@@ -1,0 +1,69 @@
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/schema.ts';
+import { secretToken, sha256Hex } from './ids.ts';
+import { expireHolds } from './billing/holds.ts';
+import { expireBalances } from './billing/topups.ts';
+import { EventBus, type Runtime } from './services/context.ts';
+import { openDb } from './storage/open.ts';
+import type { Db } from './storage/db.ts';
+
+export interface RuntimeHandle extends Runtime {
+  bus: EventBus;
+  /** Periodic upkeep: expired holds voided, balances expired (when enabled). */
+  startMaintenance(intervalMs?: number): void;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: undefined, redact: ['*.authorization', '*.key', '*.secret', '*.adminKey', '*.databaseUrl'] });
+}
+
+export async function createRuntime(config: Config, opts: { log?: Logger; db?: Db } = {}): Promise<RuntimeHandle> {
+  const log = opts.log ?? createLogger(config);
+  const db = opts.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const bus = new EventBus();
+  let timer: NodeJS.Timeout | undefined;
+  const rt: RuntimeHandle = {
+    db,
+    config,
+    bus,
+    log,
+    now: Date.now,
+    startMaintenance(intervalMs = 10_000) {
+      if (timer) return;
+      let running = false;
+      timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        Promise.all([expireHolds(rt), config.balanceExpiryDays > 0 ? expireBalances(rt) : 0])
+          .then(([h, b]) => {
+            if (h || b) log.info({ holds_expired: h, balances_expired: b }, 'maintenance');
+          })
+          .catch((err) => log.error({ err }, 'maintenance failed'))
+          .finally(() => (running = false));
+      }, intervalMs);
+      timer.unref();
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      await db.close();
+    },
+  };
+  return rt;
+}
+
+/**
+ * The operator key: SURETY_ADMIN_KEY when set; otherwise one generated at first start, printed
+ * once, and kept only as a hash (settings table) so later starts accept it without printing it.
+ */
+export async function resolveAdminKey(rt: Runtime): Promise<{ hash: string; generated: string | null }> {
+  if (rt.config.adminKey) return { hash: sha256Hex(rt.config.adminKey), generated: null };
+  const row = await rt.db.get<{ value: string }>("SELECT value FROM settings WHERE name = 'admin_key_hash'");
+  if (row) return { hash: row.value, generated: null };
+  const key = `sa-sur-${secretToken(40)}`;
+  const hash = sha256Hex(key);
+  await rt.db.run("INSERT INTO settings (name, value, updated_at) VALUES ('admin_key_hash', ?, ?) ON CONFLICT (name) DO NOTHING", [hash, rt.now()]);
+  const stored = await rt.db.get<{ value: string }>("SELECT value FROM settings WHERE name = 'admin_key_hash'");
+  // Another instance may have won the race: then its key is the one, and ours is not printed.
+  return stored?.value === hash ? { hash, generated: key } : { hash: stored!.value, generated: null };
+}

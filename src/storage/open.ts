@@ -1,0 +1,25 @@
+import { join, resolve } from 'node:path';
+import type { Db } from './db.ts';
+import { SqliteDb } from './sqlite.ts';
+import { PostgresDb } from './postgres.ts';
+import { migrate } from './migrations.ts';
+
+export interface OpenOptions {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  migrate?: boolean;
+}
+
+/** PostgreSQL when DATABASE_URL is set, else the embedded SQLite file under the data directory. */
+export async function openDb(opts: OpenOptions): Promise<Db> {
+  const db: Db = opts.databaseUrl ? new PostgresDb(opts.databaseUrl) : new SqliteDb(join(resolve(opts.dataDir), 'surety.db'));
+  if (opts.migrate !== false) {
+    try {
+      await migrate(db);
+    } catch (e) {
+      await db.close().catch(() => {});
+      throw e;
+    }
+  }
+  return db;
+}
