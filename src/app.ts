@@ -12,7 +12,7 @@ export interface AppOptions {
   /** SHA-256 (hex) of the operator key; presented keys are hashed and compared in constant time. */
   adminKeyHash: string;
   /** Extra route registrations (the data plane) run after the control plane. */
-  plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator) => void | Promise<void>>;
+  plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable) => void | Promise<void>>;
 }
 
 export interface App {
@@ -91,7 +91,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
   registerAdminRoutes(routes, rt);
   registerAccountRoutes(routes, rt);
   app.get('/admin/v1/openapi.json', async () => routes.openapi('Surety control plane', '0.1.0'));
-  for (const p of opts.plugins ?? []) await p(app, rt, auth);
+  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes);
   return { app, auth, routes };
 }
 

@@ -1,33 +1,59 @@
+import type { Logger } from 'pino';
 import type { Config } from './config/schema.ts';
 import { buildApp, type App } from './app.ts';
 import { bootstrapDemoAccount, isEmptyDatabase, type DemoInfo } from './demo.ts';
+import { configureDemoCatalog, hasDemoChannels, repointDemoChannels, startDemoSimulator } from './gateway/demo.ts';
+import { registerGateway, type GatewayHandle } from './gateway/routes.ts';
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
 import { serve, type Closable } from './server.ts';
-import type { Logger } from 'pino';
+import type { Simulator } from './sim/server.ts';
 
 export interface Started {
   url: string;
   rt: RuntimeHandle;
   app: App;
+  gateway: GatewayHandle;
   adminKey: string | null;
   demo: DemoInfo | null;
+  sim: Simulator | null;
   stop(): Promise<void>;
 }
 
 /** Composes and starts a gateway: storage, migrations, operator key, demo, HTTP, signals. */
-export async function startSurety(config: Config, opts: { log?: Logger; handleSignals?: boolean } = {}): Promise<Started> {
+export async function startSurety(config: Config, opts: { log?: Logger; handleSignals?: boolean; simPort?: number } = {}): Promise<Started> {
   const rt = await createRuntime(config, opts.log ? { log: opts.log } : {});
   const closables: Closable[] = [];
+  let sim: Simulator | null = null;
   try {
     const admin = await resolveAdminKey(rt);
     const empty = await isEmptyDatabase(rt);
-    const demo = empty && config.demo ? await bootstrapDemoAccount(rt) : null;
-    const app = await buildApp(rt, { adminKeyHash: admin.hash });
+    let demo: DemoInfo | null = null;
+    if (config.demo && (empty || (await hasDemoChannels(rt)))) {
+      sim = await startDemoSimulator(rt, opts.simPort ?? Number(process.env.SURETY_SIM_PORT ?? 8786));
+      if (empty) {
+        await configureDemoCatalog(rt, sim.url);
+        demo = await bootstrapDemoAccount(rt);
+      } else {
+        await repointDemoChannels(rt, sim.url);
+      }
+    }
+    let gateway: GatewayHandle | undefined;
+    const app = await buildApp(rt, {
+      adminKeyHash: admin.hash,
+      plugins: [
+        async (a, r, auth, routes) => {
+          gateway = await registerGateway(a, r, auth, routes);
+        },
+      ],
+    });
     rt.startMaintenance();
+    closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
+    if (sim) closables.push({ name: 'simulator', close: () => sim!.close() });
     closables.push({ name: 'storage', close: () => rt.close() });
     const { url, stop } = await serve(app.app, { host: config.host, port: config.port, log: rt.log, graceSeconds: config.shutdownGraceSeconds, closables, handleSignals: opts.handleSignals ?? true });
-    return { url, rt, app, adminKey: admin.generated ?? null, demo, stop };
+    return { url, rt, app, gateway: gateway!, adminKey: admin.generated ?? null, demo, sim, stop };
   } catch (e) {
+    await sim?.close().catch(() => {});
     await rt.close().catch(() => {});
     throw e;
   }

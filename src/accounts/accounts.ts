@@ -20,6 +20,8 @@ export interface Account {
   group: string;
   credit_line: bigint;
   spend_order: SpendOrder | null;
+  rpm: number | null;
+  tpm: number | null;
   held: bigint;
   last_topup_at: number | null;
   balance_expires_at: number | null;
@@ -37,6 +39,8 @@ export function toAccount(r: Row): Account {
     group: str(r.group_name),
     credit_line: big(r.credit_line),
     spend_order: (r.spend_order as SpendOrder | null) ?? null,
+    rpm: optNum(r.rpm),
+    tpm: optNum(r.tpm),
     held: big(r.held),
     last_topup_at: optNum(r.last_topup_at),
     balance_expires_at: optNum(r.balance_expires_at),
@@ -55,6 +59,8 @@ export function accountView(a: Account): Record<string, unknown> {
     group: a.group,
     credit_line: formatUsd(a.credit_line),
     spend_order: a.spend_order,
+    rpm: a.rpm,
+    tpm: a.tpm,
     created_at: iso(a.created_at),
     updated_at: iso(a.updated_at),
   };
@@ -72,6 +78,8 @@ export const CreateAccountInput = z
     group: group.optional(),
     credit_line: usdAmount({ allowZero: true }).optional(),
     spend_order: spendOrder.optional(),
+    rpm: z.number().int().positive().max(10_000_000).optional(),
+    tpm: z.number().int().positive().max(1_000_000_000).optional(),
   })
   .strict();
 
@@ -83,6 +91,8 @@ export const UpdateAccountInput = z
     group: group.optional(),
     credit_line: usdAmount({ allowZero: true }).optional(),
     spend_order: spendOrder.nullable().optional(),
+    rpm: z.number().int().positive().max(10_000_000).nullable().optional(),
+    tpm: z.number().int().positive().max(1_000_000_000).nullable().optional(),
   })
   .strict();
 
@@ -105,6 +115,8 @@ export async function createAccount(ctx: ServiceContext, raw: unknown): Promise<
     group: input.group ?? 'default',
     credit_line: input.credit_line ?? parseUsd(ctx.config.defaultCreditLine, { allowZero: true }),
     spend_order: input.spend_order ?? null,
+    rpm: input.rpm ?? null,
+    tpm: input.tpm ?? null,
     held: 0n,
     last_topup_at: null,
     balance_expires_at: null,
@@ -113,8 +125,8 @@ export async function createAccount(ctx: ServiceContext, raw: unknown): Promise<
   };
   await ctx.db.tx(async (q) => {
     await q.run(
-      'INSERT INTO accounts (id, name, kind, status, email, group_name, credit_line, spend_order, held, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)',
-      [account.id, account.name, account.kind, account.status, account.email, account.group, account.credit_line, account.spend_order, now, now],
+      'INSERT INTO accounts (id, name, kind, status, email, group_name, credit_line, spend_order, rpm, tpm, held, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)',
+      [account.id, account.name, account.kind, account.status, account.email, account.group, account.credit_line, account.spend_order, account.rpm, account.tpm, now, now],
     );
     await audit(q, ctx.actor, 'account.create', { type: 'account', id: account.id, accountId: account.id }, undefined, account, now);
   });
@@ -135,10 +147,12 @@ export async function updateAccount(ctx: ServiceContext, id: string, raw: unknow
       group: input.group ?? before.group,
       credit_line: input.credit_line ?? before.credit_line,
       spend_order: input.spend_order === undefined ? before.spend_order : input.spend_order,
+      rpm: input.rpm === undefined ? before.rpm : input.rpm,
+      tpm: input.tpm === undefined ? before.tpm : input.tpm,
       updated_at: now,
     };
-    await q.run('UPDATE accounts SET name = ?, email = ?, status = ?, group_name = ?, credit_line = ?, spend_order = ?, updated_at = ? WHERE id = ?', [
-      next.name, next.email, next.status, next.group, next.credit_line, next.spend_order, now, id,
+    await q.run('UPDATE accounts SET name = ?, email = ?, status = ?, group_name = ?, credit_line = ?, spend_order = ?, rpm = ?, tpm = ?, updated_at = ? WHERE id = ?', [
+      next.name, next.email, next.status, next.group, next.credit_line, next.spend_order, next.rpm, next.tpm, now, id,
     ]);
     await audit(q, ctx.actor, 'account.update', { type: 'account', id, accountId: id }, before, next, now);
     return next;

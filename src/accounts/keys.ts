@@ -173,11 +173,13 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
       const m = await getMemberRow(q, accountId, memberId).catch(() => {
         throw new AppError('VALIDATION', `member_id: no member ${memberId} in this account`, { field: 'member_id' });
       });
+      if (input.role && input.role !== m.role) throw new AppError('VALIDATION', `role: a key bound to a member has the member's role (${m.role})`, { field: 'role' });
       role = m.role;
     } else {
       role = input.role ?? (account.kind === 'individual' ? 'owner' : 'member');
     }
-    if (ctx.actor.type === 'customer' && roleAtLeast(role, ctx.actor.role) && role !== ctx.actor.role && !memberId) {
+    // Never above the caller's own role: neither by asking for it nor by binding the key to a higher member.
+    if (ctx.actor.type === 'customer' && roleAtLeast(role, ctx.actor.role) && role !== ctx.actor.role) {
       throw new AppError('FORBIDDEN', `A ${ctx.actor.role} cannot create a key with the ${role} role.`);
     }
     const key: ApiKey = {
@@ -284,6 +286,8 @@ export interface Principal {
   accountStatus: string;
   accountGroup: string;
   accountKind: string;
+  accountRpm: number | null;
+  accountTpm: number | null;
   /** The member's current role when the key is bound to a member, else the key's own role. */
   role: Role;
   ipList: BlockList | null;
@@ -348,7 +352,7 @@ export class KeyAuthenticator {
 
   private async load(hash: string): Promise<Principal | null> {
     const r = await this.rt.db.get(
-      `SELECT k.*, a.status AS account_status, a.group_name AS account_group, a.kind AS account_kind, m.role AS member_role, m.removed_at AS member_removed_at
+      `SELECT k.*, a.status AS account_status, a.group_name AS account_group, a.kind AS account_kind, a.rpm AS account_rpm, a.tpm AS account_tpm, m.role AS member_role, m.removed_at AS member_removed_at
          FROM api_keys k JOIN accounts a ON a.id = k.account_id LEFT JOIN members m ON m.id = k.member_id
         WHERE k.hash = ?`,
       [hash],
@@ -361,6 +365,8 @@ export class KeyAuthenticator {
       accountStatus: str(r.account_status),
       accountGroup: str(r.account_group),
       accountKind: str(r.account_kind),
+      accountRpm: optNum(r.account_rpm),
+      accountTpm: optNum(r.account_tpm),
       role: ((r.member_role as string | null) ?? key.role) as Role,
       ipList: compileIpAllowList(key.ips),
       modelSet: key.models ? new Set(key.models) : null,

@@ -299,6 +299,14 @@ CREATE INDEX request_log_time ON request_log(started_at);
 CREATE INDEX request_log_model_time ON request_log(model, started_at);
 `,
   },
+  {
+    version: 3,
+    name: 'account rate limits',
+    sql: `
+ALTER TABLE accounts ADD COLUMN rpm {{big}};
+ALTER TABLE accounts ADD COLUMN tpm {{big}};
+`,
+  },
 ];
 
 function render(sql: string, engine: Engine): string {

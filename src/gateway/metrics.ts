@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// Prometheus metrics of the data plane. Label sets are bounded: models and channels come from the
+// catalog, outcomes from the fixed vocabulary; unknown model names are reported as "unknown".
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'model' | 'channel' | 'outcome' | 'endpoint'>;
+  readonly latency: Histogram<'model' | 'outcome'>;
+  readonly overhead: Histogram<'endpoint'>;
+  readonly ttfb: Histogram<'model'>;
+  readonly tokens: Counter<'model' | 'kind'>;
+  readonly charged: Counter<'model'>;
+  readonly inFlight: Gauge<'endpoint'>;
+  readonly attempts: Counter<'channel' | 'outcome'>;
+  readonly channelHealth: Gauge<'channel'>;
+  readonly writerQueue: Gauge;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'surety_requests_total', help: 'Requests by model, channel, endpoint and outcome', labelNames: ['model', 'channel', 'outcome', 'endpoint'], registers });
+    this.latency = new Histogram({
+      name: 'surety_request_duration_seconds',
+      help: 'Total request duration',
+      labelNames: ['model', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    });
+    this.overhead = new Histogram({
+      name: 'surety_gateway_overhead_seconds',
+      help: 'Time spent in the gateway itself (total minus time waiting for the upstream)',
+      labelNames: ['endpoint'],
+      buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
+      registers,
+    });
+    this.ttfb = new Histogram({ name: 'surety_time_to_first_byte_seconds', help: 'Time to the first upstream byte', labelNames: ['model'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
+    this.tokens = new Counter({ name: 'surety_tokens_total', help: 'Billable tokens by kind (input, cached_input, cache_write, output)', labelNames: ['model', 'kind'], registers });
+    this.charged = new Counter({ name: 'surety_charged_nano_usd_total', help: 'Amount charged, nano-USD', labelNames: ['model'], registers });
+    this.inFlight = new Gauge({ name: 'surety_in_flight_requests', help: 'Requests in flight', labelNames: ['endpoint'], registers });
+    this.attempts = new Counter({ name: 'surety_upstream_attempts_total', help: 'Upstream attempts by channel and outcome', labelNames: ['channel', 'outcome'], registers });
+    this.channelHealth = new Gauge({ name: 'surety_channel_up', help: '1 when the channel circuit is closed, 0.5 half-open, 0 open', labelNames: ['channel'], registers });
+    this.writerQueue = new Gauge({ name: 'surety_log_writer_queue', help: 'Settled requests waiting to be written', registers });
+  }
+}

@@ -1,0 +1,25 @@
+import busboy from 'busboy';
+
+/**
+ * Text fields of a buffered multipart/form-data body (files are skipped: the body is forwarded
+ * upstream as it came). Routing and billing need model, prompt, n, size and quality.
+ */
+export function parseMultipartFields(raw: Buffer, contentType: string): Promise<Record<string, string>> {
+  return new Promise((resolve, reject) => {
+    const fields: Record<string, string> = {};
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: { 'content-type': contentType }, limits: { fieldSize: 1024 * 1024 } });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    bb.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    bb.on('file', (_name, stream) => stream.resume());
+    bb.on('error', reject);
+    bb.on('close', () => resolve(fields));
+    bb.end(raw);
+  });
+}

@@ -1,0 +1,211 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, isAppError } from '../errors.ts';
+import type { KeyAuthenticator } from '../accounts/keys.ts';
+import { withActor, type Runtime } from '../services/context.ts';
+import { EventBus } from '../services/context.ts';
+import type { RouteTable } from '../http/routes.ts';
+import { ChannelInput, ChannelPatch, GroupInput, ModelInput, channelView, createChannel, listChannels, listModels, modelView, priceHistory, putModel, setGroupMultiplier, updateChannel, Catalog } from './catalog.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { extractKey } from './protocols.ts';
+import { Gateway, type IncomingCall, type ProxyOptions, type Surface } from './proxy.ts';
+import { parseMultipartFields } from './multipart.ts';
+import { appErrorPayload } from './protocols.ts';
+import { registerLogRoutes } from './logs-api.ts';
+
+interface ParsedBody {
+  raw: Buffer;
+  json: Record<string, unknown> | null;
+  form?: Record<string, string>;
+}
+
+export interface GatewayHandle {
+  gateway: Gateway;
+  catalog: Catalog;
+  metrics: GatewayMetrics;
+}
+
+const SURFACES = {
+  chat: { protocol: 'openai', operation: 'chat', endpoint: 'chat' },
+  embeddings: { protocol: 'openai', operation: 'embeddings', endpoint: 'embeddings' },
+  imagesGen: { protocol: 'openai', operation: 'images.generations', endpoint: 'images' },
+  imagesEdit: { protocol: 'openai', operation: 'images.edits', endpoint: 'images' },
+  messages: { protocol: 'anthropic', operation: 'messages', endpoint: 'chat' },
+  generate: { protocol: 'gemini', operation: 'generateContent', endpoint: 'chat' },
+  streamGenerate: { protocol: 'gemini', operation: 'streamGenerateContent', endpoint: 'chat' },
+} as const satisfies Record<string, Surface>;
+
+/** Registers the data plane (and its admin routes) on the app. */
+export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, opts: ProxyOptions = {}): Promise<GatewayHandle> {
+  const catalog = await Catalog.load(rt);
+  const metrics = new GatewayMetrics();
+  const gateway = new Gateway(rt, catalog, auth, metrics, opts);
+  if (rt.bus instanceof EventBus) {
+    rt.bus.on({
+      catalogChanged: () => void catalog.reload().catch((err) => rt.log.error({ err }, 'catalog reload failed')),
+      balanceChanged: (id) => gateway.balances.invalidate(id),
+      accountChanged: (id) => gateway.balances.invalidate(id),
+    });
+  }
+
+  await app.register(async (dp) => {
+    // Bodies are kept as bytes (forwarded verbatim when nothing changes) and parsed once.
+    dp.removeAllContentTypeParsers();
+    dp.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+      const raw = body as Buffer;
+      if (raw.length === 0) return done(new AppError('INVALID_JSON', 'The request body is empty; a JSON object is expected.'), undefined);
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch (e) {
+        return done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
+      }
+      if (json === null || typeof json !== 'object' || Array.isArray(json)) return done(new AppError('VALIDATION', 'body: must be a JSON object', { field: 'body' }), undefined);
+      done(null, { raw, json: json as Record<string, unknown> } satisfies ParsedBody);
+    });
+    dp.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
+      const raw = body as Buffer;
+      parseMultipartFields(raw, String(req.headers['content-type'])).then(
+        (form) => done(null, { raw, json: null, form } satisfies ParsedBody),
+        (e) => done(new AppError('VALIDATION', `multipart body: ${(e as Error).message}`, { field: 'body' }), undefined),
+      );
+    });
+    dp.addContentTypeParser('*', (_req, _payload, done) => done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json (or multipart/form-data for image edits).'), undefined));
+
+    const toCall = (req: FastifyRequest, surface: Surface, extra: Partial<IncomingCall> = {}): IncomingCall => {
+      const b = req.body as ParsedBody | undefined;
+      return {
+        surface,
+        requestId: Gateway.newRequestId(),
+        key: extractKey(req),
+        clientIp: req.ip,
+        headers: req.headers,
+        body: b?.json ?? null,
+        raw: b?.raw ?? Buffer.alloc(0),
+        contentType: String(req.headers['content-type'] ?? 'application/json'),
+        form: b?.form,
+        started: Date.now(),
+        startedHr: performance.now(),
+        ...extra,
+      };
+    };
+
+    // Errors raised before the handler (bad JSON, too large, wrong type) answer in the caller's shape and are logged.
+    dp.setErrorHandler(async (err, req, reply) => {
+      const surface = (req.routeOptions.config as { surface?: Surface } | undefined)?.surface ?? SURFACES.chat;
+      const code = (err as { code?: string }).code;
+      const e = isAppError(err)
+        ? err
+        : code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? new AppError('BODY_TOO_LARGE', `The request body is larger than ${rt.config.bodyLimitBytes} bytes.`)
+          : code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+            ? new AppError('UNSUPPORTED_MEDIA_TYPE')
+            : (err as { statusCode?: number }).statusCode === 400
+              ? new AppError('VALIDATION', (err as Error).message)
+              : null;
+      if (!e) {
+        rt.log.error({ err }, 'data plane error');
+        reply.code(500).send(appErrorPayload(surface.protocol, new AppError('INTERNAL'), ''));
+        return reply;
+      }
+      reply.hijack();
+      await gateway.rejectEarly(toCall(req, surface), reply.raw, e);
+      return reply;
+    });
+
+    const proxy = (surface: Surface) => ({
+      config: { surface },
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        reply.hijack();
+        await gateway.handle(toCall(req, surface), reply.raw);
+      },
+    });
+    dp.post('/v1/chat/completions', proxy(SURFACES.chat));
+    dp.post('/v1/embeddings', proxy(SURFACES.embeddings));
+    dp.post('/v1/images/generations', proxy(SURFACES.imagesGen));
+    dp.post('/v1/images/edits', proxy(SURFACES.imagesEdit));
+    dp.post('/v1/messages', proxy(SURFACES.messages));
+    // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent
+    dp.post('/v1beta/models/*', {
+      config: { surface: SURFACES.generate },
+      handler: async (req, reply) => {
+        const tail = (req.params as { '*': string })['*'];
+        const i = tail.lastIndexOf(':');
+        const action = i > 0 ? tail.slice(i + 1) : '';
+        const model = decodeURIComponent(i > 0 ? tail.slice(0, i) : tail);
+        reply.hijack();
+        if (action !== 'generateContent' && action !== 'streamGenerateContent') {
+          return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, new AppError('ROUTE_NOT_FOUND', `Unsupported method ${action || '(none)'}; use :generateContent or :streamGenerateContent.`));
+        }
+        const surface = action === 'generateContent' ? SURFACES.generate : SURFACES.streamGenerate;
+        const alt = (req.query as { alt?: string }).alt;
+        await gateway.handle(toCall(req, surface, { pathModel: model, geminiSse: alt === 'sse' }), reply.raw);
+      },
+    });
+
+    // Model lists in each API's shape, filtered by the key's allow-list.
+    const listFor = async (req: FastifyRequest, reply: FastifyReply, family: 'openai' | 'anthropic' | 'gemini' | null, shape: 'openai' | 'anthropic' | 'gemini') => {
+      let p;
+      try {
+        p = await auth.authenticate(extractKey(req));
+      } catch (e) {
+        const err = isAppError(e) ? e : new AppError('INTERNAL');
+        return reply.code(err.status).send(appErrorPayload(shape, err, ''));
+      }
+      const models = [...catalog.snapshot.models.values()].filter((m) => (!family || m.config.family === family) && (!p.modelSet || p.modelSet.has(m.config.id)));
+      const created = (m: (typeof models)[number]) => Math.floor(m.config.updated_at / 1000);
+      if (shape === 'anthropic') {
+        const data = models.map((m) => ({ type: 'model', id: m.config.id, display_name: m.config.id, created_at: new Date(m.config.updated_at).toISOString() }));
+        return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+      }
+      if (shape === 'gemini') {
+        return { models: models.map((m) => ({ name: `models/${m.config.id}`, displayName: m.config.id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] })) };
+      }
+      return { object: 'list', data: models.map((m) => ({ id: m.config.id, object: 'model', created: created(m), owned_by: m.config.family })) };
+    };
+    dp.get('/v1/models', async (req, reply) => (req.headers['anthropic-version'] ? listFor(req, reply, 'anthropic', 'anthropic') : listFor(req, reply, null, 'openai')));
+    dp.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini', 'gemini'));
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    for (const ch of catalog.snapshot.channels.values()) {
+      const s = gateway.router.state(ch.config.id).state;
+      metrics.channelHealth.set({ channel: ch.config.name }, s === 'closed' ? 1 : s === 'half_open' ? 0.5 : 0);
+    }
+    metrics.writerQueue.set(gateway.writer.pending);
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  // ---- operator routes for the catalog ----
+  const tag = 'catalog';
+  const op = 'operator' as const;
+  routes.add({ method: 'POST', url: '/admin/v1/channels', auth: op, tag, summary: 'Create a channel (upstream): provider, base_url, keys, models, priority, weight, timeouts', body: ChannelInput, status: 201 }, async (c) => {
+    const ch = await createChannel(withActor(rt, c.actor), c.body);
+    await catalog.reload();
+    return channelView(ch);
+  });
+  routes.add({ method: 'GET', url: '/admin/v1/channels', auth: op, tag, summary: 'List channels with their circuit state' }, async () => ({
+    data: (await listChannels(rt)).map((ch) => ({ ...channelView(ch), health: gateway.router.state(ch.id) })),
+  }));
+  routes.add({ method: 'PATCH', url: '/admin/v1/channels/:id', auth: op, tag, summary: 'Change a channel (applies without restart); enabled:false takes it out', body: ChannelPatch }, async (c) => {
+    const ch = await updateChannel(withActor(rt, c.actor), c.params.id!, c.body);
+    await catalog.reload();
+    return channelView(ch);
+  });
+  routes.add({ method: 'PUT', url: '/admin/v1/models/:id', auth: op, tag, summary: 'Create or update a model and its price (a changed price is a new price-book version)', body: ModelInput }, async (c) => {
+    const m = await putModel(withActor(rt, c.actor), c.params.id!, c.body);
+    await catalog.reload();
+    return { ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] };
+  });
+  routes.add({ method: 'GET', url: '/admin/v1/models', auth: op, tag, summary: 'Models with their current prices and price version' }, async () => ({
+    data: (await listModels(rt)).map((m) => ({ ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] })),
+  }));
+  routes.add({ method: 'GET', url: '/admin/v1/models/:id/prices', auth: op, tag, summary: 'Price-book history of a model' }, async (c) => ({ data: await priceHistory(rt, c.params.id!) }));
+  routes.add({ method: 'PUT', url: '/admin/v1/groups/:name', auth: op, tag, summary: 'Set the price multiplier of an account group', body: GroupInput }, async (c) => {
+    const out = await setGroupMultiplier(withActor(rt, c.actor), c.params.name!, c.body);
+    await catalog.reload();
+    return out;
+  });
+  registerLogRoutes(routes, rt);
+  return { gateway, catalog, metrics };
+}
