@@ -14,9 +14,26 @@ function random(n: number): Buffer {
   return out;
 }
 
+// The random part of the last id and its time: ids made in the same millisecond count up from it.
+const last = Buffer.alloc(10);
+let lastTime = -1;
+
+/** Adds one to `b` read as a big-endian number; false when it overflows. */
+function increment(b: Buffer): boolean {
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 255) {
+      b[i]!++;
+      return true;
+    }
+    b[i] = 0;
+  }
+  return false;
+}
+
 /**
  * Time-sortable ids: `<prefix>_` + 10 chars of epoch ms + 16 random chars (80 bits), base32.
- * Sorting ids sorts by creation time, which keeps indexes append-mostly.
+ * Sorting ids sorts by creation time, which keeps indexes append-mostly; within one millisecond
+ * the random part counts up from the previous id's, so ids made later in this process sort later.
  */
 export function newId(prefix: string, now = Date.now()): string {
   let t = now;
@@ -25,7 +42,11 @@ export function newId(prefix: string, now = Date.now()): string {
     time = B32[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const r = random(10);
+  if (now !== lastTime || !increment(last)) {
+    random(10).copy(last);
+    lastTime = now;
+  }
+  const r = last;
   let rand = '';
   // 10 bytes = 80 bits = 16 base32 chars
   let acc = 0;

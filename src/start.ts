@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.ts';
 import { buildApp, type App } from './app.ts';
 import { bootstrapDemoAccount, isEmptyDatabase, type DemoInfo } from './demo.ts';
+import { applyCatalogFile, readCatalogFile } from './gateway/config-file.ts';
 import { configureDemoCatalog, hasDemoChannels, repointDemoChannels, startDemoSimulator } from './gateway/demo.ts';
-import { registerGateway, type GatewayHandle } from './gateway/routes.ts';
+import { registerGateway, type GatewayHandle, type GatewayOptions } from './gateway/routes.ts';
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
 import { serve, type Closable } from './server.ts';
 import type { Simulator } from './sim/server.ts';
@@ -20,13 +21,19 @@ export interface Started {
 }
 
 /** Composes and starts a gateway: storage, migrations, operator key, demo, HTTP, signals. */
-export async function startSurety(config: Config, opts: { log?: Logger; handleSignals?: boolean; simPort?: number } = {}): Promise<Started> {
+export async function startSurety(config: Config, opts: { log?: Logger; handleSignals?: boolean; simPort?: number; gateway?: GatewayOptions } = {}): Promise<Started> {
+  // A bad catalog file stops the start before anything opens.
+  const catalogFile = config.configFile ? readCatalogFile(config.configFile) : null;
   const rt = await createRuntime(config, opts.log ? { log: opts.log } : {});
   const closables: Closable[] = [];
   let sim: Simulator | null = null;
   try {
     const admin = await resolveAdminKey(rt);
     const empty = await isEmptyDatabase(rt);
+    if (catalogFile) {
+      const applied = await applyCatalogFile(rt, catalogFile);
+      rt.log.info({ file: config.configFile, ...applied }, 'catalog file applied');
+    }
     let demo: DemoInfo | null = null;
     if (config.demo && (empty || (await hasDemoChannels(rt)))) {
       sim = await startDemoSimulator(rt, opts.simPort ?? Number(process.env.SURETY_SIM_PORT ?? 8786));
@@ -42,7 +49,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
       adminKeyHash: admin.hash,
       plugins: [
         async (a, r, auth, routes) => {
-          gateway = await registerGateway(a, r, auth, routes);
+          gateway = await registerGateway(a, r, auth, routes, opts.gateway);
         },
       ],
     });

@@ -103,7 +103,11 @@ export function registerAdminRoutes(t: RouteTable, rt: Runtime): void {
     refundView(await rejectRefund(ctx(c), c.params.refundId!, c.body)));
 
   // audit and invariants
-  const AuditFilter = Paging.extend({ account_id: z.string().optional(), target_type: z.string().optional(), target_id: z.string().optional(), action: z.string().optional() });
+  const AuditFilter = Paging.extend({
+    account_id: z.string().optional(), target_type: z.string().optional(), target_id: z.string().optional(), action: z.string().optional(),
+    // Audit entries are paged by their numeric id.
+    before: z.string().regex(/^[0-9]{1,15}$/, 'must be an audit entry id').optional(),
+  });
   t.add({ method: 'GET', url: '/admin/v1/audit', auth: op, tag, summary: 'Audit entries, newest first', query: AuditFilter }, async (c) => {
     const f = parseInput(AuditFilter, c.query, 'query');
     return { data: await listAudit(rt.db, { accountId: f.account_id, targetType: f.target_type, targetId: f.target_id, action: f.action, limit: f.limit ?? 100, before: f.before }) };

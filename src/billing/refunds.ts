@@ -238,7 +238,9 @@ export async function listRefunds(ctx: ServiceContext, filter: { accountId?: str
 }
 
 export async function getRefund(ctx: ServiceContext, refundId: string): Promise<Refund> {
-  const r = await getRefundRow(ctx.db, ctx.db, refundId);
-  requireRole(ctx.actor, r.account_id, 'viewer');
-  return r;
+  const r = await ctx.db.get('SELECT * FROM refunds WHERE id = ?', [refundId]);
+  // Another account's refund answers exactly like a missing one: a key cannot probe for ids.
+  if (!r || (ctx.actor.type === 'customer' && ctx.actor.accountId !== r.account_id)) throw new AppError('NOT_FOUND', `refund ${refundId} not found`, { resource: 'refund' });
+  requireRole(ctx.actor, str(r.account_id), 'viewer');
+  return toRefund(r);
 }

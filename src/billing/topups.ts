@@ -179,8 +179,11 @@ export async function expireBalances(rt: Runtime, now = rt.now()): Promise<numbe
   const due = await rt.db.all<{ id: string }>('SELECT id FROM accounts WHERE balance_expires_at IS NOT NULL AND balance_expires_at <= ?', [now]);
   let n = 0;
   for (const { id } of due) {
-    await rt.db.tx(async (q) => {
+    const outcome = await rt.db.tx(async (q): Promise<'skipped' | 'expired' | 'empty'> => {
       const m = await lockAccount(rt.db, q, id);
+      // Look again under the lock: a top-up since the scan has started a new expiry period.
+      const still = await q.get('SELECT id FROM accounts WHERE id = ? AND balance_expires_at IS NOT NULL AND balance_expires_at <= ?', [id, now]);
+      if (!still) return 'skipped';
       const paid = m.paid > 0n ? m.paid : 0n;
       const granted = m.granted > 0n ? m.granted : 0n;
       let expire = paid + granted - m.held;
@@ -199,12 +202,14 @@ export async function expireBalances(rt: Runtime, now = rt.now()): Promise<numbe
             { book: book.expired, amount: expire },
           ],
         });
-        n++;
       } else expire = 0n;
       await q.run('UPDATE accounts SET balance_expires_at = NULL, updated_at = ? WHERE id = ?', [now, id]);
       await audit(q, { type: 'system', id: 'expiry' }, 'balance.expire', { type: 'account', id, accountId: id }, { paid: m.paid, granted: m.granted }, { expired: expire }, now);
+      return expire > 0n ? 'expired' : 'empty';
     });
-    rt.bus.balanceChanged(id);
+    // Counted here, not inside the transaction, which PostgreSQL may retry.
+    if (outcome === 'expired') n++;
+    if (outcome !== 'skipped') rt.bus.balanceChanged(id);
   }
   return n;
 }

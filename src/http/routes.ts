@@ -54,6 +54,8 @@ export class RouteTable {
         const idempotencyKey = typeof idem === 'string' ? idem : '';
         if (spec.idempotent && !idempotencyKey) throw new AppError('IDEMPOTENCY_KEY_REQUIRED');
         const body = request.body ?? (spec.body ? {} : undefined);
+        // The route's status first, so a handler can still answer with another (e.g. 409 from verify).
+        reply.code(spec.status ?? 200);
         const out = await handler({
           actor,
           params: request.params as Record<string, string>,
@@ -64,7 +66,6 @@ export class RouteTable {
           reply,
         });
         if (reply.sent) return reply;
-        reply.code(spec.status ?? 200);
         return out ?? { ok: true };
       },
     });

@@ -1,0 +1,50 @@
+// The README is the reference for error codes, control-plane routes, settings and CLI commands:
+// these tests fail when one of them exists in the code but not in the README.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { buildApp } from '../../src/app.ts';
+import { COMMANDS } from '../../src/cli/main.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { ENV_KEYS } from '../../src/config/schema.ts';
+import { ERRORS } from '../../src/errors.ts';
+import { createRuntime } from '../../src/runtime.ts';
+import { migrate } from '../../src/storage/migrations.ts';
+import { SqliteDb } from '../../src/storage/sqlite.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+const missing = (names: string[], present: (n: string) => boolean) => names.filter((n) => !present(n));
+
+test('every error code in the registry is documented in the README', () => {
+  const codes = Object.keys(ERRORS);
+  assert.ok(codes.length > 10);
+  assert.deepEqual(missing(codes, (c) => readme.includes(`\`${c}\``)), [], 'error codes missing from README.md');
+});
+
+test('every control-plane route in the route table is documented in the README', async () => {
+  const db = new SqliteDb(':memory:');
+  await migrate(db);
+  const rt = await createRuntime(loadConfig({}), { db, log: pino({ level: 'silent' }) });
+  try {
+    const { routes } = await buildApp(rt, { adminKeyHash: '0'.repeat(64) });
+    const documented = routes.specs.map((s) => `${s.method} ${s.url.replace(/:([A-Za-z_]+)/g, '{$1}')}`);
+    assert.ok(documented.length > 20);
+    documented.push('GET /healthz', 'GET /readyz', 'GET /admin/v1/openapi.json');
+    assert.deepEqual(missing(documented, (r) => readme.includes(`\`${r}\``)), [], 'routes missing from README.md');
+  } finally {
+    await rt.close();
+  }
+});
+
+test('every setting is documented in the README configuration table', () => {
+  assert.deepEqual(missing(Object.values(ENV_KEYS), (v) => readme.includes(`| \`${v}\``)), [], 'environment variables missing from README.md');
+});
+
+test('every CLI command is documented in the README', () => {
+  assert.deepEqual(missing(COMMANDS.map((c) => c.name), (n) => readme.includes(`surety ${n}`)), [], 'CLI commands missing from README.md');
+});
