@@ -350,6 +350,11 @@ export class KeyAuthenticator {
     return p;
   }
 
+  /** The principal of a key that exists, whatever its state (after authenticate(); from the cache). */
+  known(secret: string): Principal | null {
+    return secret ? (this.cache.get(sha256Hex(secret))?.principal ?? null) : null;
+  }
+
   private async load(hash: string): Promise<Principal | null> {
     const r = await this.rt.db.get(
       `SELECT k.*, a.status AS account_status, a.group_name AS account_group, a.kind AS account_kind, a.rpm AS account_rpm, a.tpm AS account_tpm, m.role AS member_role, m.removed_at AS member_removed_at

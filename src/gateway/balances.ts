@@ -41,7 +41,8 @@ export class Balances {
       s = { durable: 0n, creditLine: 0n, durableHeld: 0n, held: 0n, unflushed: 0n, version: 0, stale: true, loading: null };
       this.accounts.set(accountId, s);
     }
-    while (s.stale) {
+    // A load in progress has cleared `stale` but not yet set the figures: wait for it too.
+    while (s.stale || s.loading) {
       if (!s.loading) s.loading = this.load(accountId, s).finally(() => (s!.loading = null));
       await s.loading;
     }

@@ -54,12 +54,20 @@ export const ChannelInput = z
     weight: z.number().int().min(1).max(1000).default(1),
     timeouts: TimeoutsInput.optional(),
     /** Per-endpoint overrides, e.g. {"images": {"total_ms": 900000}}. */
-    endpoint_timeouts: z.record(z.enum(MODEL_KINDS), TimeoutsInput).optional(),
+    endpoint_timeouts: z.partialRecord(z.enum(MODEL_KINDS), TimeoutsInput).optional(),
     headers: z.record(z.string(), z.string()).optional(),
     enabled: z.boolean().default(true),
   })
   .strict();
-export const ChannelPatch = ChannelInput.partial().strict();
+// Without the defaults: a field a PATCH leaves out keeps its value (priority, weight, enabled
+// would otherwise be reset to 0, 1 and true by every PATCH).
+export const ChannelPatch = ChannelInput.extend({
+  priority: ChannelInput.shape.priority.unwrap(),
+  weight: ChannelInput.shape.weight.unwrap(),
+  enabled: ChannelInput.shape.enabled.unwrap(),
+})
+  .partial()
+  .strict();
 
 export const ModelInput = z
   .object({

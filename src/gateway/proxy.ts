@@ -97,6 +97,11 @@ interface Flight {
   clientGone: boolean;
 }
 
+/** The request id header; Anthropic's SDK reads `request-id` (its API's own header). */
+function idHeaders(call: IncomingCall): Record<string, string> {
+  return call.surface.protocol === 'anthropic' ? { 'x-request-id': call.requestId, 'request-id': call.requestId } : { 'x-request-id': call.requestId };
+}
+
 function bounded(s: string, n = 500): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
@@ -213,7 +218,7 @@ export class Gateway {
       return;
     }
     const body = JSON.stringify(appErrorPayload(f.call.surface.protocol, e, f.call.requestId));
-    res.writeHead(e.status, { 'content-type': 'application/json', 'x-request-id': f.call.requestId, 'content-length': Buffer.byteLength(body), ...extraHeaders });
+    res.writeHead(e.status, { 'content-type': 'application/json', ...idHeaders(f.call), 'content-length': Buffer.byteLength(body), ...extraHeaders });
     res.end(body);
   }
 
@@ -227,7 +232,11 @@ export class Gateway {
     try {
       p = await this.auth.authenticate(call.key);
     } catch (e) {
-      if (isAppError(e)) return this.fail(f, res, e, 'auth_error');
+      if (isAppError(e)) {
+        // An expired or revoked key (or a suspended account) is still known: its row names them.
+        f.principal = this.auth.known(call.key);
+        return this.fail(f, res, e, 'auth_error');
+      }
       throw e;
     }
     f.principal = p;
@@ -487,7 +496,7 @@ export class Gateway {
       f.clientGone = true;
       return;
     }
-    const headers: Record<string, string | number> = { 'content-type': type, 'content-length': body.length, 'x-request-id': f.call.requestId };
+    const headers: Record<string, string | number> = { 'content-type': type, 'content-length': body.length, ...idHeaders(f.call) };
     const amount = billed ? this.amountFor(f) : 0n;
     headers['x-surety-cost'] = formatUsd(amount);
     f.delivered.bytes = body.length;
@@ -523,7 +532,7 @@ export class Gateway {
     res.writeHead(200, {
       'content-type': asArray ? 'application/json' : 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      'x-request-id': call.requestId,
+      ...idHeaders(call),
       'x-accel-buffering': 'no',
     });
     const watch = (data: string) => {
@@ -581,9 +590,9 @@ export class Gateway {
       if (!res.destroyed) res.destroy();
       return;
     }
-    if (failure || !result.complete) {
+    if (failure || !result.complete || result.malformed > 0) {
       const outcome: Outcome = failure ? transportOutcome(failure) : 'upstream_error';
-      const msg = failure ? transportMessage(failure) : 'stream ended before its end marker';
+      const msg = failure ? transportMessage(failure) : !result.complete ? 'stream ended before its end marker' : `${result.malformed} unparsable event(s) in the stream`;
       this.attempt(f, ch, 200, outcome, attemptStart, msg);
       f.outcome = outcome;
       f.status = 502;

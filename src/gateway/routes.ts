@@ -11,6 +11,7 @@ import { Gateway, type IncomingCall, type ProxyOptions, type Surface } from './p
 import { parseMultipartFields } from './multipart.ts';
 import { appErrorPayload } from './protocols.ts';
 import { registerLogRoutes } from './logs-api.ts';
+import { Router, type RouterOptions } from './router.ts';
 
 interface ParsedBody {
   raw: Buffer;
@@ -34,11 +35,14 @@ const SURFACES = {
   streamGenerate: { protocol: 'gemini', operation: 'streamGenerateContent', endpoint: 'chat' },
 } as const satisfies Record<string, Surface>;
 
+/** Proxy options, and the circuit breaker's (threshold, cool-down). */
+export type GatewayOptions = ProxyOptions & { router?: RouterOptions };
+
 /** Registers the data plane (and its admin routes) on the app. */
-export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, opts: ProxyOptions = {}): Promise<GatewayHandle> {
+export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, opts: GatewayOptions = {}): Promise<GatewayHandle> {
   const catalog = await Catalog.load(rt);
   const metrics = new GatewayMetrics();
-  const gateway = new Gateway(rt, catalog, auth, metrics, opts);
+  const gateway = new Gateway(rt, catalog, auth, metrics, opts, new Router(opts.router));
   if (rt.bus instanceof EventBus) {
     rt.bus.on({
       catalogChanged: () => void catalog.reload().catch((err) => rt.log.error({ err }, 'catalog reload failed')),
@@ -124,10 +128,11 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
     dp.post('/v1/images/generations', proxy(SURFACES.imagesGen));
     dp.post('/v1/images/edits', proxy(SURFACES.imagesEdit));
     dp.post('/v1/messages', proxy(SURFACES.messages));
-    // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent
-    dp.post('/v1beta/models/*', {
+    // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent, also under /v1
+    // (the Gemini API serves both, and @google/genai defaults to v1).
+    const gemini = {
       config: { surface: SURFACES.generate },
-      handler: async (req, reply) => {
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const tail = (req.params as { '*': string })['*'];
         const i = tail.lastIndexOf(':');
         const action = i > 0 ? tail.slice(i + 1) : '';
@@ -140,10 +145,12 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
         const alt = (req.query as { alt?: string }).alt;
         await gateway.handle(toCall(req, surface, { pathModel: model, geminiSse: alt === 'sse' }), reply.raw);
       },
-    });
+    };
+    dp.post('/v1beta/models/*', gemini);
+    dp.post('/v1/models/*', gemini);
 
-    // Model lists in each API's shape, filtered by the key's allow-list.
-    const listFor = async (req: FastifyRequest, reply: FastifyReply, family: 'openai' | 'anthropic' | 'gemini' | null, shape: 'openai' | 'anthropic' | 'gemini') => {
+    // Model lists (and one model: `id`) in each API's shape, filtered by the key's allow-list.
+    const listFor = async (req: FastifyRequest, reply: FastifyReply, family: 'openai' | 'anthropic' | 'gemini' | null, shape: 'openai' | 'anthropic' | 'gemini', id?: string) => {
       let p;
       try {
         p = await auth.authenticate(extractKey(req));
@@ -151,19 +158,35 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
         const err = isAppError(e) ? e : new AppError('INTERNAL');
         return reply.code(err.status).send(appErrorPayload(shape, err, ''));
       }
-      const models = [...catalog.snapshot.models.values()].filter((m) => (!family || m.config.family === family) && (!p.modelSet || p.modelSet.has(m.config.id)));
-      const created = (m: (typeof models)[number]) => Math.floor(m.config.updated_at / 1000);
+      const models = [...catalog.snapshot.models.values()].filter((m) => (!family || m.config.family === family) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id));
+      if (id !== undefined && models.length === 0) {
+        return reply.code(404).send(appErrorPayload(shape, new AppError('UNKNOWN_MODEL', `The model ${id.slice(0, 100)} does not exist.`), ''));
+      }
+      type M = (typeof models)[number];
+      const item: (m: M) => Record<string, unknown> =
+        shape === 'anthropic'
+          ? (m: M) => ({ type: 'model', id: m.config.id, display_name: m.config.id, created_at: new Date(m.config.updated_at).toISOString() })
+          : shape === 'gemini'
+            ? (m: M) => ({ name: `models/${m.config.id}`, displayName: m.config.id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] })
+            : (m: M) => ({ id: m.config.id, object: 'model', created: Math.floor(m.config.updated_at / 1000), owned_by: m.config.family });
+      if (id !== undefined) return item(models[0]!);
       if (shape === 'anthropic') {
-        const data = models.map((m) => ({ type: 'model', id: m.config.id, display_name: m.config.id, created_at: new Date(m.config.updated_at).toISOString() }));
-        return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+        const data = models.map(item);
+        return { data, has_more: false, first_id: models[0]?.config.id ?? null, last_id: models.at(-1)?.config.id ?? null };
       }
-      if (shape === 'gemini') {
-        return { models: models.map((m) => ({ name: `models/${m.config.id}`, displayName: m.config.id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] })) };
-      }
-      return { object: 'list', data: models.map((m) => ({ id: m.config.id, object: 'model', created: created(m), owned_by: m.config.family })) };
+      if (shape === 'gemini') return { models: models.map(item) };
+      return { object: 'list', data: models.map(item) };
     };
-    dp.get('/v1/models', async (req, reply) => (req.headers['anthropic-version'] ? listFor(req, reply, 'anthropic', 'anthropic') : listFor(req, reply, null, 'openai')));
+    const modelsRoute = async (req: FastifyRequest, reply: FastifyReply) => {
+      const id = (req.params as { id?: string }).id;
+      if (req.headers['anthropic-version']) return listFor(req, reply, 'anthropic', 'anthropic', id);
+      if (req.headers['x-goog-api-key'] || (req.query as { key?: string }).key) return listFor(req, reply, 'gemini', 'gemini', id);
+      return listFor(req, reply, null, 'openai', id);
+    };
+    dp.get('/v1/models', modelsRoute);
+    dp.get('/v1/models/:id', modelsRoute);
     dp.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini', 'gemini'));
+    dp.get('/v1beta/models/:id', async (req, reply) => listFor(req, reply, 'gemini', 'gemini', (req.params as { id: string }).id));
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -29,6 +29,8 @@ import type { BillableUsage, Endpoint, ImageRequestParams, Protocol, UsageResult
 export interface StreamUsageResult extends UsageResult {
   /** Whether the upstream's end-of-stream marker was seen ([DONE], message_stop, a finishReason). */
   complete: boolean;
+  /** Events whose data is not a JSON object: the stream is corrupt (a client's SDK fails on them). */
+  malformed: number;
 }
 
 export interface StreamUsage {
@@ -36,15 +38,23 @@ export interface StreamUsage {
   result(): StreamUsageResult;
 }
 
+/** Set by parse() when an event's data is not a JSON object; read by the feed() wrapper. */
+let parseFailed = false;
+
 function parse(data: string): Record<string, unknown> | null {
   const c = data.charCodeAt(0);
-  if (c !== 123 /* { */ && c !== 32 && c !== 10 && c !== 13 && c !== 9) return null;
-  try {
-    const v: unknown = JSON.parse(data);
-    return isObj(v) ? v : null;
-  } catch {
+  if (c !== 123 /* { */ && c !== 32 && c !== 10 && c !== 13 && c !== 9) {
+    if (data.length > 0) parseFailed = true;
     return null;
   }
+  try {
+    const v: unknown = JSON.parse(data);
+    if (isObj(v)) return v;
+  } catch {
+    // fall through
+  }
+  parseFailed = true;
+  return null;
 }
 
 function sumBillable(a: BillableUsage | null, b: BillableUsage | null): BillableUsage | null {
@@ -64,12 +74,25 @@ function sumBillable(a: BillableUsage | null, b: BillableUsage | null): Billable
 }
 
 export function createStreamUsage(protocol: Protocol, endpoint: Endpoint, request?: ImageRequestParams): StreamUsage {
-  if (protocol === 'openai') return endpoint === 'images' ? openaiImagesStream(request) : openaiChatStream(endpoint);
-  if (protocol === 'anthropic') return anthropicStream();
-  return geminiStream(endpoint, request);
+  const inner =
+    protocol === 'openai' ? (endpoint === 'images' ? openaiImagesStream(request) : openaiChatStream(endpoint)) : protocol === 'anthropic' ? anthropicStream() : geminiStream(endpoint, request);
+  let malformed = 0;
+  return {
+    feed(ev) {
+      parseFailed = false;
+      inner.feed(ev);
+      if (parseFailed) malformed++;
+    },
+    result: () => ({ ...inner.result(), malformed }),
+  };
 }
 
-function openaiChatStream(endpoint: Endpoint): StreamUsage {
+interface InnerStreamUsage {
+  feed(event: { event?: string; data: string }): void;
+  result(): Omit<StreamUsageResult, 'malformed'>;
+}
+
+function openaiChatStream(endpoint: Endpoint): InnerStreamUsage {
   const delivered = newDelivered();
   let raw: unknown = null;
   let complete = false;
@@ -104,7 +127,7 @@ function openaiChatStream(endpoint: Endpoint): StreamUsage {
   };
 }
 
-function openaiImagesStream(request: ImageRequestParams | undefined): StreamUsage {
+function openaiImagesStream(request: ImageRequestParams | undefined): InnerStreamUsage {
   const delivered = newDelivered();
   const raws: unknown[] = [];
   let tokens: BillableUsage | null = null;
@@ -134,7 +157,7 @@ function openaiImagesStream(request: ImageRequestParams | undefined): StreamUsag
 
 const ANTHROPIC_FIELDS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
 
-function anthropicStream(): StreamUsage {
+function anthropicStream(): InnerStreamUsage {
   const delivered = newDelivered();
   let start: unknown = null;
   let delta: unknown = null;
@@ -190,7 +213,7 @@ function anthropicStream(): StreamUsage {
   };
 }
 
-function geminiStream(endpoint: Endpoint, request: ImageRequestParams | undefined): StreamUsage {
+function geminiStream(endpoint: Endpoint, request: ImageRequestParams | undefined): InnerStreamUsage {
   const delivered = newDelivered();
   let raw: unknown = null;
   let complete = false;
