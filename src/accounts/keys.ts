@@ -152,22 +152,25 @@ function customerMayTouch(ctx: ServiceContext, key: { member_id: string | null }
   return key.member_id !== null && key.member_id === ctx.actor.memberId;
 }
 
+/** An owner's key is changed or revoked by owners (and operators) only. */
+function checkOwnerKey(ctx: ServiceContext, key: { role: Role }): void {
+  if (key.role === 'owner' && ctx.actor.type === 'customer' && ctx.actor.role !== 'owner') {
+    throw new AppError('FORBIDDEN', "Only an owner can change or revoke an owner's key.");
+  }
+}
+
 /** Creates a key; the secret is returned here once and only its hash is stored. */
 export async function createKey(ctx: ServiceContext, accountId: string, raw: unknown): Promise<{ key: ApiKey; secret: string }> {
-  requireRole(ctx.actor, accountId, 'member');
+  // Keys share the account's balance and carry its limits: admins and owners issue them (also for
+  // members), so that a member cannot mint a key without the limits an admin set.
+  requireRole(ctx.actor, accountId, 'admin');
   const input = parseInput(CreateKeyInput, raw);
   const now = ctx.now();
   const secret = KEY_PREFIX + secretToken(40);
   return ctx.db.tx(async (q) => {
     const account = await getAccountRow(q, accountId);
-    let memberId = input.member_id ?? null;
+    const memberId = input.member_id ?? null;
     let role: Role;
-    if (ctx.actor.type === 'customer' && !roleAtLeast(ctx.actor.role, 'admin')) {
-      // A plain member creates keys for themselves only, never above their own role.
-      if (memberId && memberId !== ctx.actor.memberId) throw new AppError('FORBIDDEN', 'Members can only create keys for themselves.');
-      memberId = ctx.actor.memberId;
-      if (!memberId) throw new AppError('FORBIDDEN', 'This key is not bound to a member and cannot create keys.');
-    }
     if (memberId) {
       if (account.kind !== 'enterprise') throw new AppError('VALIDATION', 'member_id: only enterprise accounts have members', { field: 'member_id' });
       const m = await getMemberRow(q, accountId, memberId).catch(() => {
@@ -234,6 +237,11 @@ export async function updateKey(ctx: ServiceContext, accountId: string, keyId: s
   const out = await ctx.db.tx(async (q) => {
     const before = await getKeyRow(q, accountId, keyId);
     if (!customerMayTouch(ctx, before)) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
+    checkOwnerKey(ctx, before);
+    // Limits and allow-lists are the admins' to set: a member may only rename their own key.
+    if (ctx.actor.type === 'customer' && !roleAtLeast(ctx.actor.role, 'admin') && Object.keys(input).some((k) => k !== 'name')) {
+      throw new AppError('FORBIDDEN', "Only admins can change a key's limits, allow-lists and expiry.");
+    }
     const pick = <T>(v: T | undefined, old: T): T => (v === undefined ? old : v);
     const after: ApiKey = {
       ...before,
@@ -269,6 +277,7 @@ export async function revokeKey(ctx: ServiceContext, accountId: string, keyId: s
   const out = await ctx.db.tx(async (q) => {
     const before = await getKeyRow(q, accountId, keyId);
     if (!customerMayTouch(ctx, before)) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
+    checkOwnerKey(ctx, before);
     if (before.status === 'revoked') return before;
     const after: ApiKey = { ...before, status: 'revoked', revoked_at: now };
     await q.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, keyId]);

@@ -19,14 +19,18 @@ interface AccountMoneyState {
   version: number;
   stale: boolean;
   loading: Promise<void> | null;
+  loadedAt: number;
 }
 
 export class Balances {
   private readonly accounts = new Map<string, AccountMoneyState>();
   private readonly rt: Runtime;
+  /** Changes made by another process (the CLI, another instance) are seen within this time. */
+  private readonly refreshMs: number;
 
-  constructor(rt: Runtime) {
+  constructor(rt: Runtime, refreshMs = 2000) {
     this.rt = rt;
+    this.refreshMs = refreshMs;
   }
 
   /** Marks an account for reload (a top-up, refund or ledger hold changed it elsewhere). */
@@ -38,8 +42,10 @@ export class Balances {
   private async ensure(accountId: string): Promise<AccountMoneyState> {
     let s = this.accounts.get(accountId);
     if (!s) {
-      s = { durable: 0n, creditLine: 0n, durableHeld: 0n, held: 0n, unflushed: 0n, version: 0, stale: true, loading: null };
+      s = { durable: 0n, creditLine: 0n, durableHeld: 0n, held: 0n, unflushed: 0n, version: 0, stale: true, loading: null, loadedAt: 0 };
       this.accounts.set(accountId, s);
+    } else if (!s.loading && this.rt.now() - s.loadedAt > this.refreshMs) {
+      s.stale = true;
     }
     // A load in progress has cleared `stale` but not yet set the figures: wait for it too.
     while (s.stale || s.loading) {
@@ -52,6 +58,7 @@ export class Balances {
   private async load(accountId: string, s: AccountMoneyState): Promise<void> {
     const version = s.version;
     s.stale = false;
+    s.loadedAt = this.rt.now();
     const r = await this.rt.db.get(
       `SELECT a.credit_line, a.held, CAST(COALESCE((SELECT SUM(balance) FROM books WHERE account_id = a.id), 0) AS BIGINT) AS total FROM accounts a WHERE a.id = ?`,
       [accountId],

@@ -492,8 +492,13 @@ export class Gateway {
   }
 
   private send(f: Flight, res: ServerResponse, status: number, body: Buffer, type: string, billed = true): void {
-    if (res.destroyed) {
+    if (res.destroyed || f.clientGone) {
+      // The client left before we could deliver: nothing delivered, nothing billed.
       f.clientGone = true;
+      f.outcome = 'client_cancelled';
+      f.status = 499;
+      f.errorCode = 'CLIENT_CANCELLED';
+      f.billable = null;
       return;
     }
     const headers: Record<string, string | number> = { 'content-type': type, 'content-length': body.length, ...idHeaders(f.call) };
@@ -525,6 +530,10 @@ export class Gateway {
     const parser = createSseParser();
     const acc = createStreamUsage(protocol, f.endpoint, img);
     const asArray = protocol === 'gemini' && call.geminiSse === false;
+    // We always ask OpenAI for the usage chunk (billing needs it); a client that did not ask for
+    // it does not get it: its stream is re-framed event by event without that chunk.
+    const so = call.body?.stream_options as { include_usage?: unknown } | undefined;
+    const dropUsageChunk = protocol === 'openai' && f.endpoint === 'chat' && so?.include_usage !== true;
     let refusal = false;
     let chunks = 0;
     let bytes = 0;
@@ -554,6 +563,8 @@ export class Gateway {
             res.write(`${firstOut ? '[' : ',\r\n'}${ev.data}`);
             firstOut = false;
           }
+        } else if (dropUsageChunk) {
+          for (const ev of events) if (!isUsageOnlyChunk(ev.data)) res.write(`data: ${ev.data}\n\n`);
         } else {
           res.write(buf);
         }
@@ -568,6 +579,8 @@ export class Gateway {
         if (asArray) {
           res.write(`${firstOut ? '[' : ',\r\n'}${ev.data}`);
           firstOut = false;
+        } else if (dropUsageChunk && !isUsageOnlyChunk(ev.data)) {
+          res.write(`data: ${ev.data}\n\n`);
         }
       }
     } catch (err) {
@@ -755,6 +768,11 @@ function transportOutcome(err: unknown): Outcome {
 function transportMessage(err: unknown): string {
   const e = err as { code?: string; message?: string };
   return bounded(`${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`, 300);
+}
+
+/** OpenAI's final stream chunk that carries only usage (`choices: []`). */
+function isUsageOnlyChunk(data: string): boolean {
+  return data.includes('"choices":[]') && data.includes('"usage":{');
 }
 
 function safeJson(buf: Buffer): unknown {

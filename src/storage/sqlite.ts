@@ -14,7 +14,12 @@ export class SqliteDb implements Db {
   readonly forUpdate = '';
   readonly path: string;
   private readonly db: DatabaseSync;
+  /** Reads outside a transaction use their own connection: with WAL they see committed data only,
+   *  never the half-done work of a transaction that is awaiting between its statements. */
+  private readonly reader: DatabaseSync;
   private readonly cache = new Map<string, StatementSync>();
+  private readonly readCache = new Map<string, StatementSync>();
+  private readonly txq: Queryable;
   private chain: Promise<unknown> = Promise.resolve();
   private inTx = false;
 
@@ -26,19 +31,37 @@ export class SqliteDb implements Db {
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('PRAGMA busy_timeout = 5000');
     this.db.exec('PRAGMA foreign_keys = ON');
+    if (path === ':memory:') {
+      this.reader = this.db;
+    } else {
+      this.reader = new DatabaseSync(path);
+      this.reader.exec('PRAGMA busy_timeout = 5000');
+    }
+    const self = this;
+    this.txq = {
+      async all<T = Row>(sql: string, params?: readonly SqlValue[]) {
+        return self.allSync<T>(sql, params);
+      },
+      async get<T = Row>(sql: string, params?: readonly SqlValue[]) {
+        return self.getSync<T>(sql, params);
+      },
+      async run(sql: string, params?: readonly SqlValue[]) {
+        return self.runSync(sql, params);
+      },
+    };
   }
 
-  private stmt(sql: string): StatementSync {
-    let s = this.cache.get(sql);
+  private stmt(sql: string, conn: DatabaseSync = this.db, cache = this.cache): StatementSync {
+    let s = cache.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
+      s = conn.prepare(sql);
       s.setReadBigInts(true);
-      this.cache.set(sql, s);
+      cache.set(sql, s);
     }
     return s;
   }
 
-  // Synchronous primitives: used directly by the hot-path writer, wrapped in promises for the port.
+  // Synchronous primitives on the writing connection (inside transactions).
   allSync<T = Row>(sql: string, params: readonly SqlValue[] = []): T[] {
     return wrap(() => this.stmt(sql).all(...(params as SqlValue[])) as T[]);
   }
@@ -52,14 +75,16 @@ export class SqliteDb implements Db {
     this.db.exec(sql);
   }
 
-  async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.allSync<T>(sql, params);
+  async all<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return wrap(() => this.stmt(sql, this.reader, this.readCache).all(...(params as SqlValue[])) as T[]);
   }
-  async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
-    return this.getSync<T>(sql, params);
+  async get<T = Row>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return wrap(() => this.stmt(sql, this.reader, this.readCache).get(...(params as SqlValue[])) as T | undefined);
   }
+  /** A write outside a transaction is a transaction of its own (never joins another's). */
   async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
-    return this.runSync(sql, params);
+    if (this.reader === this.db && !this.inTx) return this.runSync(sql, params);
+    return this.tx(async () => this.runSync(sql, params));
   }
 
   /** A synchronous transaction: the cheapest path, for callers that never await inside. */
@@ -84,7 +109,7 @@ export class SqliteDb implements Db {
       this.inTx = true;
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        const out = await fn(this);
+        const out = await fn(this.txq);
         this.db.exec('COMMIT');
         return out;
       } catch (e) {
@@ -110,7 +135,7 @@ export class SqliteDb implements Db {
 
   async *stream<T = Row>(sql: string, params: readonly SqlValue[] = []): AsyncIterable<T> {
     // A dedicated statement: iterate() holds a cursor that must not be shared with the cache.
-    const s = this.db.prepare(sql);
+    const s = this.reader.prepare(sql);
     s.setReadBigInts(true);
     let n = 0;
     for (const row of s.iterate(...(params as SqlValue[]))) {
@@ -127,6 +152,8 @@ export class SqliteDb implements Db {
   async close(): Promise<void> {
     await this.chain;
     this.cache.clear();
+    this.readCache.clear();
+    if (this.reader !== this.db && this.reader.isOpen) this.reader.close();
     if (this.db.isOpen) this.db.close();
   }
 }

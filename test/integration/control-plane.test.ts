@@ -586,16 +586,23 @@ for (const engine of engines()) {
       expectError(await t.req('POST', '/account/v1/members', { key: member.secret, body: { email: 'x@e.test', role: 'viewer' } }), 403, 'FORBIDDEN');
       expectError(await t.req('DELETE', `/account/v1/keys/${admin.id}`, { key: member.secret }), 404, 'NOT_FOUND');
       expectError(await t.req('PATCH', `/account/v1/keys/${admin.id}`, { key: member.secret, body: { rpm: 1 } }), 404, 'NOT_FOUND');
+      // Keys carry the limits admins set: a member cannot mint keys, nor change limits on their own.
       expectError(await t.req('POST', '/account/v1/keys', { key: member.secret, body: { name: 'x', member_id: adminId } }), 403, 'FORBIDDEN');
-      expectError(await t.req('POST', '/account/v1/keys', { key: member.secret, body: { name: 'x', role: 'admin' } }), 400, 'VALIDATION', 'role');
+      expectError(await t.req('POST', '/account/v1/keys', { key: member.secret, body: { name: 'mine' } }), 403, 'FORBIDDEN');
+      expectError(await t.req('PATCH', `/account/v1/keys/${member.id}`, { key: member.secret, body: { rpm: 1000 } }), 403, 'FORBIDDEN');
       assert.deepEqual(await counts(db), before, 'refused calls change nothing');
-      const own = await t.req('POST', '/account/v1/keys', { key: member.secret, body: { name: 'mine' } });
-      assert.equal(own.status, 201, own.text);
+      const renamed = await t.req('PATCH', `/account/v1/keys/${member.id}`, { key: member.secret, body: { name: 'renamed by me' } });
+      assert.equal(renamed.status, 200);
+      assert.equal(renamed.body.name, 'renamed by me');
+      const own = await t.req('POST', '/account/v1/keys', { key: admin.secret, body: { name: 'for member', member_id: memberId } });
+      assert.equal(own.status, 201);
       assert.equal(own.body.member_id, memberId);
       assert.equal(own.body.role, 'member');
       const mk2 = await t.req('GET', '/account/v1/keys', { key: member.secret });
       assert.deepEqual(mk2.body.data.map((k: { id: string }) => k.id).sort(), [member.id, own.body.id].sort());
       assert.equal((await t.req('DELETE', `/account/v1/keys/${own.body.id}`, { key: member.secret })).status, 200);
+      // An admin cannot revoke the owner's key.
+      expectError(await t.req('DELETE', `/account/v1/keys/${owner.id}`, { key: admin.secret }), 403, 'FORBIDDEN');
 
       // admin: sees all keys, manages members and keys.
       const ak = await t.req('GET', '/account/v1/keys', { key: admin.secret });

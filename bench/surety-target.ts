@@ -1,0 +1,30 @@
+// Surety with every feature on (auth, limits, hold, metering, billing, logging) on a fresh
+// embedded store, its channel pointing at the simulator given as argv[2].
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.ts';
+import { startSurety } from '../src/start.ts';
+import { createAccount } from '../src/accounts/accounts.ts';
+import { createKey } from '../src/accounts/keys.ts';
+import { recordTopup } from '../src/billing/topups.ts';
+import { withActor } from '../src/services/context.ts';
+
+const simUrl = process.argv[2]!;
+const dir = mkdtempSync(join(tmpdir(), 'surety-bench-'));
+const catalog = join(dir, 'catalog.json');
+writeFileSync(
+  catalog,
+  JSON.stringify({
+    models: { 'gpt-4o-mini': { family: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } } },
+    channels: [{ name: 'bench-sim', provider: 'openai', base_url: simUrl, keys: ['sk-bench'], models: ['gpt-4o-mini'] }],
+  }),
+);
+const config = loadConfig(process.env, { dataDir: dir, port: 0, demo: 'false', logLevel: 'warn', adminKey: 'bench-admin-key-0123456789', configFile: catalog });
+const s = await startSurety(config, { handleSignals: true });
+const ctx = withActor(s.rt, { type: 'operator', id: 'bench' });
+const account = await createAccount(ctx, { name: 'bench' });
+await recordTopup(ctx, account.id, { amount: '1000000.00', method: 'other', reference: 'bench' }, 'bench-topup');
+// Limits on, generous enough never to refuse: the limiter still runs on every request.
+const { secret } = await createKey(ctx, account.id, { name: 'bench', rpm: 10_000_000, tpm: 10_000_000, concurrency: 10_000, limits: { total: '1000000.00' } });
+process.stdout.write(`${JSON.stringify({ url: s.url, key: secret })}\n`);

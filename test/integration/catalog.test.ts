@@ -1,0 +1,193 @@
+// The catalog through the admin API on a running gateway: channels (keys never shown back, used
+// and rotated upstream, model names mapped), models and their versioned prices (a change applies
+// to the next request without restart, and each row is priced with the version it records),
+// group multipliers, and validation errors that name the field.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestGateway, tokenCost, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
+
+const UPSTREAM_KEYS = ['sk-upstream-first-0123456789', 'sk-upstream-second-0123456789'];
+const PROMPT = 'x'.repeat(40);
+
+describe('catalog admin', () => {
+  let g: TestGateway;
+  let c: Customer;
+  let channelId: string;
+
+  const send = async (cust: Customer, model: string, extra = '') => {
+    const r = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cust.key}` },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: `${PROMPT}${extra}` }], max_tokens: 100 }),
+    });
+    const body = (await r.json()) as any;
+    assert.equal(r.status, 200, JSON.stringify(body));
+    await g.settle();
+    return { row: await g.log(r.headers.get('x-request-id')!), cost: r.headers.get('x-surety-cost'), body };
+  };
+  /** The cost of a response's usage at these per-1M prices, computed here. */
+  const expected = (input: string, output: string, usage: { prompt_tokens: number; completion_tokens: number }) => tokenCost(usage.prompt_tokens, input) + tokenCost(usage.completion_tokens, output);
+  const expectValidation = (r: { status: number; body: any; text: string }, field: string) => {
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.body.error.code, 'VALIDATION', r.text);
+    assert.equal(r.body.error.field, field, r.text);
+    assert.ok(r.body.error.message.includes(`${field}:`), r.body.error.message);
+  };
+
+  before(async () => {
+    g = await startTestGateway();
+    c = await g.customer('5.00');
+  });
+  after(async () => {
+    await g?.close();
+  });
+
+  test('POST /admin/v1/channels: created, upstream keys never shown back, used and rotated without restart', async () => {
+    await g.admin('PUT', '/admin/v1/models/house-chat', { family: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: '2' } });
+    const r = await g.adminRaw('POST', '/admin/v1/channels', {
+      name: 'house',
+      provider: 'openai',
+      base_url: `${g.s.sim!.url}/v1`,
+      keys: UPSTREAM_KEYS,
+      models: ['house-chat'],
+      model_map: { 'house-chat': 'gpt-4o' },
+    });
+    assert.equal(r.status, 201, r.text);
+    channelId = r.body.id;
+    assert.match(channelId, /^ch_/);
+    assert.equal(r.body.provider, 'openai');
+    assert.deepEqual(r.body.models, ['house-chat']);
+    const listed = await g.adminRaw('GET', '/admin/v1/channels');
+    const audit = await g.adminRaw('GET', '/admin/v1/audit?limit=1000');
+    for (const text of [r.text, listed.text, audit.text]) {
+      for (const k of UPSTREAM_KEYS) assert.ok(!text.includes(k), 'an upstream key is never shown back');
+    }
+    assert.ok(listed.body.data.some((ch: { id: string; keys: string[] }) => ch.id === channelId && ch.keys.length === 2));
+
+    // Serves at once; the upstream gets the mapped model name and the channel's keys in turn.
+    const rows = [];
+    for (let i = 0; i < 3; i++) rows.push((await send(c, 'house-chat', ` #${i}`)).row);
+    assert.ok(rows.every((row) => row.channel_id === channelId && row.upstream_model === 'gpt-4o' && row.model === 'house-chat'));
+    const seen = g.s.sim!.requests().slice(-3);
+    assert.deepEqual(seen.map((q) => q.model), ['gpt-4o', 'gpt-4o', 'gpt-4o']);
+    assert.deepEqual(seen.map((q) => q.key), [UPSTREAM_KEYS[0], UPSTREAM_KEYS[1], UPSTREAM_KEYS[0]]);
+  });
+
+  test('PUT /admin/v1/models/:id prices: GET shows them with price_version; a change bumps the version and prices the next request, no restart', async () => {
+    const v1 = (await g.admin('GET', '/admin/v1/models')).data.find((m: { id: string }) => m.id === 'house-chat');
+    assert.equal(v1.price_version, 1);
+    assert.deepEqual(v1.price, { input_per_mtok: '1', output_per_mtok: '2' });
+    assert.deepEqual(v1.channels, ['house']);
+    const first = await send(c, 'house-chat');
+    assert.equal(first.row.price_version, 1);
+    assert.equal(first.body.usage.prompt_tokens, 10);
+    assert.equal(usd(first.row.amount), expected('1', '2', first.body.usage));
+    assert.equal(first.cost, first.row.amount);
+
+    // The same price again is not a new version.
+    const same = await g.admin('PUT', '/admin/v1/models/house-chat', { family: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: '2' } });
+    assert.equal(same.price_version, 1);
+
+    const put = await g.admin('PUT', '/admin/v1/models/house-chat', { family: 'openai', kind: 'chat', price: { input_per_mtok: '10', output_per_mtok: '20' } });
+    assert.equal(put.price_version, 2);
+    const v2 = (await g.admin('GET', '/admin/v1/models')).data.find((m: { id: string }) => m.id === 'house-chat');
+    assert.equal(v2.price_version, 2);
+    assert.deepEqual(v2.price, { input_per_mtok: '10', output_per_mtok: '20' });
+    const next = await send(c, 'house-chat');
+    assert.equal(next.row.price_version, 2);
+    assert.equal(usd(next.row.amount), expected('10', '20', next.body.usage));
+    assert.equal(usd(next.row.amount), 10n * usd(first.row.amount));
+
+    const history = (await g.admin('GET', '/admin/v1/models/house-chat/prices')).data;
+    assert.deepEqual(history.map((h: { version: number }) => h.version), [2, 1]);
+    assert.deepEqual(history[1].price, { input_per_mtok: '1', output_per_mtok: '2' });
+  });
+
+  test('a request in flight across a price change is priced with the version its row records', async () => {
+    const slow = send(c, 'house-chat', ' [[sim:latency=300]]');
+    const until = Date.now() + 2000;
+    while (g.s.gateway.gateway.requestsInFlight < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    const put = await g.admin('PUT', '/admin/v1/models/house-chat', { family: 'openai', kind: 'chat', price: { input_per_mtok: '100', output_per_mtok: '200' } });
+    assert.equal(put.price_version, 3);
+    const { row, body } = await slow;
+    assert.equal(row.price_version, 2, 'admitted under version 2');
+    assert.equal(usd(row.amount), expected('10', '20', body.usage), 'and priced with version 2');
+    const after3 = await send(c, 'house-chat');
+    assert.equal(after3.row.price_version, 3);
+    assert.equal(usd(after3.row.amount), expected('100', '200', after3.body.usage));
+  });
+
+  test('PUT /admin/v1/groups/:name multiplier: an account in the group pays half, then a quarter', async () => {
+    const vip = await g.customer('5.00', {}, { group: 'half' });
+    const base = await send(c, 'house-chat');
+    const full = (await send(vip, 'house-chat')).row;
+    assert.equal(full.amount, base.row.amount, 'no multiplier set yet: full price');
+    const set = await g.admin('PUT', '/admin/v1/groups/half', { multiplier: '0.5' });
+    assert.deepEqual(set, { group: 'half', multiplier: '0.5' });
+    const half = await send(vip, 'house-chat');
+    assert.equal(usd(half.row.amount) * 2n, usd(base.row.amount));
+    assert.equal(half.cost, half.row.amount);
+    assert.equal((await send(c, 'house-chat')).row.amount, base.row.amount, 'other groups unchanged');
+    await g.admin('PUT', '/admin/v1/groups/half', { multiplier: '0.25' });
+    assert.equal(usd((await send(vip, 'house-chat')).row.amount) * 4n, usd(base.row.amount));
+    // Moving an account into the group applies to its next request.
+    const mover = await g.customer('5.00');
+    assert.equal((await send(mover, 'house-chat')).row.amount, base.row.amount);
+    await g.admin('PATCH', `/admin/v1/accounts/${mover.accountId}`, { group: 'half' });
+    assert.equal(usd((await send(mover, 'house-chat')).row.amount) * 4n, usd(base.row.amount));
+    // The ledger charged exactly what the rows say.
+    const rows = await g.logsOfKey(vip.keyId);
+    const charged = rows.reduce((s: bigint, r: { amount: string }) => s + usd(r.amount), 0n);
+    const bal = await g.balance(vip.accountId);
+    assert.equal(usd(bal.total), usd('5.00') - charged);
+  });
+
+  test('changing and disabling a channel applies to the next request', async () => {
+    const unmapped = await g.admin('PATCH', `/admin/v1/channels/${channelId}`, { model_map: {} });
+    assert.deepEqual(unmapped.model_map, {});
+    assert.equal((await send(c, 'house-chat')).row.upstream_model, 'house-chat');
+    await g.admin('PATCH', `/admin/v1/channels/${channelId}`, { enabled: false });
+    const r = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${c.key}` },
+      body: JSON.stringify({ model: 'house-chat', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const body = (await r.json()) as any;
+    assert.equal(r.status, 503, JSON.stringify(body));
+    assert.equal(body.error.code, 'NO_CHANNEL');
+    await g.admin('PATCH', `/admin/v1/channels/${channelId}`, { enabled: true });
+    assert.equal((await send(c, 'house-chat')).row.channel_id, channelId);
+  });
+
+  test('validation errors are 400 and name the field; nothing is created', async () => {
+    const before = (await g.admin('GET', '/admin/v1/channels')).data.length;
+    const ch = { name: 'bad', provider: 'openai', base_url: 'http://127.0.0.1:1', keys: ['k'], models: ['house-chat'] };
+    expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, provider: 'azure' }), 'provider');
+    expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, base_url: 'not a url' }), 'base_url');
+    expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, base_url: 'ftp://example.com' }), 'base_url');
+    expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, keys: [] }), 'keys');
+    expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, base: 'x' }), 'base');
+    const { name: _n, ...noName } = ch;
+    expectValidation(await g.adminRaw('POST', '/admin/v1/channels', noName), 'name');
+    assert.equal((await g.admin('GET', '/admin/v1/channels')).data.length, before);
+    const dup = await g.adminRaw('POST', '/admin/v1/channels', { ...ch, name: 'house' });
+    assert.equal(dup.status, 409, dup.text);
+
+    const model = { family: 'openai', kind: 'chat', price: { input_per_mtok: '1' } };
+    expectValidation(await g.adminRaw('PUT', '/admin/v1/models/new-model', { ...model, price: { input_per_mtok: '1', ouptut_per_mtok: '2' } }), 'price.ouptut_per_mtok');
+    expectValidation(await g.adminRaw('PUT', '/admin/v1/models/new-model', { ...model, price: { input_per_mtok: 1 } }), 'price.input_per_mtok');
+    expectValidation(await g.adminRaw('PUT', '/admin/v1/models/new-model', { ...model, price: { input_per_mtok: '-1' } }), 'price.input_per_mtok');
+    expectValidation(await g.adminRaw('PUT', '/admin/v1/models/new-model', { ...model, price: { per_image: { '1024x1024': '0.1' } } }), 'price.per_image');
+    expectValidation(await g.adminRaw('PUT', '/admin/v1/models/new-model', { ...model, family: 'mistral' }), 'family');
+    expectValidation(await g.adminRaw('PUT', '/admin/v1/models/new model', model), 'id');
+    expectValidation(await g.adminRaw('PUT', '/admin/v1/groups/half', { multiplier: 'half' }), 'multiplier');
+    const models = (await g.admin('GET', '/admin/v1/models')).data.map((m: { id: string }) => m.id);
+    assert.ok(!models.includes('new-model') && !models.includes('new model'));
+    // A price that failed validation did not touch the live one.
+    const hc = (await g.admin('GET', '/admin/v1/models')).data.find((m: { id: string }) => m.id === 'house-chat');
+    assert.equal(hc.price_version, 3);
+    // The operator routes need the operator key.
+    const anon = await fetch(`${g.url}/admin/v1/models/house-chat`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${c.key}` }, body: JSON.stringify(model) });
+    assert.equal(anon.status, 401);
+  });
+});
