@@ -64,6 +64,14 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     reply.code(404).send(errorBody(new AppError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)));
   });
 
+  if (rt.config.requestLog) {
+    // One process-log line per HTTP request (off by default: the request log in storage is the record).
+    app.addHook('onResponse', (request, reply, done) => {
+      rt.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, ip: request.ip }, 'http');
+      done();
+    });
+  }
+
   const adminHash = opts.adminKeyHash;
   const authenticate = async (req: FastifyRequest, mode: Auth): Promise<Actor> => {
     if (mode === 'none') return { type: 'system', id: 'anonymous' };

@@ -36,7 +36,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
     }
     let demo: DemoInfo | null = null;
     if (config.demo && (empty || (await hasDemoChannels(rt)))) {
-      sim = await startDemoSimulator(rt, opts.simPort ?? Number(process.env.SURETY_SIM_PORT ?? 8786));
+      sim = await startDemoSimulator(rt, opts.simPort ?? config.simPort);
       if (empty) {
         await configureDemoCatalog(rt, sim.url);
         demo = await bootstrapDemoAccount(rt);
@@ -49,7 +49,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
       adminKeyHash: admin.hash,
       plugins: [
         async (a, r, auth, routes) => {
-          gateway = await registerGateway(a, r, auth, routes, opts.gateway);
+          gateway = await registerGateway(a, r, auth, routes, { cancelledPolicy: config.cancelledPolicy, ...opts.gateway });
         },
       ],
     });

@@ -17,12 +17,22 @@ export async function runStart(overrides: { host?: string; port?: string } = {})
     out();
     out(`Operator key (shown once; set SURETY_ADMIN_KEY to choose your own):`);
     out(`  ${s.adminKey}`);
-  }
-  if (s.demo) {
+  } else if (s.demo && config.adminKey) {
     out();
-    out(`Demo customer ${s.demo.accountId}, key (shown once):`);
-    out(`  ${s.demo.customerKey}`);
-    out(`  curl -s ${s.url}/account/v1/balance -H "Authorization: Bearer ${s.demo.customerKey}"`);
+    out('Operator key: the one in SURETY_ADMIN_KEY');
+  }
+  if (s.sim) out(`\nDemo upstream simulator on ${s.sim.url} (models: gpt-4o-mini, claude-sonnet-4-5, gemini-2.5-flash, text-embedding-3-small, gpt-image-1, nano-banana-pro)`);
+  if (s.demo) {
+    const k = s.demo.customerKey;
+    out();
+    out(`Demo customer ${s.demo.accountId} ($25.00 paid + $5.00 bonus), key (shown once):`);
+    out(`  ${k}`);
+    out();
+    out('Try it:');
+    out(`  curl -s ${s.url}/v1/chat/completions -H "Authorization: Bearer ${k}" -H "Content-Type: application/json" \\`);
+    out(`    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}'`);
+    out(`  curl -s ${s.url}/account/v1/balance -H "Authorization: Bearer ${k}"`);
+    out(`  curl -s "${s.url}/account/v1/logs?limit=1" -H "Authorization: Bearer ${k}"`);
   }
 }
 

@@ -31,6 +31,8 @@ export const ENV_KEYS = {
   requestLog: 'SURETY_REQUEST_LOG',
   trustProxy: 'SURETY_TRUST_PROXY',
   shutdownGraceSeconds: 'SURETY_SHUTDOWN_GRACE_SECONDS',
+  simPort: 'SURETY_SIM_PORT',
+  cancelledPolicy: 'SURETY_CANCELLED_POLICY',
 } as const;
 
 export type ConfigKey = keyof typeof ENV_KEYS;
@@ -64,6 +66,8 @@ export const ConfigSchema = z
     requestLog: bool.default(false),
     trustProxy: bool.default(false),
     shutdownGraceSeconds: int(0, 3600).default(30),
+    simPort: int(0, 65535).default(8786),
+    cancelledPolicy: z.enum(['delivered', 'none']).default('delivered'),
   })
   .strict();
 
