@@ -28,3 +28,9 @@ await recordTopup(ctx, account.id, { amount: '1000000.00', method: 'other', refe
 // Limits on, generous enough never to refuse: the limiter still runs on every request.
 const { secret } = await createKey(ctx, account.id, { name: 'bench', rpm: 10_000_000, tpm: 10_000_000, concurrency: 10_000, limits: { total: '1000000.00' } });
 process.stdout.write(`${JSON.stringify({ url: s.url, key: secret })}\n`);
+if (process.env.BENCH_MEM) {
+  setInterval(() => {
+    const m = process.memoryUsage();
+    process.stderr.write(`rss ${(m.rss / 1e6).toFixed(0)} heapTotal ${(m.heapTotal / 1e6).toFixed(0)} heapUsed ${(m.heapUsed / 1e6).toFixed(0)} external ${(m.external / 1e6).toFixed(0)} arrayBuffers ${(m.arrayBuffers / 1e6).toFixed(0)}\n`);
+  }, 1000).unref();
+}

@@ -22,8 +22,16 @@ export async function serve(app: FastifyInstance, opts: { host: string; port: nu
       }, opts.graceSeconds * 1000);
       grace.unref();
       app.server.closeIdleConnections();
-      await app.close();
-      clearTimeout(grace);
+      // A keep-alive connection busy at the signal turns idle when its response ends; close it then,
+      // or the client holding it open keeps the process alive until the grace period (72 s keep-alive).
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+      reaper.unref();
+      try {
+        await app.close();
+      } finally {
+        clearInterval(reaper);
+        clearTimeout(grace);
+      }
       for (const c of opts.closables) {
         try {
           await c.close();

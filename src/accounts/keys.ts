@@ -325,6 +325,18 @@ export class KeyAuthenticator {
     this.ttlMs = ttlMs;
   }
 
+  /** SHA-256 of presented secrets, remembered for keys seen recently (hashing is per request). */
+  private readonly hashes = new Map<string, string>();
+  private hashOf(secret: string): string {
+    let h = this.hashes.get(secret);
+    if (h === undefined) {
+      h = sha256Hex(secret);
+      if (this.hashes.size >= 10_000) this.hashes.clear();
+      this.hashes.set(secret, h);
+    }
+    return h;
+  }
+
   evictKey(keyId: string): void {
     const h = this.byKeyId.get(keyId);
     if (h) this.cache.delete(h);
@@ -337,7 +349,7 @@ export class KeyAuthenticator {
   /** Returns the principal or throws the auth error that applies (invalid, revoked, expired, suspended). */
   async authenticate(secret: string): Promise<Principal> {
     if (!secret) throw new AppError('AUTH_REQUIRED');
-    const hash = sha256Hex(secret);
+    const hash = this.hashOf(secret);
     const now = this.rt.now();
     let entry = this.cache.get(hash);
     if (!entry || now - entry.loadedAt > this.ttlMs) {
@@ -361,7 +373,7 @@ export class KeyAuthenticator {
 
   /** The principal of a key that exists, whatever its state (after authenticate(); from the cache). */
   known(secret: string): Principal | null {
-    return secret ? (this.cache.get(sha256Hex(secret))?.principal ?? null) : null;
+    return secret ? (this.cache.get(this.hashOf(secret))?.principal ?? null) : null;
   }
 
   private async load(hash: string): Promise<Principal | null> {

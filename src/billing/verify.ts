@@ -21,7 +21,9 @@ export interface VerifyReport {
  *  3. each account's materialised `held` equals the sum of its open holds;
  *  4. no open hold is past its expiry;
  *  5. no customer is below their credit line (paid + granted ≥ −credit line);
- *  6. every top-up and every approved refund points at an existing journal transaction.
+ *  6. every top-up and every approved refund points at an existing journal transaction;
+ *  7. every usage transaction equals the sum of the request-log rows that point at it, and every
+ *     charged request points at a usage transaction.
  */
 export async function verifyLedger(db: Db, now = Date.now(), limit = 100): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
@@ -85,6 +87,25 @@ export async function verifyLedger(db: Db, now = Date.now(), limit = 100): Promi
   }
   for (const r of await db.all("SELECT x.id FROM refunds x LEFT JOIN ledger_tx t ON t.id = x.tx_id WHERE x.status = 'approved' AND t.id IS NULL LIMIT ?", [limit])) {
     add('payments_have_entries', str(r.id), 'approved refund without its journal transaction');
+  }
+
+  // 7. Usage charges and the request log agree: each usage transaction's amount is the sum of the
+  //    amounts of the requests pointing at it, and every charged request points at one.
+  checked.charged_requests = Number((await db.get('SELECT COUNT(*) AS n FROM request_log WHERE amount > 0'))?.n ?? 0);
+  for (const r of await db.all(
+    `SELECT t.id, t.amount, CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) AS logged
+       FROM ledger_tx t LEFT JOIN request_log l ON l.tx_id = t.id
+      WHERE t.kind = 'usage'
+      GROUP BY t.id, t.amount HAVING COALESCE(SUM(l.amount), 0) <> t.amount LIMIT ?`,
+    [limit],
+  )) {
+    add('usage_matches_request_log', str(r.id), `usage transaction of ${formatUsd(big(r.amount))} USD, its requests sum to ${formatUsd(big(r.logged))} USD`);
+  }
+  for (const r of await db.all(
+    "SELECT l.id FROM request_log l LEFT JOIN ledger_tx t ON t.id = l.tx_id WHERE l.amount > 0 AND (t.id IS NULL OR t.kind <> 'usage') LIMIT ?",
+    [limit],
+  )) {
+    add('usage_matches_request_log', str(r.id), 'a charged request without its usage transaction');
   }
 
   return { ok: problems.length === 0, checked, problems };

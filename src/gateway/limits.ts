@@ -101,9 +101,16 @@ export class Concurrency {
   }
 }
 
+let periodsCache: { from: number; to: number; p: { day: string; month: string; total: string } } | null = null;
+
+/** The UTC day and month a time falls in (cached for the current day: this runs per request). */
 export function spendPeriods(now: number): { day: string; month: string; total: string } {
+  if (periodsCache && now >= periodsCache.from && now < periodsCache.to) return periodsCache.p;
   const d = new Date(now).toISOString();
-  return { day: `d:${d.slice(0, 10)}`, month: `m:${d.slice(0, 7)}`, total: 't' };
+  const from = Date.UTC(Number(d.slice(0, 4)), Number(d.slice(5, 7)) - 1, Number(d.slice(8, 10)));
+  const p = { day: `d:${d.slice(0, 10)}`, month: `m:${d.slice(0, 7)}`, total: 't' };
+  periodsCache = { from, to: from + 86_400_000, p };
+  return p;
 }
 
 interface KeySpend {

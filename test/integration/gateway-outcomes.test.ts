@@ -123,10 +123,10 @@ async function expectOutcome(who: Customer | null, send: () => Promise<Response 
     assert.equal(row.account_id, who.accountId);
     assert.equal(row.key_id, who.keyId);
     const ledger = await g.ledger(who.accountId);
-    const txs = ledger.filter((t: any) => t.ref_id === row.id);
+    const txs = row.tx_id === null ? [] : ledger.filter((t: any) => t.tx_id === row.tx_id);
     if (amount > 0n) {
-      assert.equal(txs.length, 1, 'one charge transaction for the request');
-      assert.equal(txs[0].kind, 'charge');
+      assert.equal(txs.length, 1, 'one usage transaction for the request');
+      assert.equal(txs[0].kind, 'usage');
       assert.equal(txs[0].tx_id, row.tx_id, 'row points at its charge');
       assert.equal(usd(txs[0].amount), -amount, 'ledger moved exactly the row amount');
     } else {
@@ -591,7 +591,7 @@ for (const engine of engines()) {
       assert.equal(usd(bal.total), usd('5.00') - (3n * 150n + 16n * 600n));
       assert.equal(bal.held, '0.00');
       const ledger = await gw.ledger(c.accountId);
-      assert.deepEqual(ledger.map((t: any) => t.kind), ['charge', 'topup']);
+      assert.deepEqual(ledger.map((t: any) => t.kind), ['usage', 'topup']);
     });
 
     test('a burst of 100 concurrent requests: charges = sum of the rows = revenue movement = balance movement', async () => {
@@ -629,12 +629,20 @@ for (const engine of engines()) {
       assert.equal(usd('10.00') - usd(b1.total) - usd(b2.total), expected, 'customers paid exactly the sum');
       assert.equal(b1.held, '0.00');
       assert.equal(b2.held, '0.00');
-      const charges = [...(await gw.ledger(c.accountId)), ...(await gw.ledger(c2.accountId))].filter((t: any) => t.kind === 'charge');
-      assert.equal(charges.length, plan.filter((p) => !p.fail).length, 'one charge per billed request');
+      const charges = [...(await gw.ledger(c.accountId)), ...(await gw.ledger(c2.accountId))].filter((t: any) => t.kind === 'usage');
       assert.equal(charges.reduce((s: bigint, t: any) => s - usd(t.amount), 0n), expected);
       const rows = await gw.admin('GET', `/admin/v1/logs?account_id=${c.accountId}&limit=1000`);
       const rows2 = await gw.admin('GET', `/admin/v1/logs?account_id=${c2.accountId}&limit=1000`);
       assert.equal(rows.data.length + rows2.data.length, 100, 'one row per request');
+      // Each usage transaction is exactly the sum of the billed rows pointing at it; every billed row points at one.
+      const byTx = new Map<string, bigint>();
+      for (const r of [...rows.data, ...rows2.data]) {
+        if (usd(r.amount) === 0n) continue;
+        assert.ok(r.tx_id, `billed row ${r.id} points at its usage transaction`);
+        byTx.set(r.tx_id, (byTx.get(r.tx_id) ?? 0n) + usd(r.amount));
+      }
+      assert.equal(byTx.size, charges.length, 'no usage transaction without billed rows');
+      for (const t of charges) assert.equal(-usd(t.amount), byTx.get(t.tx_id), `usage transaction ${t.tx_id} equals its rows`);
       for (const id of [c.accountId, c2.accountId]) {
         const mem = gw.s.gateway.gateway.balances.snapshot(id)!;
         assert.deepEqual([mem.held, mem.unflushed], [0n, 0n]);

@@ -189,8 +189,14 @@ for (const engine of engines()) {
       const ledger = await g.ledger(a1.accountId);
       const tx = ledger.find((e: { tx_id: string }) => e.tx_id === r.tx_id);
       assert.ok(tx, 'the charge is in the ledger');
-      assert.equal(tx.ref_id, r.id);
-      assert.equal(usd(tx.amount), -usd(r.amount));
+      assert.equal(tx.kind, 'usage');
+      assert.equal(tx.ref_type, 'requests');
+      // The usage transaction covers the requests of one group-commit batch: this one among them.
+      const all = await g.admin('GET', `/admin/v1/logs?account_id=${a1.accountId}&limit=1000`);
+      const covered = all.data.filter((x: { tx_id: string | null }) => x.tx_id === r.tx_id);
+      assert.ok(covered.some((x: { id: string }) => x.id === r.id));
+      if (covered.length === 1) assert.equal(tx.ref_id, r.id);
+      assert.equal(usd(tx.amount), -covered.reduce((s: bigint, x: { amount: string }) => s + usd(x.amount), 0n));
     });
 
     test('failover attempts and an upstream error: each attempt with channel, status, outcome and timing; not billed', async () => {
