@@ -40,7 +40,7 @@ const TimeoutsInput = z
   })
   .strict();
 
-const modelName = z.string().min(1).max(200).regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'letters, digits and . _ : / @ - only');
+export const modelName = z.string().min(1).max(200).regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'letters, digits and . _ : / @ - only');
 
 export const ChannelInput = z
   .object({
@@ -357,7 +357,17 @@ function resolveKeys(keys: string[], env: NodeJS.ProcessEnv): string[] {
 export async function loadSnapshot(rt: Runtime, env: NodeJS.ProcessEnv = process.env): Promise<CatalogSnapshot> {
   const [models, channels, groups] = await Promise.all([listModels(rt), listChannels(rt), rt.db.all('SELECT * FROM group_multipliers')]);
   const liveChannels = new Map<string, LiveChannel>();
-  for (const c of channels) if (c.enabled) liveChannels.set(c.id, { config: c, keys: resolveKeys(c.keys, env), nextKey: 0 });
+  for (const c of channels) {
+    if (!c.enabled) continue;
+    const keys = resolveKeys(c.keys, env);
+    // Every key an env: reference to an unset variable: the channel cannot authenticate upstream
+    // (it would send "undefined" as the key), so it serves nothing until the variable is set.
+    if (keys.length === 0) {
+      rt.log.warn({ channel: c.name, keys: c.keys.filter((k) => k.startsWith('env:')) }, 'channel has no usable upstream key (environment variable unset); not serving');
+      continue;
+    }
+    liveChannels.set(c.id, { config: c, keys, nextKey: 0 });
+  }
   const liveModels = new Map<string, LiveModel>();
   for (const m of models) {
     if (!m.enabled) continue;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../config/load.ts';
 import { withActor, type Runtime } from '../services/context.ts';
-import { ChannelInput, GroupInput, ModelInput, createChannel, listChannels, listModels, putModel, setGroupMultiplier, updateChannel } from './catalog.ts';
+import { ChannelInput, GroupInput, ModelInput, createChannel, listChannels, listModels, modelName, putModel, setGroupMultiplier, updateChannel } from './catalog.ts';
 
 // The catalog file (SURETY_CONFIG): channels, models with prices, group multipliers, as JSON.
 // Validated at boot (a bad file stops the start, naming the path of the bad value), then applied
@@ -14,7 +14,9 @@ import { ChannelInput, GroupInput, ModelInput, createChannel, listChannels, list
 export const CatalogFileSchema = z
   .object({
     channels: z.array(ChannelInput).default([]),
-    models: z.record(z.string(), ModelInput).default({}),
+    // Model ids checked here as PUT /admin/v1/models/{id} checks them, so a bad one stops the start
+    // before anything is applied (not halfway through the file).
+    models: z.record(modelName, ModelInput).default({}),
     groups: z.record(z.string(), GroupInput.shape.multiplier).default({}),
   })
   .strict();
@@ -36,7 +38,11 @@ export function readCatalogFile(path: string): CatalogFile {
   }
   const r = CatalogFileSchema.safeParse(raw);
   if (!r.success) {
-    const lines = r.error.issues.slice(0, 10).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+    const lines = r.error.issues.slice(0, 10).map((i) => {
+      // A bad record key (a model id) says why, not only that it is invalid.
+      const why = i.code === 'invalid_key' ? `${i.message} (${i.issues.map((x) => x.message).join('; ')})` : i.message;
+      return `${i.path.map(String).join('.') || '(root)'}: ${why}`;
+    });
     throw new ConfigError(`SURETY_CONFIG: ${path} is invalid:\n  ${lines.join('\n  ')}`);
   }
   const names = new Set<string>();

@@ -1,6 +1,6 @@
 import { startSimulator, type Simulator } from '../sim/server.ts';
 import { withActor, type Runtime } from '../services/context.ts';
-import { createChannel, listChannels, putModel, updateChannel } from './catalog.ts';
+import { createChannel, listChannels, listModels, putModel, updateChannel } from './catalog.ts';
 
 // The demo: the simulator in-process, and demo models (one chat model per provider family, an
 // embedding model, a gpt-image-style and a Nano-Banana-style image model) on channels pointing at
@@ -42,9 +42,15 @@ export async function startDemoSimulator(rt: Runtime, port: number): Promise<Sim
 /** Creates the demo catalog on an empty database. */
 export async function configureDemoCatalog(rt: Runtime, simUrl: string): Promise<void> {
   const ctx = withActor(rt, { type: 'operator', id: 'demo' });
-  for (const m of DEMO_MODELS) await putModel(ctx, m.id, { family: m.family, kind: m.kind, price: m.price });
+  // Models and channels already there (from the SURETY_CONFIG file, applied first) are the
+  // operator's: the demo neither re-prices those models nor routes them to the simulator.
+  const taken = new Set((await listModels(rt)).map((m) => m.id));
+  const names = new Set((await listChannels(rt)).map((c) => c.name));
+  for (const m of DEMO_MODELS) if (!taken.has(m.id)) await putModel(ctx, m.id, { family: m.family, kind: m.kind, price: m.price });
   for (const c of DEMO_CHANNELS) {
-    await createChannel(ctx, { ...c, models: [...c.models], base_url: simUrl, keys: ['sim-demo-key'] });
+    const models = c.models.filter((id) => !taken.has(id));
+    if (models.length === 0 || names.has(c.name)) continue;
+    await createChannel(ctx, { ...c, models, base_url: simUrl, keys: ['sim-demo-key'] });
   }
 }
 

@@ -87,23 +87,6 @@ export class SqliteDb implements Db {
     return this.tx(async () => this.runSync(sql, params));
   }
 
-  /** A synchronous transaction: the cheapest path, for callers that never await inside. */
-  txSync<T>(fn: () => T): T {
-    if (this.inTx) throw new Error('nested transaction');
-    this.inTx = true;
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.db.exec('COMMIT');
-      return out;
-    } catch (e) {
-      this.db.exec('ROLLBACK');
-      throw e;
-    } finally {
-      this.inTx = false;
-    }
-  }
-
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       this.inTx = true;
@@ -122,15 +105,6 @@ export class SqliteDb implements Db {
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);
     return p;
-  }
-
-  /** Waits until every queued transaction has finished (the hot-path writer uses txSync between them). */
-  idle(): Promise<unknown> {
-    return this.chain;
-  }
-
-  get busy(): boolean {
-    return this.inTx;
   }
 
   async *stream<T = Row>(sql: string, params: readonly SqlValue[] = []): AsyncIterable<T> {

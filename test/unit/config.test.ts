@@ -2,7 +2,7 @@
 // from the environment or a file and never printed. Plus /healthz and /readyz on every engine.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -149,10 +149,26 @@ describe('configuration', () => {
       timeout: 20_000,
       env: { PATH: process.env.PATH ?? '', PORT: 'abc', DATABASE_URL: 'mysql://root:hunter2@db/prod', SURETY_DATA_DIR: join(dir, 'data') },
     });
-    assert.notEqual(r.status, 0);
+    assert.equal(r.status, 2, 'a bad configuration exits 2 (README)');
+    assert.match(r.stderr, /^error CONFIG: /);
     assert.match(r.stderr, /PORT="abc"/);
     assert.match(r.stderr, /DATABASE_URL=\(hidden\)/);
     assert.ok(!(r.stdout + r.stderr).includes('hunter2'));
+    assert.doesNotMatch(r.stdout, /listening/);
+  });
+
+  test('`npm start` with a bad SURETY_SPEND_ORDER on SQLite stops before anything is written', () => {
+    const data = join(dir, 'spend-order-data');
+    const r = spawnSync(NODE, [join(ROOT, 'src/main.ts')], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', SURETY_SIM_PORT: '0', SURETY_SPEND_ORDER: 'x', SURETY_DATA_DIR: data },
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^error CONFIG: invalid configuration:\n {2}SURETY_SPEND_ORDER="x": .*granted_first.*paid_first/);
+    assert.equal(r.stdout, '', 'no banner, no key printed');
+    assert.ok(!existsSync(data), 'no data directory or database was created');
   });
 });
 
