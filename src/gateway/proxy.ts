@@ -322,7 +322,7 @@ export class Gateway {
     }
     const firstTimeouts = this.timeoutsFor(plan[0]!, f.endpoint);
     const deadline = call.started + firstTimeouts.total_ms;
-    let last: { e: AppError; outcome: Outcome; headers?: Record<string, string>; passthrough?: { status: number; body: Buffer; type: string } } | null = null;
+    let last: { e: AppError; outcome: Outcome; headers?: Record<string, string> } | null = null;
 
     for (let i = 0; i < plan.length && f.attempts.length < this.opts.maxAttempts; i++) {
       const ch = plan[i]!;
@@ -450,7 +450,7 @@ export class Gateway {
         // A 200 that delivered no image is not a success and is never billed; try elsewhere.
         this.attempt(f, ch, status, 'upstream_error', attemptStart, 'no image delivered');
         f.usageRaw = usage.raw;
-        last = { e: new AppError('UPSTREAM_ERROR', `Upstream ${ch.config.name} returned no image.`), outcome: 'upstream_error', passthrough: { status, body: buf, type: ctype || 'application/json' } };
+        last = { e: new AppError('UPSTREAM_ERROR', `The upstream (${ch.config.name}) answered without delivering an image; this request is not billed.`), outcome: 'upstream_error' };
         continue;
       }
       this.attempt(f, ch, status, 'ok', attemptStart);
@@ -465,15 +465,8 @@ export class Gateway {
       return this.fail(f, res, new AppError('UPSTREAM_TIMEOUT', 'The request deadline passed before an upstream answered.'), 'upstream_timeout');
     }
     f.error = last.e.message;
-    if (last.passthrough && last.outcome === 'upstream_error') {
-      // Nothing was delivered: the client sees the upstream's empty answer, and pays nothing.
-      f.outcome = 'upstream_error';
-      f.status = last.passthrough.status;
-      f.errorCode = 'NOTHING_DELIVERED';
-      f.billable = null;
-      return this.send(f, res, last.passthrough.status, last.passthrough.body, last.passthrough.type, false);
-    }
-    return this.fail(f, res, last.e, last.outcome, last.headers);
+    // An upstream 200 that delivered no image is an error to the client (502, so it can retry) and costs nothing.
+    this.fail(f, res, last.e, last.outcome, last.headers);
   }
 
   private attempt(f: Flight, ch: LiveChannel, status: number, outcome: Outcome, startHr: number, error?: string): void {

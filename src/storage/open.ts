@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Db } from './db.ts';
 import { SqliteDb } from './sqlite.ts';
-import { PostgresDb } from './postgres.ts';
 import { migrate } from './migrations.ts';
 
 export interface OpenOptions {
@@ -12,7 +11,10 @@ export interface OpenOptions {
 
 /** PostgreSQL when DATABASE_URL is set, else the embedded SQLite file under the data directory. */
 export async function openDb(opts: OpenOptions): Promise<Db> {
-  const db: Db = opts.databaseUrl ? new PostgresDb(opts.databaseUrl) : new SqliteDb(join(resolve(opts.dataDir), 'surety.db'));
+  // pg is loaded only when PostgreSQL is used (the embedded default does not pay for it).
+  const db: Db = opts.databaseUrl
+    ? new (await import('./postgres.ts')).PostgresDb(opts.databaseUrl)
+    : new SqliteDb(join(resolve(opts.dataDir), 'surety.db'));
   if (opts.migrate !== false) {
     try {
       await migrate(db);

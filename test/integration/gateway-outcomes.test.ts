@@ -517,12 +517,13 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
       assert.ok(!a.text.includes('message_stop'));
     });
 
-    test('upstream_error: HTTP 200 with no image ([[sim:images=0]]) is not billed', async () => {
+    test('upstream_error: HTTP 200 with no image ([[sim:images=0]]) is a 502 to the client, not billed', async () => {
       const c = await customer();
-      const o = await expectOutcome(c, () => post('/v1/images/generations', c.key, { model: 'gpt-image-1', prompt: '[[sim:images=0]] nothing' }), { status: 200, outcome: 'upstream_error', amount: 0n });
-      assert.deepEqual(JSON.parse(o.text).data, []);
-      assert.equal(o.row.error_code, 'NOTHING_DELIVERED');
-      await expectOutcome(c, () => generate(c.key, 'nano-banana-pro', GEMINI('[[sim:images=0]] nothing')), { status: 200, outcome: 'upstream_error', amount: 0n });
+      const o = await expectOutcome(c, () => post('/v1/images/generations', c.key, { model: 'gpt-image-1', prompt: '[[sim:images=0]] nothing' }), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'openai', code: 'UPSTREAM_ERROR' } });
+      assert.match(JSON.parse(o.text).error.message, /not billed/);
+      assert.equal(o.row.attempts[0].error, 'no image delivered');
+      const g = await expectOutcome(c, () => generate(c.key, 'nano-banana-pro', GEMINI('[[sim:images=0]] nothing')), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'gemini', code: 'UPSTREAM_ERROR' } });
+      assert.equal(g.row.attempts[0].error, 'no image delivered');
     });
 
     test('upstream_timeout: [[sim:timeout]] on a channel with first_byte_ms 300', async () => {
