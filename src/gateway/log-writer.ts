@@ -78,6 +78,7 @@ export class LogWriter {
   private readonly maxBatch: number;
   private readonly maxQueue: number;
   private backoffMs = 0;
+  private consecutiveFailures = 0;
   readonly stats: WriterStats = { queued: 0, flushed: 0, batches: 0, failures: 0, lastError: null };
   /** Called after each committed batch (metrics, tests). */
   onCommit: ((rows: RequestLogRow[]) => void) | null = null;
@@ -90,9 +91,13 @@ export class LogWriter {
     this.maxQueue = opts.maxQueue ?? 200_000;
   }
 
-  /** False when storage has been failing long enough that the backlog is full: refuse billable work. */
+  /**
+   * False when billable work must be refused: storage has failed several flushes in a row (the
+   * backlog lives only in memory until it is back) or the backlog is full. Requests are then
+   * refused as `platform_error` before anything is sent upstream; rows keep being retried.
+   */
   get healthy(): boolean {
-    return this.queue.length < this.maxQueue;
+    return this.consecutiveFailures < 3 && this.queue.length < this.maxQueue;
   }
 
   get pending(): number {
@@ -119,6 +124,7 @@ export class LogWriter {
       .then(
         () => {
           this.backoffMs = 0;
+          this.consecutiveFailures = 0;
           this.stats.flushed += batch.length;
           this.stats.batches++;
           this.onCommit?.(batch);
@@ -127,6 +133,7 @@ export class LogWriter {
           // Keep the batch, in order, and try again later: nothing is lost while the process lives.
           this.queue.unshift(...batch);
           this.stats.failures++;
+          this.consecutiveFailures++;
           this.stats.lastError = (err as Error).message;
           this.backoffMs = Math.min(5_000, Math.max(50, this.backoffMs * 2));
           this.rt.log.error({ err, rows: batch.length }, 'request log flush failed; will retry');
