@@ -22,7 +22,7 @@ describe('storage faults (sqlite)', () => {
       headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
       body: JSON.stringify(CHAT(content)),
     });
-    return { status: r.status, id: r.headers.get('x-request-id')!, body: await r.json() };
+    return { status: r.status, id: r.headers.get('x-request-id')!, body: (await r.json()) as any };
   };
   const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
     const until = Date.now() + ms;

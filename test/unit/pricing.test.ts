@@ -1,3 +1,4 @@
+import { billableUsage } from '../../src/gateway/usage/extract.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePrice, PriceSpecSchema, type PriceSpec } from '../../src/billing/price-spec.ts';
@@ -11,18 +12,7 @@ import {
 import { parseDecimalRatio, parseUsd } from '../../src/money.ts';
 import type { BillableUsage } from '../../src/gateway/usage/types.ts';
 
-function usage(u: Partial<BillableUsage>): BillableUsage {
-  return {
-    input_tokens: 0,
-    cached_input_tokens: 0,
-    cache_write_tokens: 0,
-    output_tokens: 0,
-    reasoning_tokens: 0,
-    images: 0,
-    estimated: false,
-    ...u,
-  };
-}
+const usage = billableUsage;
 
 // the demo price book (DESIGN.md "Demo models and prices")
 const gpt4oMini = compilePrice({ input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' });

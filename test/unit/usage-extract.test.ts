@@ -1,20 +1,10 @@
+import { billableUsage } from '../../src/gateway/usage/extract.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { extractUsage } from '../../src/gateway/usage/extract.ts';
 import type { BillableUsage } from '../../src/gateway/usage/types.ts';
 
-function billable(u: Partial<BillableUsage>): BillableUsage {
-  return {
-    input_tokens: 0,
-    cached_input_tokens: 0,
-    cache_write_tokens: 0,
-    output_tokens: 0,
-    reasoning_tokens: 0,
-    images: 0,
-    estimated: false,
-    ...u,
-  };
-}
+const billable = billableUsage;
 
 // ----- OpenAI chat completions (shapes from the API reference) -----
 

@@ -1,3 +1,4 @@
+import { billableUsage } from '../../src/gateway/usage/extract.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
@@ -5,18 +6,7 @@ import { SseParser } from '../../src/gateway/usage/sse.ts';
 import { createStreamUsage, type StreamUsageResult } from '../../src/gateway/usage/stream.ts';
 import type { BillableUsage, Endpoint, ImageRequestParams, Protocol } from '../../src/gateway/usage/types.ts';
 
-function billable(u: Partial<BillableUsage>): BillableUsage {
-  return {
-    input_tokens: 0,
-    cached_input_tokens: 0,
-    cache_write_tokens: 0,
-    output_tokens: 0,
-    reasoning_tokens: 0,
-    images: 0,
-    estimated: false,
-    ...u,
-  };
-}
+const billable = billableUsage;
 
 function run(protocol: Protocol, endpoint: Endpoint, sse: string, chunkSize = 0, request?: ImageRequestParams): StreamUsageResult {
   const buf = Buffer.from(sse);

@@ -46,7 +46,8 @@ function addJson(d: Delivered, v: unknown): void {
   }
 }
 
-function base(): BillableUsage {
+/** A billable usage of zeros, with `u` on top. */
+export function billableUsage(u: Partial<BillableUsage> = {}): BillableUsage {
   return {
     input_tokens: 0,
     cached_input_tokens: 0,
@@ -55,6 +56,7 @@ function base(): BillableUsage {
     reasoning_tokens: 0,
     images: 0,
     estimated: false,
+    ...u,
   };
 }
 
@@ -77,7 +79,7 @@ export function mapOpenAIChatUsage(u: unknown): BillableUsage | null {
   const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : undefined;
   const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : undefined;
   const cached = Math.min(count(pd?.cached_tokens) ?? 0, p);
-  const b = base();
+  const b = billableUsage();
   b.input_tokens = p - cached;
   b.cached_input_tokens = cached;
   b.output_tokens = c;
@@ -90,7 +92,7 @@ export function mapOpenAIEmbeddingsUsage(u: unknown): BillableUsage | null {
   if (!isObj(u)) return null;
   const prompt = count(u.prompt_tokens) ?? count(u.total_tokens);
   if (prompt === undefined) return null;
-  const b = base();
+  const b = billableUsage();
   b.input_tokens = prompt;
   return b;
 }
@@ -107,7 +109,7 @@ export function mapOpenAIImagesUsage(u: unknown): BillableUsage | null {
   if (input === undefined && output === undefined) return null;
   const i = input ?? 0;
   const o = output ?? 0;
-  const b = base();
+  const b = billableUsage();
   const id = isObj(u.input_tokens_details) ? u.input_tokens_details : undefined;
   const textIn = count(id?.text_tokens);
   const imageIn = count(id?.image_tokens);
@@ -143,7 +145,7 @@ export function mapAnthropicUsage(u: unknown): BillableUsage | null {
   const read = count(u.cache_read_input_tokens);
   const write = count(u.cache_creation_input_tokens);
   if (input === undefined && output === undefined && read === undefined && write === undefined) return null;
-  const b = base();
+  const b = billableUsage();
   b.input_tokens = input ?? 0;
   b.cached_input_tokens = read ?? 0;
   b.cache_write_tokens = write ?? 0;
@@ -179,7 +181,7 @@ export function mapGeminiUsage(u: unknown): BillableUsage | null {
   const c = candidates ?? 0;
   const t = thoughts ?? 0;
   const imageOut = Math.min(modalityTokens(u.candidatesTokensDetails, 'IMAGE'), c);
-  const b = base();
+  const b = billableUsage();
   b.input_tokens = p - cached + toolUse;
   b.cached_input_tokens = cached;
   b.output_tokens = c - imageOut + t;
@@ -193,7 +195,7 @@ export function mapGeminiEmbeddingsUsage(u: unknown): BillableUsage | null {
   if (!isObj(u)) return null;
   const prompt = count(u.promptTokenCount) ?? count(u.totalTokenCount);
   if (prompt === undefined) return null;
-  const b = base();
+  const b = billableUsage();
   b.input_tokens = prompt;
   return b;
 }
@@ -212,7 +214,7 @@ export function withImages(
   const images = n !== undefined && n > 0 ? Math.min(delivered, n) : delivered;
   if (billable === null) {
     if (images === 0) return null;
-    billable = base();
+    billable = billableUsage();
   }
   billable.images = images;
   const size = lower(reported?.size) ?? lower(request?.size);
