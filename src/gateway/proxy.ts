@@ -95,6 +95,8 @@ interface Flight {
   billable: BillableUsage | null;
   delivered: Delivered & { chunks?: number; bytes?: number; capped_from?: string };
   clientGone: boolean;
+  /** The account group's multiplier as of the start (the price, too, is the one the request started with). */
+  multiplier?: Multiplier | undefined;
 }
 
 /** The request id header; Anthropic's SDK reads `request-id` (its API's own header). */
@@ -281,6 +283,7 @@ export class Gateway {
 
     // 4. Worst-case hold: balance and key spend limits.
     const multiplier = this.catalog.multiplier(p.accountGroup);
+    f.multiplier = multiplier;
     const img: ImageRequestParams = f.endpoint === 'images' ? (call.body ? imageRequestParams(call.surface.protocol, call.body) : { n: Number(call.form?.n ?? 1) || 1, ...(call.form?.size ? { size: call.form.size } : {}), ...(call.form?.quality ? { quality: call.form.quality } : {}) }) : {};
     const maxOut = requestedMaxOutputTokens(call.surface.protocol, f.endpoint, body) ?? live.config.default_max_output_tokens ?? (f.endpoint === 'chat' ? this.opts.defaultMaxOutputTokens : 0);
     const worst = worstCaseCost(
@@ -310,10 +313,10 @@ export class Gateway {
     f.hold = worst;
 
     // 5. Upstream, with failover.
-    await this.forward(f, res, signal, multiplier, img);
+    await this.forward(f, res, signal, img);
   }
 
-  private async forward(f: Flight, res: ServerResponse, clientSignal: AbortSignal, multiplier: Multiplier | undefined, img: ImageRequestParams): Promise<void> {
+  private async forward(f: Flight, res: ServerResponse, clientSignal: AbortSignal, img: ImageRequestParams): Promise<void> {
     const { call } = f;
     const live = f.live!;
     const plan = this.router.plan(live, Date.now());
@@ -378,7 +381,7 @@ export class Gateway {
       if (status >= 200 && status < 300 && f.stream && ctype.includes('event-stream')) {
         // Streaming: committed to this attempt once the first byte goes out.
         try {
-          await this.pipeStream(f, res, upstream, ch, attemptStart, multiplier, img);
+          await this.pipeStream(f, res, upstream, ch, attemptStart, img);
         } finally {
           done();
         }
@@ -408,7 +411,7 @@ export class Gateway {
           f.status = status;
           f.error = redact(text);
           f.errorCode = cls.outcome === 'upstream_moderation' ? 'UPSTREAM_MODERATION' : 'UPSTREAM_REJECTED';
-          if (cls.outcome === 'upstream_moderation' && live.price.billed_on_moderation) this.priceFrom(f, extractUsage(call.surface.protocol, f.endpoint, safeJson(buf), img), multiplier, img);
+          if (cls.outcome === 'upstream_moderation' && live.price.billed_on_moderation) this.priceFrom(f, extractUsage(call.surface.protocol, f.endpoint, safeJson(buf), img), img);
           return this.send(f, res, status, buf, ctype || 'application/json');
         }
         const retryAfter = upstream.headers['retry-after'];
@@ -443,7 +446,7 @@ export class Gateway {
         f.errorCode = 'UPSTREAM_MODERATION';
         f.usageRaw = usage.raw;
         f.delivered = { ...usage.delivered };
-        if (live.price.billed_on_moderation) this.priceFrom(f, usage, multiplier, img);
+        if (live.price.billed_on_moderation) this.priceFrom(f, usage, img);
         return this.send(f, res, status, buf, ctype || 'application/json');
       }
       if (f.endpoint === 'images' && usage.delivered.images === 0) {
@@ -456,7 +459,7 @@ export class Gateway {
       this.attempt(f, ch, status, 'ok', attemptStart);
       f.outcome = 'ok';
       f.status = status;
-      this.priceFrom(f, usage, multiplier, img);
+      this.priceFrom(f, usage, img);
       return this.send(f, res, status, buf, ctype || 'application/json');
     }
 
@@ -478,7 +481,7 @@ export class Gateway {
   }
 
   /** Usage → billable (estimated when the upstream reported none) for a billed outcome. */
-  private priceFrom(f: Flight, usage: { raw: unknown; billable: BillableUsage | null; delivered: Delivered }, _m: Multiplier | undefined, img: ImageRequestParams): void {
+  private priceFrom(f: Flight, usage: { raw: unknown; billable: BillableUsage | null; delivered: Delivered }, img: ImageRequestParams): void {
     f.usageRaw = usage.raw;
     f.delivered = { ...f.delivered, ...usage.delivered };
     f.billable = usage.billable ?? estimateUsage(f.call.surface.protocol, f.endpoint, f.call.body ?? { prompt: f.call.form?.prompt ?? '' }, usage.delivered, img);
@@ -515,7 +518,6 @@ export class Gateway {
     upstream: Dispatcher.ResponseData,
     ch: LiveChannel,
     attemptStart: number,
-    _m: Multiplier | undefined,
     img: ImageRequestParams,
   ): Promise<void> {
     const { call } = f;
@@ -640,7 +642,7 @@ export class Gateway {
     if (billedOutcome === 'no') return 0n;
     if (billedOutcome === 'model_policy' && !f.live.price.billed_on_moderation) return 0n;
     if (billedOutcome === 'delivered' && this.opts.cancelledPolicy === 'none') return 0n;
-    const { amount } = priceUsage(f.live.price, f.billable, this.catalog.multiplier(f.principal.accountGroup));
+    const { amount } = priceUsage(f.live.price, f.billable, f.multiplier);
     if (amount > f.hold) {
       f.delivered.capped_from = formatUsd(amount);
       return f.hold;
