@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { AppError, isAppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { formatUsd } from '../money.ts';
@@ -97,6 +97,8 @@ interface Flight {
   clientGone: boolean;
   /** The account group's multiplier as of the start (the price, too, is the one the request started with). */
   multiplier?: Multiplier | undefined;
+  /** Aborts the upstream attempt in progress (set while one is). */
+  abortUpstream?: (() => void) | null;
 }
 
 /** The request id header; Anthropic's SDK reads `request-id` (its API's own header). */
@@ -127,6 +129,8 @@ export class Gateway {
   private readonly metrics: GatewayMetrics;
   private readonly opts: Required<ProxyOptions>;
   private inFlight = 0;
+  /** Requests in flight per operation; /metrics reads it at scrape time (no per-request metric work). */
+  readonly inFlightByOperation = new Map<string, number>();
   private draining = false;
 
   constructor(rt: Runtime, catalog: Catalog, auth: KeyAuthenticator, metrics: GatewayMetrics, opts: ProxyOptions = {}, router = new Router()) {
@@ -155,8 +159,27 @@ export class Gateway {
     return agent;
   }
 
+  private readonly targets = new WeakMap<LiveChannel, Map<Endpoint, { origin: string; prefix: string; timeouts: Timeouts }>>();
+
+  /** Where and with which timeouts a channel is called for an endpoint kind (computed once per catalog snapshot). */
+  private target(ch: LiveChannel, endpoint: Endpoint): { origin: string; prefix: string; timeouts: Timeouts } {
+    let byEndpoint = this.targets.get(ch);
+    if (!byEndpoint) this.targets.set(ch, (byEndpoint = new Map()));
+    let t = byEndpoint.get(endpoint);
+    if (!t) {
+      const base = new URL(normaliseBaseUrl(ch.config.provider, ch.config.base_url));
+      t = {
+        origin: base.origin,
+        prefix: base.pathname.replace(/\/+$/, ''),
+        timeouts: { ...DEFAULT_TIMEOUTS[endpoint], ...ch.config.timeouts, ...(ch.config.endpoint_timeouts[endpoint] ?? {}) },
+      };
+      byEndpoint.set(endpoint, t);
+    }
+    return t;
+  }
+
   private timeoutsFor(ch: LiveChannel, endpoint: Endpoint): Timeouts {
-    return { ...DEFAULT_TIMEOUTS[endpoint], ...ch.config.timeouts, ...(ch.config.endpoint_timeouts[endpoint] ?? {}) };
+    return this.target(ch, endpoint).timeouts;
   }
 
   /** Handles one data-plane request end to end, writing the response to `res`. */
@@ -186,17 +209,17 @@ export class Gateway {
       clientGone: false,
     };
     this.inFlight++;
-    this.metrics.inFlight.inc({ endpoint: call.surface.operation });
-    const abort = new AbortController();
+    const op = call.surface.operation;
+    this.inFlightByOperation.set(op, (this.inFlightByOperation.get(op) ?? 0) + 1);
     const onClose = () => {
       if (!res.writableFinished) {
         f.clientGone = true;
-        abort.abort(new Error('client disconnected'));
+        f.abortUpstream?.();
       }
     };
     res.on('close', onClose);
     try {
-      await this.run(f, res, abort.signal);
+      await this.run(f, res);
     } catch (e) {
       // Our own fault: never billed, always logged.
       this.rt.log.error({ err: e, request_id: call.requestId }, 'gateway error');
@@ -205,7 +228,7 @@ export class Gateway {
       res.off('close', onClose);
       this.settle(f);
       this.inFlight--;
-      this.metrics.inFlight.dec({ endpoint: call.surface.operation });
+      this.inFlightByOperation.set(op, this.inFlightByOperation.get(op)! - 1);
     }
   }
 
@@ -224,7 +247,7 @@ export class Gateway {
     res.end(body);
   }
 
-  private async run(f: Flight, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  private async run(f: Flight, res: ServerResponse): Promise<void> {
     const { call } = f;
     const now = call.started;
     if (this.draining) return this.fail(f, res, new AppError('SHUTTING_DOWN'), 'platform_error', { connection: 'close' });
@@ -313,10 +336,10 @@ export class Gateway {
     f.hold = worst;
 
     // 5. Upstream, with failover.
-    await this.forward(f, res, signal, img);
+    await this.forward(f, res, img);
   }
 
-  private async forward(f: Flight, res: ServerResponse, clientSignal: AbortSignal, img: ImageRequestParams): Promise<void> {
+  private async forward(f: Flight, res: ServerResponse, img: ImageRequestParams): Promise<void> {
     const { call } = f;
     const live = f.live!;
     const plan = this.router.plan(live, Date.now());
@@ -330,12 +353,12 @@ export class Gateway {
     for (let i = 0; i < plan.length && f.attempts.length < this.opts.maxAttempts; i++) {
       const ch = plan[i]!;
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || clientSignal.aborted) break;
-      const t = this.timeoutsFor(ch, f.endpoint);
+      if (remaining <= 0 || f.clientGone) break;
+      const target = this.target(ch, f.endpoint);
+      const t = target.timeouts;
       const upstreamModel = ch.config.model_map[live.config.id] ?? live.config.id;
       const upcall: UpstreamCall = { provider: ch.config.provider, operation: call.surface.operation, endpoint: f.endpoint, stream: f.stream, upstreamModel };
       const adapter = PROVIDER_ADAPTERS[ch.config.provider];
-      const url = normaliseBaseUrl(ch.config.provider, ch.config.base_url) + adapter.path(upcall);
       const headers: Record<string, string> = { ...ch.config.headers, ...adapter.headers(this.router.key(ch), call.headers), 'content-type': call.contentType };
       let payload: Buffer | string = call.raw;
       if (call.body && (upstreamModel !== call.body.model || (f.stream && ch.config.provider === 'openai')) && ch.config.provider !== 'gemini') {
@@ -345,26 +368,27 @@ export class Gateway {
       }
       const attemptStart = performance.now();
       const ac = new AbortController();
-      const onClientAbort = () => ac.abort(clientSignal.reason);
-      clientSignal.addEventListener('abort', onClientAbort, { once: true });
+      // The client going away aborts the upstream call (no EventTarget listeners on the hot path).
+      f.abortUpstream = () => ac.abort(new Error('client disconnected'));
       const timer = setTimeout(() => ac.abort(new DeadlineError()), Math.min(t.total_ms, remaining));
       f.channel = ch;
       f.upstreamModel = upstreamModel;
       let upstream: Dispatcher.ResponseData;
       try {
-        upstream = await undiciRequest(url, {
+        upstream = await this.agentFor(ch, t.connect_ms).request({
+          origin: target.origin,
+          path: target.prefix + adapter.path(upcall),
           method: 'POST',
           headers,
           body: payload,
-          dispatcher: this.agentFor(ch, t.connect_ms),
           signal: ac.signal,
           headersTimeout: t.first_byte_ms,
           bodyTimeout: t.first_byte_ms,
         });
       } catch (err) {
         clearTimeout(timer);
-        clientSignal.removeEventListener('abort', onClientAbort);
-        const outcome = clientSignal.aborted ? 'client_cancelled' : transportOutcome(err);
+        f.abortUpstream = null;
+        const outcome = f.clientGone ? 'client_cancelled' : transportOutcome(err);
         this.attempt(f, ch, 0, outcome, attemptStart, transportMessage(err));
         if (outcome === 'client_cancelled') return this.cancelled(f, res);
         last = { e: new AppError(outcome === 'upstream_timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR', `Upstream ${ch.config.name}: ${transportMessage(err)}`), outcome };
@@ -375,7 +399,7 @@ export class Gateway {
       const ctype = String(upstream.headers['content-type'] ?? '');
       const done = () => {
         clearTimeout(timer);
-        clientSignal.removeEventListener('abort', onClientAbort);
+        f.abortUpstream = null;
       };
 
       if (status >= 200 && status < 300 && f.stream && ctype.includes('event-stream')) {
@@ -393,7 +417,7 @@ export class Gateway {
         buf = Buffer.from(await upstream.body.arrayBuffer());
       } catch (err) {
         done();
-        const outcome = clientSignal.aborted ? 'client_cancelled' : transportOutcome(err);
+        const outcome = f.clientGone ? 'client_cancelled' : transportOutcome(err);
         this.attempt(f, ch, status, outcome, attemptStart, transportMessage(err));
         if (outcome === 'client_cancelled') return this.cancelled(f, res);
         last = { e: new AppError(outcome === 'upstream_timeout' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR', `Upstream ${ch.config.name}: ${transportMessage(err)}`), outcome };
@@ -424,7 +448,8 @@ export class Gateway {
         if (cls.outcome === 'upstream_rate_limited' && plan.length === 1 && f.attempts.length < this.opts.maxAttempts) {
           const waitMs = Math.min(2_000, Number(retryAfter ?? 1) * 1000 || 1000);
           if (Date.now() + waitMs < deadline - 1000) {
-            await sleep(waitMs, clientSignal);
+            await sleep(waitMs);
+            if (f.clientGone) break;
             if (this.router.plan(live, Date.now()).includes(ch)) plan.push(ch);
           }
         }
@@ -463,7 +488,7 @@ export class Gateway {
       return this.send(f, res, status, buf, ctype || 'application/json');
     }
 
-    if (clientSignal.aborted) return this.cancelled(f, res);
+    if (f.clientGone) return this.cancelled(f, res);
     if (!last) {
       return this.fail(f, res, new AppError('UPSTREAM_TIMEOUT', 'The request deadline passed before an upstream answered.'), 'upstream_timeout');
     }
@@ -778,14 +803,8 @@ function safeJson(buf: Buffer): unknown {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Replaces one text field's value in a multipart body (model-name mapping for image edits). */

@@ -195,6 +195,7 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
       metrics.channelHealth.set({ channel: ch.config.name }, s === 'closed' ? 1 : s === 'half_open' ? 0.5 : 0);
     }
     metrics.writerQueue.set(gateway.writer.pending);
+    for (const [endpoint, n] of gateway.inFlightByOperation) metrics.inFlight.set({ endpoint }, n);
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
