@@ -17,6 +17,11 @@ export interface Started {
   adminKey: string | null;
   demo: DemoInfo | null;
   sim: Simulator | null;
+  /**
+   * Reads, validates and applies the SURETY_CONFIG file again (also on SIGHUP). A bad file
+   * changes nothing and is reported; the running catalog stays as it was.
+   */
+  reloadCatalogFile(): Promise<{ models: number; channels: number; groups: number } | null>;
   stop(): Promise<void>;
 }
 
@@ -57,8 +62,24 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
     closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
     if (sim) closables.push({ name: 'simulator', close: () => sim!.close() });
     closables.push({ name: 'storage', close: () => rt.close() });
-    const { url, stop } = await serve(app.app, { host: config.host, port: config.port, log: rt.log, graceSeconds: config.shutdownGraceSeconds, closables, handleSignals: opts.handleSignals ?? true });
-    return { url, rt, app, gateway: gateway!, adminKey: admin.generated ?? null, demo, sim, stop };
+    const reloadCatalogFile = async () => {
+      if (!config.configFile) return null;
+      const file = readCatalogFile(config.configFile);
+      const applied = await applyCatalogFile(rt, file);
+      await gateway!.catalog.reload();
+      rt.log.info({ file: config.configFile, ...applied }, 'catalog file applied');
+      return applied;
+    };
+    const handleSignals = opts.handleSignals ?? true;
+    const { url, stop } = await serve(app.app, { host: config.host, port: config.port, log: rt.log, graceSeconds: config.shutdownGraceSeconds, closables, handleSignals });
+    if (handleSignals && config.configFile) {
+      const onHup = () => {
+        reloadCatalogFile().catch((err) => rt.log.error({ err: (err as Error).message }, 'catalog file not applied; the running catalog is unchanged'));
+      };
+      process.on('SIGHUP', onHup);
+      closables.unshift({ name: 'SIGHUP handler', close: async () => void process.off('SIGHUP', onHup) });
+    }
+    return { url, rt, app, gateway: gateway!, adminKey: admin.generated ?? null, demo, sim, reloadCatalogFile, stop };
   } catch (e) {
     await sim?.close().catch(() => {});
     await rt.close().catch(() => {});

@@ -238,6 +238,23 @@ describe('SURETY_CONFIG catalog file', () => {
     s = undefined;
   });
 
+  test('a reload (SIGHUP) applies a changed file without a restart; a bad file changes nothing', async () => {
+    await restart();
+    write(catalog('6'));
+    const applied = await s!.reloadCatalogFile();
+    assert.deepEqual(applied, { models: 1, channels: 0, groups: 0 });
+    assert.equal((await houseChat()).price_version, 3);
+    const { row, body } = await send(customer.key);
+    assert.equal(row.price_version, 3, 'the very next request is priced with the reloaded file');
+    assert.equal(usd(row.amount), tokenCost(body.usage.prompt_tokens, '1') + tokenCost(body.usage.completion_tokens, '6'));
+    write('{ "models": ');
+    await assert.rejects(s!.reloadCatalogFile(), (e: Error) => e.name === 'ConfigError' && e.message.includes(file));
+    assert.equal((await houseChat()).price_version, 3, 'a bad file changes nothing');
+    write(catalog('4'));
+    await s!.stop();
+    s = undefined;
+  });
+
   test('an invalid file stops the start with a ConfigError naming the file and the bad value; nothing is written', async () => {
     const bad = join(dir, 'bad-catalog.json');
     const good = catalog();
