@@ -3,7 +3,7 @@ import type { Config } from './config/schema.ts';
 import { secretToken, sha256Hex } from './ids.ts';
 import { expireHolds } from './billing/holds.ts';
 import { expireBalances } from './billing/topups.ts';
-import { EventBus, type Runtime } from './services/context.ts';
+import { EventBus, type BusKind, type Runtime } from './services/context.ts';
 import { openDb } from './storage/open.ts';
 import type { Db } from './storage/db.ts';
 
@@ -23,6 +23,27 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
   const db = opts.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const bus = new EventBus();
   let timer: NodeJS.Timeout | undefined;
+  // Several processes on one PostgreSQL (gateway instances, the CLI): relay change notices so that
+  // a revoked key, a top-up or a catalog change reaches every instance at once, not at cache expiry.
+  let unlisten: (() => Promise<void>) | null = null;
+  if (db.notify && db.listen) {
+    const me = secretToken(12);
+    const channel = 'surety_bus';
+    const notify = db.notify.bind(db);
+    try {
+      unlisten = await db.listen(channel, (payload) => {
+        try {
+          const m = JSON.parse(payload) as { from: string; kind: BusKind; id: string };
+          if (m.from !== me) bus.deliver(m.kind, m.id);
+        } catch {
+          // Not ours: ignore.
+        }
+      });
+      bus.relay = (kind, id) => void notify(channel, JSON.stringify({ from: me, kind, id })).catch((err) => log.warn({ err }, 'change notice not relayed'));
+    } catch (err) {
+      log.warn({ err }, 'no change notices between instances (LISTEN failed); caches expire instead');
+    }
+  }
   const rt: RuntimeHandle = {
     db,
     config,
@@ -46,6 +67,8 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
     },
     async close() {
       if (timer) clearInterval(timer);
+      bus.relay = null;
+      await unlisten?.();
       await db.close();
     },
   };

@@ -25,22 +25,43 @@ export interface Bus {
 
 export type BusListener = Partial<Bus>;
 
+export type BusKind = 'key' | 'account' | 'balance' | 'catalog';
+
+/**
+ * In-process change notices, optionally relayed to other processes (several gateway instances and
+ * the CLI on one PostgreSQL: `relay` publishes, `deliver` hands in what others published).
+ */
 export class EventBus implements Bus {
   private readonly listeners: BusListener[] = [];
+  /** Set by the runtime when storage can carry notices between processes. */
+  relay: ((kind: BusKind, id: string) => void) | null = null;
   on(l: BusListener): void {
     this.listeners.push(l);
   }
+  /** A notice from another process: local listeners only, never relayed again. */
+  deliver(kind: BusKind, id: string): void {
+    for (const l of this.listeners) {
+      if (kind === 'key') l.keyChanged?.(id);
+      else if (kind === 'account') l.accountChanged?.(id);
+      else if (kind === 'balance') l.balanceChanged?.(id);
+      else l.catalogChanged?.();
+    }
+  }
+  private emit(kind: BusKind, id: string): void {
+    this.deliver(kind, id);
+    this.relay?.(kind, id);
+  }
   keyChanged(keyId: string): void {
-    for (const l of this.listeners) l.keyChanged?.(keyId);
+    this.emit('key', keyId);
   }
   accountChanged(accountId: string): void {
-    for (const l of this.listeners) l.accountChanged?.(accountId);
+    this.emit('account', accountId);
   }
   balanceChanged(accountId: string): void {
-    for (const l of this.listeners) l.balanceChanged?.(accountId);
+    this.emit('balance', accountId);
   }
   catalogChanged(): void {
-    for (const l of this.listeners) l.catalogChanged?.();
+    this.emit('catalog', '');
   }
 }
 

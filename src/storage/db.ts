@@ -27,6 +27,9 @@ export interface Db extends Queryable {
   stream<T = Row>(sql: string, params?: readonly SqlValue[], batchSize?: number): AsyncIterable<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Notices between processes sharing this database (PostgreSQL NOTIFY/LISTEN; absent on SQLite). */
+  notify?(channel: string, payload: string): Promise<void>;
+  listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
 }
 
 export class UniqueViolation extends Error {

@@ -59,6 +59,9 @@ export class PostgresDb extends PgQueryable implements Db {
   readonly engine = 'postgres' as const;
   readonly forUpdate = ' FOR UPDATE';
   readonly pool: pg.Pool;
+  private readonly url: string;
+  /** Open LISTEN connections; closing the database ends them too. */
+  private readonly listeners = new Set<() => Promise<void>>();
 
   constructor(url: string, opts: { max?: number } = {}) {
     const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, idleTimeoutMillis: 30_000 });
@@ -66,6 +69,7 @@ export class PostgresDb extends PgQueryable implements Db {
     pool.on('error', () => {});
     super(pool);
     this.pool = pool;
+    this.url = url;
   }
 
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
@@ -111,7 +115,44 @@ export class PostgresDb extends PgQueryable implements Db {
     await this.pool.query('SELECT 1');
   }
 
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  /**
+   * LISTENs on a dedicated connection (a pooled one would be returned and lose the LISTEN); it
+   * reconnects after a connection loss. Returns a function that stops listening.
+   */
+  async listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>> {
+    let client: pg.Client | null = null;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ connectionString: this.url });
+      c.on('notification', (m) => {
+        if (m.channel === channel && m.payload !== undefined) onMessage(m.payload);
+      });
+      c.on('error', () => {
+        c.end().catch(() => {});
+        if (!stopped) retry = setTimeout(() => void connect().catch(() => {}), 1000);
+      });
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      client = c;
+    };
+    await connect();
+    const stop = async () => {
+      stopped = true;
+      clearTimeout(retry);
+      this.listeners.delete(stop);
+      await client?.end().catch(() => {});
+    };
+    this.listeners.add(stop);
+    return stop;
+  }
+
   async close(): Promise<void> {
+    await Promise.all([...this.listeners].map((stop) => stop()));
     await this.pool.end();
   }
 }
