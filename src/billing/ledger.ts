@@ -69,16 +69,28 @@ export async function writeTx(q: Queryable, tx: JournalTx): Promise<string> {
     'INSERT INTO ledger_tx (id, kind, account_id, amount, memo, ref_type, ref_id, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     [id, tx.kind, tx.accountId, moved, tx.memo ?? null, tx.refType ?? null, tx.refId ?? null, tx.actor, tx.at],
   );
+  const deltas = new Map<string, bigint>();
   for (const e of entries) {
     await q.run('INSERT INTO ledger_entries (tx_id, book, amount) VALUES (?, ?, ?)', [id, e.book, e.amount]);
-    const meta = bookMeta(e.book);
+    deltas.set(e.book, (deltas.get(e.book) ?? 0n) + e.amount);
+  }
+  await applyBookDeltas(q, deltas, tx.at);
+  return id;
+}
+
+/**
+ * Adds entry amounts to the materialised book balances (creating books on first use), in book
+ * order so that concurrent transactions on PostgreSQL lock rows in the same order.
+ */
+export async function applyBookDeltas(q: Queryable, deltas: ReadonlyMap<string, bigint>, at: number): Promise<void> {
+  for (const [code, delta] of [...deltas].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const meta = bookMeta(code);
     await q.run(
       `INSERT INTO books (code, account_id, bucket, balance, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (code) DO UPDATE SET balance = books.balance + excluded.balance, updated_at = excluded.updated_at`,
-      [e.book, meta.accountId, meta.bucket, e.amount, tx.at],
+      [code, meta.accountId, meta.bucket, delta, at],
     );
   }
-  return id;
 }
 
 export interface AccountMoney {

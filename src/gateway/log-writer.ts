@@ -1,5 +1,5 @@
 import { newId } from '../ids.ts';
-import { chargeEntries, lockAccount, type Entry } from '../billing/ledger.ts';
+import { applyBookDeltas, chargeEntries, lockAccount, type Entry } from '../billing/ledger.ts';
 import type { Runtime } from '../services/context.ts';
 import { insertMany } from '../storage/batch.ts';
 import type { SqlValue } from '../storage/db.ts';
@@ -201,16 +201,7 @@ export class LogWriter {
         }
         await insertMany(q, db.engine, 'ledger_tx', ['id', 'kind', 'account_id', 'amount', 'memo', 'ref_type', 'ref_id', 'actor', 'created_at'], txRows);
         await insertMany(q, db.engine, 'ledger_entries', ['tx_id', 'book', 'amount'], entryRows);
-        const now = batch[batch.length - 1]!.ended_at;
-        for (const [code, delta] of [...bookDelta].sort(([a], [b]) => (a < b ? -1 : 1))) {
-          const accountId = code.startsWith('c:') ? code.slice(2, code.lastIndexOf(':')) : null;
-          const bucket = code.startsWith('c:') ? code.slice(code.lastIndexOf(':') + 1) : code.slice(2);
-          await q.run(
-            `INSERT INTO books (code, account_id, bucket, balance, updated_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (code) DO UPDATE SET balance = books.balance + excluded.balance, updated_at = excluded.updated_at`,
-            [code, accountId, bucket, delta, now],
-          );
-        }
+        await applyBookDeltas(q, bookDelta, batch[batch.length - 1]!.ended_at);
         for (const [k, amount] of [...spend].sort(([a], [b]) => (a < b ? -1 : 1))) {
           const [keyId, period] = k.split('\u0000');
           await q.run(

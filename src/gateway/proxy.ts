@@ -184,30 +184,7 @@ export class Gateway {
 
   /** Handles one data-plane request end to end, writing the response to `res`. */
   async handle(call: IncomingCall, res: ServerResponse): Promise<void> {
-    const f: Flight = {
-      call,
-      principal: null,
-      live: null,
-      endpoint: call.surface.endpoint,
-      stream: false,
-      hold: 0n,
-      spendHold: 0n,
-      concurrencyHeld: false,
-      estTokens: 0,
-      attempts: [],
-      channel: null,
-      upstreamModel: null,
-      firstByteAt: null,
-      upstreamMs: 0,
-      outcome: 'platform_error',
-      status: 500,
-      errorCode: null,
-      error: null,
-      usageRaw: null,
-      billable: null,
-      delivered: { images: 0, text_chars: 0, text_bytes: 0 },
-      clientGone: false,
-    };
+    const f = newFlight(call);
     this.inFlight++;
     const op = call.surface.operation;
     this.inFlightByOperation.set(op, (this.inFlightByOperation.get(op) ?? 0) + 1);
@@ -753,20 +730,45 @@ export class Gateway {
   }
 
   /** For early failures in the HTTP layer (bad JSON, body too large): log them as client errors. */
-  async rejectEarly(call: IncomingCall, res: ServerResponse, e: AppError): Promise<void> {
-    const f: Flight = {
-      call, principal: null, live: null, endpoint: call.surface.endpoint, stream: false, hold: 0n, spendHold: 0n, concurrencyHeld: false, estTokens: 0,
-      attempts: [], channel: null, upstreamModel: null, firstByteAt: null, upstreamMs: 0, outcome: 'client_error', status: e.status, errorCode: e.code,
-      error: e.message, usageRaw: null, billable: null, delivered: { images: 0, text_chars: 0, text_bytes: 0 }, clientGone: false,
-    };
+  async rejectEarly(call: IncomingCall, res: ServerResponse, e: AppError, outcome: Outcome = 'client_error'): Promise<void> {
+    const f = newFlight(call);
     try {
       f.principal = await this.auth.authenticate(call.key);
     } catch {
-      // An unauthenticated bad request is still logged, without an account.
+      // A bad request with a bad key is still logged: with its account when the key is known.
+      f.principal = this.auth.known(call.key);
     }
-    this.fail(f, res, e, 'client_error');
+    this.fail(f, res, e, outcome);
     this.settle(f);
   }
+}
+
+/** A request's state before anything happened: platform_error until an outcome is set. */
+function newFlight(call: IncomingCall): Flight {
+  return {
+    call,
+    principal: null,
+    live: null,
+    endpoint: call.surface.endpoint,
+    stream: false,
+    hold: 0n,
+    spendHold: 0n,
+    concurrencyHeld: false,
+    estTokens: 0,
+    attempts: [],
+    channel: null,
+    upstreamModel: null,
+    firstByteAt: null,
+    upstreamMs: 0,
+    outcome: 'platform_error',
+    status: 500,
+    errorCode: null,
+    error: null,
+    usageRaw: null,
+    billable: null,
+    delivered: { images: 0, text_chars: 0, text_bytes: 0 },
+    clientGone: false,
+  };
 }
 
 class DeadlineError extends Error {

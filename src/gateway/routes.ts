@@ -107,8 +107,10 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
               ? new AppError('VALIDATION', (err as Error).message)
               : null;
       if (!e) {
+        // Our own fault before the handler ran: a platform_error, answered and logged like any other.
         rt.log.error({ err }, 'data plane error');
-        reply.code(500).send(appErrorPayload(surface.protocol, new AppError('INTERNAL'), ''));
+        reply.hijack();
+        await gateway.rejectEarly(toCall(req, surface), reply.raw, new AppError('INTERNAL'), 'platform_error');
         return reply;
       }
       reply.hijack();
