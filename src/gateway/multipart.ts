@@ -17,7 +17,11 @@ export function parseMultipartFields(raw: Buffer, contentType: string): Promise<
     bb.on('field', (name, value) => {
       fields[name] = value;
     });
-    bb.on('file', (_name, stream) => stream.resume());
+    // A truncated body errors the file stream too; unheard, that 'error' would end the process.
+    bb.on('file', (_name, stream) => {
+      stream.on('error', reject);
+      stream.resume();
+    });
     bb.on('error', reject);
     bb.on('close', () => resolve(fields));
     bb.end(raw);
