@@ -12,8 +12,11 @@ export interface AppOptions {
   /** SHA-256 (hex) of the operator key; presented keys are hashed and compared in constant time. */
   adminKeyHash: string;
   /** Extra route registrations (the data plane) run after the control plane. */
-  plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable) => void | Promise<void>>;
+  plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, readiness: ReadinessCheck[]) => void | Promise<void>>;
 }
+
+/** A part of the process that can make it unready: returns null when fine, else what is wrong. */
+export type ReadinessCheck = () => string | null;
 
 export interface App {
   app: FastifyInstance;
@@ -87,19 +90,26 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
 
   const routes = new RouteTable(app, authenticate);
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const readiness: ReadinessCheck[] = [];
   app.get('/readyz', async (_req, reply) => {
     try {
       await rt.db.ping();
-      return { status: 'ready', storage: rt.db.engine };
     } catch (err) {
       reply.code(503);
       return errorBody(new AppError('STORAGE_UNAVAILABLE', `Storage is not reachable: ${(err as Error).message}`));
     }
+    // Reachable is not enough: a part that cannot write (the request log) makes the process unready.
+    const problems = readiness.map((check) => check()).filter((p): p is string => p !== null);
+    if (problems.length > 0) {
+      reply.code(503);
+      return errorBody(new AppError('STORAGE_UNAVAILABLE', problems.join('; ')));
+    }
+    return { status: 'ready', storage: rt.db.engine };
   });
   registerAdminRoutes(routes, rt);
   registerAccountRoutes(routes, rt);
   app.get('/admin/v1/openapi.json', async () => routes.openapi('Surety control plane', '0.1.0'));
-  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes);
+  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes, readiness);
   return { app, auth, routes };
 }
 

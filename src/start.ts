@@ -53,8 +53,9 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
     const app = await buildApp(rt, {
       adminKeyHash: admin.hash,
       plugins: [
-        async (a, r, auth, routes) => {
+        async (a, r, auth, routes, readiness) => {
           gateway = await registerGateway(a, r, auth, routes, { cancelledPolicy: config.cancelledPolicy, ...opts.gateway });
+          readiness.push(() => gateway!.gateway.writer.problem());
         },
       ],
     });

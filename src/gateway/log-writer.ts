@@ -43,20 +43,93 @@ export interface RequestLogRow {
   client_ip: string | null;
 }
 
-export const LOG_COLUMNS = [
-  'id', 'account_id', 'key_id', 'member_id', 'endpoint', 'protocol', 'model', 'upstream_model', 'channel_id', 'attempts', 'started_at', 'first_byte_at',
-  'ended_at', 'duration_ms', 'stream', 'status', 'outcome', 'error_code', 'error', 'usage_raw', 'usage_billable', 'usage_estimated', 'price_version',
-  'hold_amount', 'amount', 'tx_id', 'delivered', 'client_ip',
-] as const;
+/** How each column is stored; rows are normalised against this before they are queued. */
+type ColumnKind = 'text' | 'int' | 'bool' | 'json' | 'money';
 
-const j = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+export const LOG_COLUMN_KINDS = {
+  id: 'text', account_id: 'text', key_id: 'text', member_id: 'text', endpoint: 'text', protocol: 'text', model: 'text', upstream_model: 'text',
+  channel_id: 'text', attempts: 'json', started_at: 'int', first_byte_at: 'int', ended_at: 'int', duration_ms: 'int', stream: 'bool', status: 'int',
+  outcome: 'text', error_code: 'text', error: 'text', usage_raw: 'json', usage_billable: 'json', usage_estimated: 'bool', price_version: 'int',
+  hold_amount: 'money', amount: 'money', tx_id: 'text', delivered: 'json', client_ip: 'text',
+} as const satisfies Record<keyof RequestLogRow, ColumnKind>;
+
+export const LOG_COLUMNS = Object.keys(LOG_COLUMN_KINDS) as Array<keyof RequestLogRow>;
+const NOT_NULL: ReadonlySet<string> = new Set(['id', 'endpoint', 'protocol', 'started_at', 'ended_at', 'duration_ms', 'status', 'outcome', 'hold_amount', 'amount']);
+const INT64_MAX = 9_223_372_036_854_775_807n;
+
+/** A text both engines store: no NUL (PostgreSQL refuses it), at most `max` characters. */
+function storableText(v: string, max = 10_000): string {
+  const t = v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v;
+  return t.length > max ? t.slice(0, max) : t;
+}
+
+function storableJson(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  try {
+    const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+    return s === undefined ? null : s;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Makes a row storable in place and names what it had to change. A value of the wrong type (an
+ * undefined client IP from a half-closed socket, a NaN, a NUL byte in a model name) is replaced by
+ * what can be stored, so that one bad row can never fail the batch it is in.
+ */
+export function normaliseRow(r: RequestLogRow): string[] {
+  const problems: string[] = [];
+  const row = r as unknown as Record<string, unknown>;
+  for (const col of LOG_COLUMNS) {
+    const kind = LOG_COLUMN_KINDS[col];
+    const v = row[col];
+    let x: unknown = v;
+    if (kind === 'text') {
+      if (typeof v === 'string') x = storableText(v);
+      else x = v === null || v === undefined ? null : storableText(String(v));
+    } else if (kind === 'int') {
+      x = typeof v === 'number' && Number.isSafeInteger(v) ? v : null;
+    } else if (kind === 'money') {
+      x = typeof v === 'bigint' && v >= 0n && v <= INT64_MAX ? v : null;
+    } else if (kind === 'bool') {
+      x = v === true;
+    }
+    if (x === null && NOT_NULL.has(col)) x = kind === 'text' ? '' : kind === 'money' ? 0n : 0;
+    if (x !== v && !(x === null && v === undefined && !NOT_NULL.has(col))) problems.push(`${col}: ${typeof v === 'string' ? 'not storable as given' : String(v)}`);
+    row[col] = x;
+  }
+  return problems;
+}
 
 function rowValues(r: RequestLogRow): SqlValue[] {
-  return [
-    r.id, r.account_id, r.key_id, r.member_id, r.endpoint, r.protocol, r.model, r.upstream_model, r.channel_id, j(r.attempts), r.started_at, r.first_byte_at,
-    r.ended_at, r.duration_ms, r.stream ? 1 : 0, r.status, r.outcome, r.error_code, r.error, j(r.usage_raw), j(r.usage_billable), r.usage_estimated ? 1 : 0,
-    r.price_version, r.hold_amount, r.amount, r.tx_id, j(r.delivered), r.client_ip,
-  ];
+  const row = r as unknown as Record<string, unknown>;
+  return LOG_COLUMNS.map((col) => {
+    const kind = LOG_COLUMN_KINDS[col];
+    const v = row[col];
+    if (kind === 'json') return storableJson(v);
+    if (kind === 'bool') return v ? 1 : 0;
+    return (v ?? null) as SqlValue;
+  });
+}
+
+/**
+ * A row reduced to what storage certainly accepts: identity, times, outcome and money are kept (a
+ * charge is never separated from its row); free-form parts are dropped and the reason noted.
+ */
+function bareRow(r: RequestLogRow, err: Error): RequestLogRow {
+  const safe = (v: string | null, n = 200) => (v === null ? null : v.replace(/[^\x20-\x7e]/g, '?').slice(0, n));
+  return {
+    ...r,
+    model: safe(r.model),
+    upstream_model: safe(r.upstream_model),
+    attempts: [],
+    usage_raw: null,
+    delivered: null,
+    client_ip: null,
+    error_code: safe(r.error_code, 64),
+    error: `row stored bare, storage refused it: ${safe(err.message, 300)}`,
+  };
 }
 
 export interface WriterStats {
@@ -100,11 +173,19 @@ export class LogWriter {
     return this.consecutiveFailures < 3 && this.queue.length < this.maxQueue;
   }
 
+  /** What keeps the writer from landing rows, for /readyz; null when it is landing them. */
+  problem(): string | null {
+    if (this.healthy) return null;
+    return `the request log cannot be written (${this.consecutiveFailures} failed flushes, ${this.queue.length} rows waiting): ${this.stats.lastError ?? 'backlog full'}`;
+  }
+
   get pending(): number {
     return this.queue.length;
   }
 
   push(row: RequestLogRow): void {
+    const problems = normaliseRow(row);
+    if (problems.length > 0) this.rt.log.warn({ request_id: row.id, problems }, 'request log row repaired before queueing');
     this.queue.push(row);
     this.stats.queued++;
     if (this.queue.length >= this.maxBatch && !this.flushing) void this.flush();
@@ -120,7 +201,8 @@ export class LogWriter {
     }
     if (this.queue.length === 0) return Promise.resolve();
     const batch = this.queue.splice(0, this.maxBatch);
-    this.flushing = this.write(batch)
+    const landed = { rows: 0 };
+    this.flushing = this.writeApart(batch, landed)
       .then(
         () => {
           this.backoffMs = 0;
@@ -130,8 +212,9 @@ export class LogWriter {
           this.onCommit?.(batch);
         },
         (err) => {
-          // Keep the batch, in order, and try again later: nothing is lost while the process lives.
-          this.queue.unshift(...batch);
+          // Keep what did not land, in order, and try again later: nothing is lost while the process lives.
+          this.stats.flushed += landed.rows;
+          this.queue.unshift(...batch.slice(landed.rows));
           this.stats.failures++;
           this.consecutiveFailures++;
           this.stats.lastError = (err as Error).message;
@@ -146,6 +229,31 @@ export class LogWriter {
         }
       });
     return this.flushing;
+  }
+
+  /**
+   * Writes a batch; when the database refuses it, writes its halves apart, and a single refused
+   * row in its bare form (bareRow), so that one row can never hold back the others. Rows land in
+   * order, so those that landed are always a prefix (`landed.rows`). When even a bare row is
+   * refused, storage itself is failing: that error is thrown and the rest is retried later.
+   */
+  private async writeApart(batch: RequestLogRow[], landed: { rows: number }): Promise<void> {
+    try {
+      await this.write(batch);
+      landed.rows += batch.length;
+      return;
+    } catch (err) {
+      if (batch.length > 1) {
+        const mid = batch.length >> 1;
+        await this.writeApart(batch.slice(0, mid), landed);
+        await this.writeApart(batch.slice(mid), landed);
+        return;
+      }
+      const bare = bareRow(batch[0]!, err as Error);
+      await this.write([bare]);
+      this.rt.log.error({ err, request_id: bare.id }, 'request log row refused by storage; stored in its bare form');
+      landed.rows += 1;
+    }
   }
 
   private async write(batch: RequestLogRow[]): Promise<void> {

@@ -696,7 +696,7 @@ export class Gateway {
       amount,
       tx_id: null,
       delivered: f.delivered,
-      client_ip: f.call.clientIp,
+      client_ip: f.call.clientIp || null,
     };
     this.writer.push(row);
     const model = f.live?.config.id ?? 'unknown';

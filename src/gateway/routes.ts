@@ -81,7 +81,8 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
         surface,
         requestId: Gateway.newRequestId(),
         key: extractKey(req),
-        clientIp: req.ip,
+        // Undefined once the socket has closed (a client that half-closed mid-body).
+        clientIp: req.ip ?? '',
         headers: req.headers,
         body: b?.json ?? null,
         raw: b?.raw ?? Buffer.alloc(0),

@@ -115,7 +115,10 @@ export async function startTestGateway(opts: GatewayStartOptions = {}): Promise<
     assert.equal(s.gateway.gateway.requestsInFlight, 0, 'requests still in flight');
     await s.gateway.gateway.writer.flush();
     // A flush that found another one running returns that one: flush until nothing is queued.
-    while (s.gateway.gateway.writer.pending > 0) await s.gateway.gateway.writer.flush();
+    while (s.gateway.gateway.writer.pending > 0) {
+      assert.ok(Date.now() < until, `the request log did not flush: ${s.gateway.gateway.writer.stats.lastError}`);
+      await s.gateway.gateway.writer.flush();
+    }
   };
 
   return {

@@ -2,7 +2,7 @@
 // for every tenant. Each answers a clear 4xx, and the gateway keeps serving and billing afterwards.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestGateway, type Customer, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
 
 const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still alive?' }] };
 
@@ -34,5 +34,84 @@ describe('hostile input (sqlite)', () => {
       assert.equal(j.error.code, 'VALIDATION', path);
     }
     assert.equal(await chat(), 200);
+  });
+});
+
+describe('one bad row never poisons a batch (sqlite)', () => {
+  let g: TestGateway;
+  let c: Customer;
+  before(async () => {
+    g = await startTestGateway();
+    c = await g.customer('5.00');
+  });
+  after(() => g?.close());
+
+  const chat = async (content = 'hello') => {
+    const r = await fetch(`${g.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }),
+    });
+    await r.arrayBuffer();
+    return { status: r.status, id: r.headers.get('x-request-id')! };
+  };
+
+  test('a client that half-closes mid-body is logged, and every later request is served and billed', async () => {
+    const { connect } = await import('node:net');
+    const u = new URL(g.url);
+    await new Promise<void>((resolve) => {
+      const s = connect(Number(u.port), u.hostname, () => {
+        s.end(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${c.key}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":`);
+      });
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      s.resume();
+    });
+    for (let i = 0; i < 4; i++) assert.equal((await chat()).status, 200);
+    await g.settle();
+    const writer = g.s.gateway.gateway.writer;
+    assert.ok(writer.healthy);
+    assert.equal(writer.stats.failures, 0, 'no flush failed');
+    const rows = await g.logsOfKey(c.keyId);
+    assert.equal(rows.filter((r: any) => r.outcome === 'ok').length, 4);
+    assert.equal((await fetch(`${g.url}/readyz`)).status, 200);
+    const report = await g.verify();
+    assert.ok(report.ok, JSON.stringify(report.problems));
+  });
+
+  test('a row the database refuses lands in its bare form; the rest of its batch lands whole', async () => {
+    // The database refuses one row for a reason of its own (here: a trigger).
+    await g.s.rt.db.run('CREATE TABLE IF NOT EXISTS poison (id TEXT PRIMARY KEY)');
+    await g.s.rt.db.run(
+      "CREATE TRIGGER IF NOT EXISTS refuse_poison BEFORE INSERT ON request_log WHEN NEW.delivered IS NOT NULL AND NEW.id IN (SELECT id FROM poison) BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END",
+    );
+    const writer = g.s.gateway.gateway.writer;
+    // Hold the writer back so that the five requests settle into one batch.
+    const flush = writer.flush.bind(writer);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    (writer as any).flush = () => gate.then(flush);
+    const ids: string[] = [];
+    const pending = [1, 2, 3, 4, 5].map(async (i) => {
+      const r = await chat(`batch ${i}`);
+      ids.push(r.id);
+      return r;
+    });
+    const done = await Promise.all(pending);
+    assert.ok(done.every((r) => r.status === 200));
+    await g.s.rt.db.run('INSERT INTO poison (id) VALUES (?)', [done[2]!.id]);
+    (writer as any).flush = flush;
+    release();
+    await g.settle();
+    for (const r of done) {
+      const row = await g.log(r.id);
+      assert.equal(row.outcome, 'ok');
+      assert.ok(usd(row.amount) > 0n && row.tx_id, `${r.id} landed with its charge`);
+      if (r.id === done[2]!.id) assert.match(row.error, /row stored bare/);
+      else assert.equal(row.error, null);
+    }
+    assert.ok(writer.healthy);
+    const report = await g.verify();
+    assert.ok(report.ok, JSON.stringify(report.problems));
   });
 });

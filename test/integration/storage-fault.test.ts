@@ -50,10 +50,14 @@ describe('storage faults (sqlite)', () => {
     assert.equal(refused.status, 503);
     assert.equal(refused.body.error.code, 'STORAGE_UNAVAILABLE');
     assert.equal(sim.requests().length, upstreamBefore, 'nothing was sent upstream');
+    const unready = await fetch(`${g.url}/readyz`);
+    assert.equal(unready.status, 503, '/readyz tells the truth while the log cannot be written');
+    assert.match(((await unready.json()) as any).error.message, /request log cannot be written/);
 
     // Storage is back: the backlog lands, in order, with its charges.
     await g.s.rt.db.run('ALTER TABLE request_log_away RENAME TO request_log');
     await waitFor('the backlog to flush', () => writer.healthy && writer.pending === 0);
+    assert.equal((await fetch(`${g.url}/readyz`)).status, 200);
     const okAgain = await chat('after the fault');
     assert.equal(okAgain.status, 200);
     await g.settle();
