@@ -3,6 +3,7 @@ import { AppError, errorBody, isAppError } from './errors.ts';
 import { safeEqual, sha256Hex } from './ids.ts';
 import { KeyAuthenticator } from './accounts/keys.ts';
 import { RouteTable, type Auth } from './http/routes.ts';
+import { rejectNul } from './services/validate.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
 import { registerAccountRoutes } from './account-api/routes.ts';
 import type { Actor, Runtime } from './services/context.ts';
@@ -44,11 +45,19 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.length === 0) return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (e) {
-      done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
+      return done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
     }
+    try {
+      // A NUL can only arrive escaped ("\u0000"): look for it only when the text has one.
+      if (text.includes('\\u0000')) rejectNul(parsed, 'body');
+    } catch (e) {
+      return done(e as AppError, undefined);
+    }
+    done(null, parsed);
   });
 
   app.setErrorHandler((err, request, reply) => {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../errors.ts';
 import type { KeyAuthenticator } from '../accounts/keys.ts';
 import { withActor, type Runtime } from '../services/context.ts';
+import { rejectNul } from '../services/validate.ts';
 import { EventBus } from '../services/context.ts';
 import type { RouteTable } from '../http/routes.ts';
 import { ChannelInput, ChannelPatch, GroupInput, ModelInput, channelView, createChannel, listChannels, listModels, modelView, priceHistory, putModel, setGroupMultiplier, updateChannel, Catalog } from './catalog.ts';
@@ -64,12 +65,24 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
         return done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
       }
       if (json === null || typeof json !== 'object' || Array.isArray(json)) return done(new AppError('VALIDATION', 'body: must be a JSON object', { field: 'body' }), undefined);
+      try {
+        if (raw.includes('\\u0000')) rejectNul(json, 'body');
+      } catch (e) {
+        return done(e as AppError, undefined);
+      }
       done(null, { raw, json: json as Record<string, unknown> } satisfies ParsedBody);
     });
     dp.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
       const raw = body as Buffer;
       parseMultipartFields(raw, String(req.headers['content-type'])).then(
-        (form) => done(null, { raw, json: null, form } satisfies ParsedBody),
+        (form) => {
+          try {
+            rejectNul(form, 'body');
+          } catch (e) {
+            return done(e as AppError, undefined);
+          }
+          done(null, { raw, json: null, form } satisfies ParsedBody);
+        },
         (e) => done(new AppError('VALIDATION', `multipart body: ${(e as Error).message}`, { field: 'body' }), undefined),
       );
     });
@@ -139,7 +152,14 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
         const tail = (req.params as { '*': string })['*'];
         const i = tail.lastIndexOf(':');
         const action = i > 0 ? tail.slice(i + 1) : '';
-        const model = decodeURIComponent(i > 0 ? tail.slice(0, i) : tail);
+        let model: string;
+        try {
+          model = decodeURIComponent(i > 0 ? tail.slice(0, i) : tail);
+          rejectNul(model, 'model');
+        } catch (e) {
+          reply.hijack();
+          return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, isAppError(e) ? e : new AppError('VALIDATION', 'model: the path is not valid percent-encoding', { field: 'model' }));
+        }
         reply.hijack();
         if (action !== 'generateContent' && action !== 'streamGenerateContent') {
           return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, new AppError('ROUTE_NOT_FOUND', `Unsupported method ${action || '(none)'}; use :generateContent or :streamGenerateContent.`));

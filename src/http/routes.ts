@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import type { Actor } from '../services/context.ts';
+import { rejectNul } from '../services/validate.ts';
 
 // Control-plane routes are declared as data: method, path, auth, an optional body schema and
 // whether the call moves money (needs an Idempotency-Key). The same table feeds Fastify and the
@@ -50,6 +51,8 @@ export class RouteTable {
       url: spec.url,
       handler: async (request, reply) => {
         const actor = await this.authenticate(request, spec.auth);
+        rejectNul(request.params, 'path');
+        rejectNul(request.query, 'query');
         const idem = request.headers['idempotency-key'];
         const idempotencyKey = typeof idem === 'string' ? idem : '';
         if (spec.idempotent && !idempotencyKey) throw new AppError('IDEMPOTENCY_KEY_REQUIRED');

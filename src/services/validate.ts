@@ -39,3 +39,33 @@ export const isoTime = z.string().transform((s, ctx) => {
 });
 
 export const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+
+/**
+ * The path of the first string holding a NUL character in a parsed value (object keys included),
+ * or null. PostgreSQL cannot store NUL in text and SQLite truncates at it in places, so every text
+ * input is refused at the edge, the same on both engines.
+ */
+export function findNul(v: unknown, path = ''): string | null {
+  if (typeof v === 'string') return v.includes('\u0000') ? path || 'body' : null;
+  if (v === null || typeof v !== 'object') return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = findNul(v[i], `${path}[${i}]`);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    const at = path ? `${path}.${k}` : k;
+    if (k.includes('\u0000')) return at;
+    const p = findNul(x, at);
+    if (p !== null) return p;
+  }
+  return null;
+}
+
+/** Refuses a value with a NUL character anywhere (see findNul) with a 400 naming the field. */
+export function rejectNul(v: unknown, root: string): void {
+  const at = findNul(v, root === 'body' ? '' : root);
+  if (at !== null) throw new AppError('VALIDATION', `${at}: must not contain a NUL character`, { field: at });
+}

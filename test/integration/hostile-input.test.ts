@@ -2,6 +2,7 @@
 // for every tenant. Each answers a clear 4xx, and the gateway keeps serving and billing afterwards.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { engines } from '../helpers/engines.ts';
 import { startTestGateway, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
 
 const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still alive?' }] };
@@ -115,3 +116,62 @@ describe('one bad row never poisons a batch (sqlite)', () => {
     assert.ok(report.ok, JSON.stringify(report.problems));
   });
 });
+
+for (const engine of engines()) {
+  describe(`NUL bytes are refused at the edge (${engine})`, () => {
+    let g: TestGateway;
+    let c: Customer;
+    before(async () => {
+      g = await startTestGateway({ engine });
+      c = await g.customer('5.00');
+    });
+    after(() => g?.close());
+
+    test('in a model name on the data plane: 400, and billing goes on for everyone', async () => {
+      const bodies = [
+        { path: '/v1/chat/completions', body: '{"model":"gpt-4o-mini\\u0000evil","messages":[{"role":"user","content":"hi"}]}' },
+        { path: '/v1/messages', body: '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi\\u0000"}]}' },
+      ];
+      for (const b of bodies) {
+        const r = await fetch(g.url + b.path, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' }, body: b.body });
+        assert.equal(r.status, 400, b.path);
+        assert.match(await r.text(), /NUL/);
+      }
+      const gem = await fetch(`${g.url}/v1beta/models/gemini-2.5-flash%00x:generateContent`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': c.key, 'content-type': 'application/json' },
+        body: JSON.stringify({ contents: [{ parts: [{ text: 'hi' }] }] }),
+      });
+      assert.equal(gem.status, 400);
+      const ok = await fetch(`${g.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'after' }] }),
+      });
+      assert.equal(ok.status, 200);
+      await g.settle();
+      assert.ok(g.s.gateway.gateway.writer.healthy);
+      assert.equal(g.s.gateway.gateway.writer.stats.failures, 0);
+      const rows = await g.logsOfKey(c.keyId);
+      assert.equal(rows.filter((r: any) => r.outcome === 'client_error').length, 3);
+      assert.equal(rows.filter((r: any) => r.outcome === 'ok').length, 1);
+    });
+
+    test('in control-plane bodies, query strings and paths: 400 naming the field, nothing written', async () => {
+      const before = (await g.admin('GET', '/admin/v1/accounts?limit=1000')).data.length;
+      const r = await g.adminRaw('POST', '/admin/v1/accounts', { name: 'evil\u0000corp' });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error.code, 'VALIDATION');
+      assert.equal(r.body.error.field, 'name');
+      const nested = await g.adminRaw('POST', `/admin/v1/accounts/${c.accountId}/keys`, { name: 'k', models: ['gpt-4o-mini', 'x\u0000'] });
+      assert.equal(nested.status, 400);
+      assert.equal(nested.body.error.field, 'models[1]');
+      assert.equal((await g.admin('GET', '/admin/v1/accounts?limit=1000')).data.length, before);
+      const q = await g.adminRaw('GET', '/admin/v1/logs?model=a%00b');
+      assert.equal(q.status, 400);
+      assert.equal(q.body.error.field, 'query.model');
+      const p = await g.adminRaw('GET', '/admin/v1/accounts/acct%00x');
+      assert.equal(p.status, 400);
+    });
+  });
+}
