@@ -27,6 +27,7 @@ export const ERRORS = {
   KEY_LIMIT_EXCEEDED: { status: 402, message: 'The key has reached its spend limit.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; slow down.' },
   CONCURRENCY_LIMITED: { status: 429, message: 'Too many concurrent requests for this key.' },
+  BALANCE_OUT_OF_RANGE: { status: 409, message: 'The movement would take a balance beyond the range Surety can hold; nothing was moved.' },
   HOLD_NOT_OPEN: { status: 409, message: 'The hold is no longer open.' },
   HOLD_EXCEEDED: { status: 409, message: 'The amount to post exceeds the hold.' },
   REFUND_NOT_ALLOWED: { status: 409, message: 'This top-up cannot be refunded.' },

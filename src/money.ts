@@ -10,8 +10,15 @@ export type Nanos = bigint;
 
 export const NANOS_PER_USD = 1_000_000_000n;
 
-/** Largest absolute amount `parseUsd` accepts: 1e12 USD (a sanity bound, not a business limit). */
-export const MAX_USD_NANOS: Nanos = 1_000_000_000_000n * NANOS_PER_USD;
+/**
+ * Largest absolute amount `parseUsd` accepts: 1e9 USD, i.e. 1e18 nano-USD, for one movement, one
+ * price or one setting. Storage keeps amounts as signed 64-bit integers (at most ~9.22e18): the
+ * bound leaves room for sums (a balance plus a top-up plus a credit line never overflows).
+ */
+export const MAX_USD_NANOS: Nanos = 1_000_000_000n * NANOS_PER_USD;
+
+/** The largest signed 64-bit integer: what either engine can store in a BIGINT/INTEGER column. */
+export const INT64_MAX = 9_223_372_036_854_775_807n;
 
 /** Thrown for any malformed amount; `message` is meant for humans (API error bodies, CLI output). */
 export class MoneyFormatError extends Error {
@@ -39,7 +46,7 @@ function describe(s: string): string {
  * Rejected with a MoneyFormatError: empty strings, surrounding whitespace, a leading '+',
  * exponent notation ("1e3"), more than 9 decimals, leading zeros ("007"), a bare point
  * (".5", "5."), thousands separators, zero unless `allowZero`, negatives unless `allowNegative`,
- * and absolute values above 1e12 USD.
+ * and absolute values above 1e9 USD (MAX_USD_NANOS).
  */
 export function parseUsd(s: string, opts?: ParseUsdOptions): Nanos {
   if (typeof s !== 'string') throw new MoneyFormatError('amount must be a string of USD, e.g. "12.50"');
@@ -59,7 +66,7 @@ export function parseUsd(s: string, opts?: ParseUsdOptions): Nanos {
     throw new MoneyFormatError(`amount ${describe(s)} has more than 9 decimals (the smallest unit is 0.000000001 USD)`);
   }
   const magnitude = BigInt(m[2]) * NANOS_PER_USD + (frac === '' ? 0n : BigInt(frac.padEnd(9, '0')));
-  if (magnitude > MAX_USD_NANOS) throw new MoneyFormatError(`amount ${describe(s)} exceeds the maximum of 1000000000000 USD`);
+  if (magnitude > MAX_USD_NANOS) throw new MoneyFormatError(`amount ${describe(s)} exceeds the maximum of 1000000000 USD`);
   if (magnitude === 0n) {
     if (!(opts?.allowZero ?? false)) throw new MoneyFormatError('amount must not be zero');
     return 0n;

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { INT64_MAX, formatUsd } from '../money.ts';
 import type { Db, Queryable } from '../storage/db.ts';
 import { big, str } from '../storage/db.ts';
 
@@ -79,11 +80,39 @@ export async function writeTx(q: Queryable, tx: JournalTx): Promise<string> {
 }
 
 /**
+ * The largest absolute balance of a book. A customer's books are summed with each other and with
+ * the credit line (available = paid + granted + credit line − held): 2^61 nano-USD (~$2.3e9)
+ * each keeps that sum inside a signed 64-bit integer. System books are never summed together,
+ * so they may use the whole range.
+ */
+export const MAX_CUSTOMER_BOOK = 2n ** 61n;
+
+function bookLimit(code: string): bigint {
+  return code.startsWith('c:') ? MAX_CUSTOMER_BOOK : INT64_MAX;
+}
+
+/**
  * Adds entry amounts to the materialised book balances (creating books on first use), in book
- * order so that concurrent transactions on PostgreSQL lock rows in the same order.
+ * order so that concurrent transactions on PostgreSQL lock rows in the same order. A balance that
+ * would leave its range is refused (BALANCE_OUT_OF_RANGE) before anything is written: SQLite
+ * would silently turn an overflowing integer into a float.
  */
 export async function applyBookDeltas(q: Queryable, deltas: ReadonlyMap<string, bigint>, at: number): Promise<void> {
-  for (const [code, delta] of [...deltas].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const sorted = [...deltas].sort(([a], [b]) => (a < b ? -1 : 1));
+  const current = new Map<string, bigint>();
+  const codes = sorted.map(([code]) => code);
+  for (let i = 0; i < codes.length; i += 500) {
+    const chunk = codes.slice(i, i + 500);
+    for (const r of await q.all(`SELECT code, balance FROM books WHERE code IN (${chunk.map(() => '?').join(', ')})`, chunk)) current.set(str(r.code), big(r.balance));
+  }
+  for (const [code, delta] of sorted) {
+    const after = (current.get(code) ?? 0n) + delta;
+    const limit = bookLimit(code);
+    if (after > limit || after < -limit) {
+      throw new AppError('BALANCE_OUT_OF_RANGE', `This movement would take the book ${code} to ${formatUsd(after)} USD, beyond the ${formatUsd(limit)} USD a book can hold; nothing was moved.`);
+    }
+  }
+  for (const [code, delta] of sorted) {
     const meta = bookMeta(code);
     await q.run(
       `INSERT INTO books (code, account_id, bucket, balance, updated_at) VALUES (?, ?, ?, ?, ?)

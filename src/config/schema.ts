@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseUsd } from '../money.ts';
 
 // Every setting, its environment variable, its default. Validated once at boot, then frozen.
 // Secrets (admin key, database URL) come from the environment or from a file named by *_FILE.
@@ -59,7 +60,14 @@ export const ConfigSchema = z
     balanceExpiryDays: int(0, 36_500).default(0),
     defaultCreditLine: z
       .string()
-      .regex(/^\d+(\.\d{1,9})?$/, 'must be a USD decimal string like "0" or "100.00"')
+      .refine((s) => {
+        try {
+          parseUsd(s, { allowZero: true });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be a USD decimal string like "0" or "100.00", at most 1000000000')
       .default('0'),
     flushMs: int(1, 1000).default(10),
     bodyLimitBytes: int(1024, 512 * 1024 * 1024).default(32 * 1024 * 1024),

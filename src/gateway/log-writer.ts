@@ -1,4 +1,5 @@
 import { newId } from '../ids.ts';
+import { INT64_MAX } from '../money.ts';
 import { applyBookDeltas, chargeEntries, lockAccount, type Entry } from '../billing/ledger.ts';
 import type { Runtime } from '../services/context.ts';
 import { insertMany } from '../storage/batch.ts';
@@ -55,7 +56,6 @@ export const LOG_COLUMN_KINDS = {
 
 export const LOG_COLUMNS = Object.keys(LOG_COLUMN_KINDS) as Array<keyof RequestLogRow>;
 const NOT_NULL: ReadonlySet<string> = new Set(['id', 'endpoint', 'protocol', 'started_at', 'ended_at', 'duration_ms', 'status', 'outcome', 'hold_amount', 'amount']);
-const INT64_MAX = 9_223_372_036_854_775_807n;
 
 /** A text both engines store: no NUL (PostgreSQL refuses it), at most `max` characters. */
 function storableText(v: string, max = 10_000): string {

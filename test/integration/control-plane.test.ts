@@ -204,7 +204,7 @@ for (const engine of engines()) {
       expectError(await t.req('POST', url, { body: [], idem: idem() }), 400, 'VALIDATION', 'body');
       expectError(await t.req('POST', url, { body: { ...base, foo: 1 }, idem: idem() }), 400, 'VALIDATION', 'foo');
       expectError(await t.req('POST', url, { body: { ...base, amount: 100 }, idem: idem() }), 400, 'VALIDATION', 'amount');
-      for (const amount of ['1e3', '-5', '0.0000000001', 'abc', '', '0', '0.00', ' 1.00', '1,000.00', '+1', '.5', '1000000000000.01', '007']) {
+      for (const amount of ['1e3', '-5', '0.0000000001', 'abc', '', '0', '0.00', ' 1.00', '1,000.00', '+1', '.5', '1000000000.01', '9223372036.854775808', '007']) {
         const r = await t.req('POST', url, { body: { ...base, amount }, idem: idem() });
         expectError(r, 400, 'VALIDATION', 'amount');
       }

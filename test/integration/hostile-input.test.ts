@@ -175,3 +175,49 @@ for (const engine of engines()) {
     });
   });
 }
+
+for (const engine of engines()) {
+  describe(`amounts stay inside 64 bits (${engine})`, () => {
+    let g: TestGateway;
+    before(async () => {
+      g = await startTestGateway({ engine, demo: false });
+    });
+    after(() => g?.close());
+
+    const topup = (accountId: string, amount: string, key: string) =>
+      g.adminRaw('POST', `/admin/v1/accounts/${accountId}/topups`, { amount, method: 'other', reference: 'big' }, { 'idempotency-key': key });
+
+    test('an amount past the per-movement cap is a 400; a balance that would overflow is a 409; nothing moves', async () => {
+      const a = await g.admin('POST', '/admin/v1/accounts', { name: 'whale' });
+      for (const amount of ['9223372036.854775807', '9223372036.854775808', '9000000000', '1000000000.000000001']) {
+        const r = await topup(a.id, amount, `k-${amount}`);
+        assert.equal(r.status, 400, amount);
+        assert.equal(r.body.error.code, 'VALIDATION');
+        assert.equal(r.body.error.field, 'amount');
+      }
+      assert.equal((await topup(a.id, '1000000000', 'k1')).status, 201);
+      assert.equal((await topup(a.id, '1000000000', 'k2')).status, 201);
+      const third = await topup(a.id, '1000000000', 'k3');
+      assert.equal(third.status, 409);
+      assert.equal(third.body.error.code, 'BALANCE_OUT_OF_RANGE');
+      const b = await g.balance(a.id);
+      assert.equal(b.paid, '2000000000.00');
+      const bonus = await g.adminRaw('POST', `/admin/v1/accounts/${a.id}/topups`, { amount: '1', bonus: '999999999', method: 'other', reference: 'x' }, { 'idempotency-key': 'k4' });
+      assert.equal(bonus.status, 201, 'the granted bucket is a book of its own');
+      const v = await g.adminRaw('GET', '/admin/v1/ledger/verify');
+      assert.equal(v.status, 200, JSON.stringify(v.body));
+      assert.equal(v.body.ok, true);
+    });
+
+    test('credit lines and other amounts past the cap are 400s, not 500s', async () => {
+      const r = await g.adminRaw('POST', '/admin/v1/accounts', { name: 'x', credit_line: '1000000000000' });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error.field, 'credit_line');
+      const a = await g.admin('POST', '/admin/v1/accounts', { name: 'y' });
+      const p = await g.adminRaw('PATCH', `/admin/v1/accounts/${a.id}`, { credit_line: '9223372036.854775807' });
+      assert.equal(p.status, 400);
+      const price = await g.adminRaw('PUT', '/admin/v1/models/m-big', { family: 'openai', price: { input_per_mtok: '99999999999' } });
+      assert.equal(price.status, 400);
+    });
+  });
+}
