@@ -3,12 +3,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config/load.ts';
+import { loadConfig } from '../src/kernel/config/load.ts';
 import { startSurety } from '../src/start.ts';
 import { createAccount } from '../src/accounts/accounts.ts';
 import { createKey } from '../src/accounts/keys.ts';
 import { recordTopup } from '../src/billing/topups.ts';
-import { withActor } from '../src/services/context.ts';
+import { withActor } from '../src/kernel/context.ts';
 
 const simUrl = process.argv[2]!;
 const dir = mkdtempSync(join(tmpdir(), 'surety-bench-'));

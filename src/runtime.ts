@@ -1,11 +1,11 @@
 import pino, { type Logger } from 'pino';
-import type { Config } from './config/schema.ts';
-import { secretToken, sha256Hex } from './ids.ts';
+import type { Config } from './kernel/config/schema.ts';
+import { secretToken, sha256Hex } from './kernel/ids.ts';
 import { expireHolds } from './billing/holds.ts';
 import { expireBalances } from './billing/topups.ts';
-import { EventBus, type BusKind, type Runtime } from './services/context.ts';
+import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
 import { openDb } from './storage/open.ts';
-import type { Db } from './storage/db.ts';
+import type { Db } from './storage/port.ts';
 
 export interface RuntimeHandle extends Runtime {
   bus: EventBus;

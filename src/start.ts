@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
-import type { Config } from './config/schema.ts';
-import { buildApp, type App } from './app.ts';
-import { bootstrapDemoAccount, isEmptyDatabase, type DemoInfo } from './demo.ts';
-import { applyCatalogFile, readCatalogFile } from './gateway/config-file.ts';
-import { configureDemoCatalog, hasDemoChannels, repointDemoChannels, startDemoSimulator } from './gateway/demo.ts';
+import type { Config } from './kernel/config/schema.ts';
+import { buildApp, type App } from './http/app.ts';
+import { applyCatalogFile, readCatalogFile } from './catalog/catalog-file.ts';
+import { bootstrapDemoAccount, configureDemoCatalog, hasDemoChannels, isEmptyDatabase, repointDemoChannels, startDemoSimulator, type DemoInfo } from './demo.ts';
 import { registerGateway, type GatewayHandle, type GatewayOptions } from './gateway/routes.ts';
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
-import { serve, type Closable } from './server.ts';
+import { serve, type Closable } from './http/server.ts';
 import type { Simulator } from './sim/server.ts';
 
 export interface Started {

@@ -1,16 +1,16 @@
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
+import { AppError } from '../kernel/errors.ts';
 import {
   AddMemberInput, UpdateMemberInput, accountView, addMember, balanceView, getAccount, getBalance, listMembers, memberView, removeMember, updateMember,
 } from '../accounts/accounts.ts';
-import { requireRole } from '../accounts/authorize.ts';
+import { requireRole } from '../kernel/authorisation.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
-import { accountJournal } from '../billing/ledger.ts';
+import { accountJournal } from '../billing/journal.ts';
 import { redeemCode } from '../billing/redemption.ts';
 import { RefundRequestInput, getRefund, listRefunds, refundView, requestRefund } from '../billing/refunds.ts';
 import { listTopups, topupView } from '../billing/topups.ts';
-import { withActor, type Actor, type Runtime } from '../services/context.ts';
-import { parseInput } from '../services/validate.ts';
+import { withActor, type Actor, type Runtime } from '../kernel/context.ts';
+import { parseInput } from '../kernel/validation.ts';
 import { Paging, type RouteTable } from '../http/routes.ts';
 import { ledgerView } from '../admin/views.ts';
 

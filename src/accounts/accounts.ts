@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
-import { newId } from '../ids.ts';
-import { formatUsd, parseUsd } from '../money.ts';
-import { bucketBalances, type SpendOrder } from '../billing/ledger.ts';
-import { audit } from '../services/audit.ts';
-import { ROLES, type Role, type Runtime, type ServiceContext } from '../services/context.ts';
-import { iso, parseInput, usdAmount } from '../services/validate.ts';
-import { big, optNum, str, type Queryable, type Row } from '../storage/db.ts';
-import { requireOperator, requireRole } from './authorize.ts';
+import { AppError } from '../kernel/errors.ts';
+import { newId } from '../kernel/ids.ts';
+import { formatUsd, parseUsd } from '../kernel/money.ts';
+import { bucketBalances, type SpendOrder } from '../billing/journal.ts';
+import { audit } from '../kernel/audit.ts';
+import { ROLES, type Role, type Runtime, type ServiceContext } from '../kernel/context.ts';
+import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
+import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
+import { requireOperator, requireRole } from '../kernel/authorisation.ts';
 
 export type AccountKind = 'individual' | 'enterprise';
 

@@ -1,14 +1,14 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
-import { newId, secretToken, sha256Hex } from '../ids.ts';
-import { formatUsd } from '../money.ts';
-import { audit } from '../services/audit.ts';
-import { ROLES, type Role, type Runtime, type ServiceContext } from '../services/context.ts';
-import { iso, isoTime, parseInput, usdAmount } from '../services/validate.ts';
-import { json, optBig, optNum, str, type Queryable, type Row } from '../storage/db.ts';
+import { AppError } from '../kernel/errors.ts';
+import { newId, secretToken, sha256Hex } from '../kernel/ids.ts';
+import { formatUsd } from '../kernel/money.ts';
+import { audit } from '../kernel/audit.ts';
+import { ROLES, type Role, type Runtime, type ServiceContext } from '../kernel/context.ts';
+import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
+import { json, optBig, optNum, str, type Queryable, type Row } from '../storage/port.ts';
 import { getAccountRow, getMemberRow } from './accounts.ts';
-import { requireRole, roleAtLeast } from './authorize.ts';
+import { requireRole, roleAtLeast } from '../kernel/authorisation.ts';
 
 export const KEY_PREFIX = 'sk-sur-';
 

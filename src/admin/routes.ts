@@ -5,13 +5,13 @@ import {
 } from '../accounts/accounts.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
 import { CreateHoldInput, createHold, getHold, holdView, postHold, voidHold } from '../billing/holds.ts';
-import { accountJournal } from '../billing/ledger.ts';
+import { accountJournal } from '../billing/journal.ts';
 import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, redeemCode } from '../billing/redemption.ts';
 import { DecisionInput, RefundRequestInput, approveRefund, getRefund, listRefunds, refundView, rejectRefund, requestRefund } from '../billing/refunds.ts';
 import { TopupInput, listTopups, recordTopup, topupView } from '../billing/topups.ts';
 import { verifyLedger } from '../billing/verify.ts';
-import { withActor, type Runtime } from '../services/context.ts';
-import { parseInput, usdAmount } from '../services/validate.ts';
+import { withActor, type Runtime } from '../kernel/context.ts';
+import { parseInput, usdAmount } from '../kernel/validation.ts';
 import { Paging, type RouteTable } from '../http/routes.ts';
 import { ledgerView, listAudit } from './views.ts';
 

@@ -1,7 +1,7 @@
-import { formatUsd } from '../money.ts';
-import type { LedgerEntryView } from '../billing/ledger.ts';
-import { str, type Db, type SqlValue } from '../storage/db.ts';
-import { fromJson } from '../services/json.ts';
+import { formatUsd } from '../kernel/money.ts';
+import type { LedgerEntryView } from '../billing/journal.ts';
+import { str, type Db, type SqlValue } from '../storage/port.ts';
+import { fromJson } from '../kernel/json.ts';
 
 export function ledgerView(rows: LedgerEntryView[], limit: number): Record<string, unknown> {
   return {

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
-import { newId } from '../ids.ts';
-import { formatUsd } from '../money.ts';
-import { audit } from '../services/audit.ts';
-import { actorId, type Runtime, type ServiceContext } from '../services/context.ts';
-import { idempotent } from '../services/idempotency.ts';
-import { big, optNum, str, type Queryable, type Row } from '../storage/db.ts';
-import { available, chargeEntries, lockAccount, writeTx } from './ledger.ts';
+import { AppError } from '../kernel/errors.ts';
+import { newId } from '../kernel/ids.ts';
+import { formatUsd } from '../kernel/money.ts';
+import { audit } from '../kernel/audit.ts';
+import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts';
+import { idempotent } from '../kernel/idempotency.ts';
+import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
+import { available, chargeEntries, lockAccount, writeTx } from './journal.ts';
 
 // Two-phase spending: reserve (hold) → post part or all → or void. An open hold counts against
 // the balance; a hold that outlives its TTL is voided by the sweeper and never charged.

@@ -2,9 +2,9 @@
  * Cost of a request: exact sum of every component, multiplier applied, rounded ONCE to integer
  * nano-USD (half away from zero). See docs/pricing.md.
  */
-import { mulDivCeil, mulDivRound, type Nanos } from '../money.ts';
-import type { BillableUsage } from '../gateway/usage/types.ts';
-import type { CompiledPrice } from './price-spec.ts';
+import { mulDivCeil, mulDivRound, type Nanos } from '../kernel/money.ts';
+import type { BillableUsage } from '../providers/types.ts';
+import type { CompiledPrice } from '../catalog/price-book.ts';
 
 export type PriceItem =
   | 'input_tokens'

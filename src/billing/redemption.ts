@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
-import { newId, sha256Hex } from '../ids.ts';
-import { formatUsd } from '../money.ts';
-import { requireOperator, requireRole } from '../accounts/authorize.ts';
-import { audit } from '../services/audit.ts';
-import { actorId, type ServiceContext } from '../services/context.ts';
-import { iso, isoTime, parseInput, usdAmount } from '../services/validate.ts';
-import { big, optNum, str } from '../storage/db.ts';
-import { book, lockAccount, type Bucket } from './ledger.ts';
+import { AppError } from '../kernel/errors.ts';
+import { newId, sha256Hex } from '../kernel/ids.ts';
+import { formatUsd } from '../kernel/money.ts';
+import { requireOperator, requireRole } from '../kernel/authorisation.ts';
+import { audit } from '../kernel/audit.ts';
+import { actorId, type ServiceContext } from '../kernel/context.ts';
+import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
+import { big, optNum, str } from '../storage/port.ts';
+import { book, lockAccount, type Bucket } from './journal.ts';
 import { writeTopup, type Topup } from './topups.ts';
 
 // Redemption codes: generated in batches (shown once, stored hashed), each redeemed once.

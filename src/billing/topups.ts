@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
-import { newId } from '../ids.ts';
-import { formatUsd } from '../money.ts';
-import { requireOperator, requireRole } from '../accounts/authorize.ts';
-import { audit } from '../services/audit.ts';
-import { actorId, type Runtime, type ServiceContext } from '../services/context.ts';
-import { idempotent } from '../services/idempotency.ts';
-import { iso, parseInput, usdAmount } from '../services/validate.ts';
-import { big, str, type Queryable, type Row } from '../storage/db.ts';
-import { book, lockAccount, writeTx, type Bucket, type Entry } from './ledger.ts';
+import { AppError } from '../kernel/errors.ts';
+import { newId } from '../kernel/ids.ts';
+import { formatUsd } from '../kernel/money.ts';
+import { requireOperator, requireRole } from '../kernel/authorisation.ts';
+import { audit } from '../kernel/audit.ts';
+import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts';
+import { idempotent } from '../kernel/idempotency.ts';
+import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
+import { big, str, type Queryable, type Row } from '../storage/port.ts';
+import { book, lockAccount, writeTx, type Bucket, type Entry } from './journal.ts';
 
 export const PAYMENT_METHODS = ['bank_transfer', 'card', 'other'] as const;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number] | 'redemption_code';

@@ -1,6 +1,6 @@
-import { formatUsd } from '../money.ts';
-import type { Db } from '../storage/db.ts';
-import { big, str } from '../storage/db.ts';
+import { formatUsd } from '../kernel/money.ts';
+import type { Db } from '../storage/port.ts';
+import { big, str } from '../storage/port.ts';
 
 export interface VerifyProblem {
   check: string;

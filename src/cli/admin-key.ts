@@ -1,4 +1,4 @@
-import { rotateAdminKey } from '../services/admin-key.ts';
+import { rotateAdminKey } from '../accounts/operator-key.ts';
 import { withServices, type Command } from './framework.ts';
 
 export const commands: Command[] = [

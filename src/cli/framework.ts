@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { loadConfig } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
-import { AppError } from '../errors.ts';
+import { loadConfig } from '../kernel/config/load.ts';
+import type { Config } from '../kernel/config/schema.ts';
+import { AppError } from '../kernel/errors.ts';
 import { createRuntime, type RuntimeHandle } from '../runtime.ts';
-import { withActor, type Actor, type ServiceContext } from '../services/context.ts';
+import { withActor, type Actor, type ServiceContext } from '../kernel/context.ts';
 
 // What every CLI command shares: its declaration (options, positionals, help), the output in
 // JSON or a readable form, and a runtime over the same storage and services the HTTP API uses.

@@ -4,8 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError } from '../config/load.ts';
-import { isAppError } from '../errors.ts';
+import { ConfigError } from '../kernel/config/load.ts';
+import { isAppError } from '../kernel/errors.ts';
 import { Io, JSON_OPTION, UsageError, type Command, type OptionSpec } from './framework.ts';
 import { commands as accounts } from './accounts.ts';
 import { commands as adminKey } from './admin-key.ts';

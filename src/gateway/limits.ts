@@ -1,5 +1,5 @@
-import type { Runtime } from '../services/context.ts';
-import { big, str } from '../storage/db.ts';
+import type { Runtime } from '../kernel/context.ts';
+import { big, str } from '../storage/port.ts';
 
 // Per-key and per-account request and token rates (token buckets refilled continuously), per-key
 // concurrency, and per-key spend limits (day, month, total; UTC periods). All in memory: limits

@@ -1,5 +1,5 @@
-import type { LiveChannel, LiveModel } from './catalog.ts';
-import type { Outcome } from './outcomes.ts';
+import type { LiveChannel, LiveModel } from '../catalog/catalog.ts';
+import type { Outcome } from '../requests/outcomes.ts';
 
 // Which channel serves the next attempt: highest priority first; within a priority, a weighted
 // random order; channels whose circuit is open are skipped. A circuit opens after

@@ -1,17 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError } from '../kernel/errors.ts';
 import type { KeyAuthenticator } from '../accounts/keys.ts';
-import { withActor, type Runtime } from '../services/context.ts';
-import { rejectNul } from '../services/validate.ts';
-import { EventBus } from '../services/context.ts';
+import { withActor, type Runtime } from '../kernel/context.ts';
+import { rejectNul } from '../kernel/validation.ts';
+import { EventBus } from '../kernel/context.ts';
 import type { RouteTable } from '../http/routes.ts';
-import { ChannelInput, ChannelPatch, GroupInput, ModelInput, channelView, createChannel, listChannels, listModels, modelView, priceHistory, putModel, setGroupMultiplier, updateChannel, Catalog } from './catalog.ts';
+import { ChannelInput, ChannelPatch, GroupInput, ModelInput, channelView, createChannel, listChannels, listModels, modelView, priceHistory, putModel, setGroupMultiplier, updateChannel, Catalog } from '../catalog/catalog.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { extractKey } from './protocols.ts';
-import { Gateway, type IncomingCall, type ProxyOptions, type Surface } from './proxy.ts';
+import { Gateway, type IncomingCall, type ProxyOptions, type Surface } from './gateway.ts';
 import { parseMultipartFields } from './multipart.ts';
-import { appErrorPayload } from './protocols.ts';
-import { registerLogRoutes } from './logs-api.ts';
+import { appErrorPayload } from '../providers/errors.ts';
+import { registerLogRoutes } from '../requests/logs.ts';
 import { Router, type RouterOptions } from './router.ts';
 
 interface ParsedBody {
@@ -255,4 +254,18 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
   });
   registerLogRoutes(routes, rt);
   return { gateway, catalog, metrics };
+}
+
+/** The caller's key from any of the ways the three SDKs send it. */
+export function extractKey(req: FastifyRequest): string {
+  const h = req.headers;
+  const auth = h.authorization;
+  if (typeof auth === 'string' && auth.length > 7 && (auth.charCodeAt(0) | 32) === 98 /* b */ && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+  const x = h['x-api-key'];
+  if (typeof x === 'string' && x) return x.trim();
+  const g = h['x-goog-api-key'];
+  if (typeof g === 'string' && g) return g.trim();
+  const q = (req.query as Record<string, unknown> | undefined)?.key;
+  if (typeof q === 'string' && q) return q;
+  return '';
 }

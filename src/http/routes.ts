@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AppError } from '../errors.ts';
-import type { Actor } from '../services/context.ts';
-import { rejectNul } from '../services/validate.ts';
+import { AppError } from '../kernel/errors.ts';
+import type { Actor } from '../kernel/context.ts';
+import { rejectNul } from '../kernel/validation.ts';
 
 // Control-plane routes are declared as data: method, path, auth, an optional body schema and
 // whether the call moves money (needs an Idempotency-Key). The same table feeds Fastify and the

@@ -1,4 +1,4 @@
-import type { Engine, Queryable, SqlValue } from './db.ts';
+import type { Engine, Queryable, SqlValue } from './port.ts';
 
 /**
  * Inserts many rows. PostgreSQL: multi-row INSERTs in chunks (one round trip per chunk). SQLite:

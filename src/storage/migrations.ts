@@ -1,5 +1,5 @@
-import type { Db, Engine } from './db.ts';
-import { SqliteDb } from './sqlite.ts';
+import type { Db, Engine } from './port.ts';
+import { SqliteDb } from './sqlite/db.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
 //   {{id}}   an auto-increment integer primary key

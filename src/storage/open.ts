@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
-import type { Db } from './db.ts';
-import { SqliteDb } from './sqlite.ts';
+import type { Db } from './port.ts';
+import { SqliteDb } from './sqlite/db.ts';
 import { migrate } from './migrations.ts';
 
 export interface OpenOptions {
@@ -13,7 +13,7 @@ export interface OpenOptions {
 export async function openDb(opts: OpenOptions): Promise<Db> {
   // pg is loaded only when PostgreSQL is used (the embedded default does not pay for it).
   const db: Db = opts.databaseUrl
-    ? new (await import('./postgres.ts')).PostgresDb(opts.databaseUrl)
+    ? new (await import('./postgres/db.ts')).PostgresDb(opts.databaseUrl)
     : new SqliteDb(join(resolve(opts.dataDir), 'surety.db'));
   if (opts.migrate !== false) {
     try {

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Db, Engine } from '../../src/storage/db.ts';
-import { SqliteDb } from '../../src/storage/sqlite.ts';
-import { PostgresDb } from '../../src/storage/postgres.ts';
+import type { Db, Engine } from '../../src/storage/port.ts';
+import { SqliteDb } from '../../src/storage/sqlite/db.ts';
+import { PostgresDb } from '../../src/storage/postgres/db.ts';
 import { migrate } from '../../src/storage/migrations.ts';
 
 export const PG_URL = process.env.SURETY_TEST_DATABASE_URL || '';

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.ts';
-import type { ConfigKey } from '../../src/config/schema.ts';
+import { loadConfig } from '../../src/kernel/config/load.ts';
+import type { ConfigKey } from '../../src/kernel/config/schema.ts';
 import { verifyLedger, type VerifyReport } from '../../src/billing/verify.ts';
-import { parseUsd } from '../../src/money.ts';
+import { parseUsd } from '../../src/kernel/money.ts';
 import type { GatewayOptions } from '../../src/gateway/routes.ts';
 import { startSurety, type Started } from '../../src/start.ts';
-import type { Engine } from '../../src/storage/db.ts';
+import type { Engine } from '../../src/storage/port.ts';
 import { openTestDb } from './engines.ts';
 
 export const ADMIN_KEY = 'sa-test-operator-key-0123456789abcdef';

@@ -1,12 +1,12 @@
 // A Runtime and an app for tests: real storage (see engines.ts), silent logs, a clock the test
 // moves, and an app with a known operator key driven through inject() (it never listens).
-import type { Engine } from '../../src/storage/db.ts';
-import { loadConfig } from '../../src/config/load.ts';
-import type { ConfigKey } from '../../src/config/schema.ts';
+import type { Engine } from '../../src/storage/port.ts';
+import { loadConfig } from '../../src/kernel/config/load.ts';
+import type { ConfigKey } from '../../src/kernel/config/schema.ts';
 import { createRuntime, type RuntimeHandle } from '../../src/runtime.ts';
-import { buildApp, type App } from '../../src/app.ts';
-import { sha256Hex } from '../../src/ids.ts';
-import { withActor, type Actor, type ServiceContext } from '../../src/services/context.ts';
+import { buildApp, type App } from '../../src/http/app.ts';
+import { sha256Hex } from '../../src/kernel/ids.ts';
+import { withActor, type Actor, type ServiceContext } from '../../src/kernel/context.ts';
 import { openTestDb, type TestDb } from './engines.ts';
 
 export const ADMIN_KEY = 'sa-test-operator-key-0123456789abcdef';

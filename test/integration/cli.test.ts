@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sha256Hex } from '../../src/ids.ts';
+import { sha256Hex } from '../../src/kernel/ids.ts';
 import { MIGRATIONS } from '../../src/storage/migrations.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -2,8 +2,8 @@
 // customer routes, errors, audit, key lifecycle and enterprise roles.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sha256Hex } from '../../src/ids.ts';
-import type { Db } from '../../src/storage/db.ts';
+import { sha256Hex } from '../../src/kernel/ids.ts';
+import type { Db } from '../../src/storage/port.ts';
 import { engines } from '../helpers/engines.ts';
 import { ADMIN_KEY, createTestApp, idem, type Res, type TestApp } from '../helpers/runtime.ts';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/kernel/config/load.ts';
 import { startSurety, type Started } from '../../src/start.ts';
 import { ADMIN_KEY, startTestGateway, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { big } from '../../src/storage/db.ts';
+import { big } from '../../src/storage/port.ts';
 import { engines } from '../helpers/engines.ts';
 import { simTokens, startTestGateway, tokenCost, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
 

@@ -3,7 +3,7 @@
 // caches happen to expire (keys: 5 s) or never (the catalog has no expiry).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/kernel/config/load.ts';
 import { startSurety, type Started } from '../../src/start.ts';
 import { PG_URL, openTestDb, type TestDb } from '../helpers/engines.ts';
 import { ADMIN_KEY } from '../helpers/gateway.ts';

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RouteSpec } from '../../src/http/routes.ts';
-import { newId } from '../../src/ids.ts';
-import type { Db } from '../../src/storage/db.ts';
+import { newId } from '../../src/kernel/ids.ts';
+import type { Db } from '../../src/storage/port.ts';
 import { engines } from '../helpers/engines.ts';
 import { createTestApp, idem, type Res, type TestApp } from '../helpers/runtime.ts';
 

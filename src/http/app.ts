@@ -1,0 +1,131 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { AppError, errorBody, isAppError } from '../kernel/errors.ts';
+import { safeEqual, sha256Hex } from '../kernel/ids.ts';
+import { KeyAuthenticator } from '../accounts/keys.ts';
+import { RouteTable, type Auth } from './routes.ts';
+import { rejectNul } from '../kernel/validation.ts';
+import { registerAdminRoutes } from '../admin/routes.ts';
+import { registerAccountRoutes } from '../account-api/routes.ts';
+import type { Actor, Runtime } from '../kernel/context.ts';
+import { EventBus } from '../kernel/context.ts';
+
+export interface AppOptions {
+  /** SHA-256 (hex) of the operator key; presented keys are hashed and compared in constant time. */
+  adminKeyHash: string;
+  /** Extra route registrations (the data plane) run after the control plane. */
+  plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, readiness: ReadinessCheck[]) => void | Promise<void>>;
+}
+
+/** A part of the process that can make it unready: returns null when fine, else what is wrong. */
+export type ReadinessCheck = () => string | null;
+
+export interface App {
+  app: FastifyInstance;
+  auth: KeyAuthenticator;
+  routes: RouteTable;
+}
+
+/** Builds the HTTP application. It never listens: server.ts does, tests use inject() or listen(0). */
+export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: rt.config.bodyLimitBytes,
+    trustProxy: rt.config.trustProxy,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: false,
+  });
+  const auth = new KeyAuthenticator(rt);
+  if (rt.bus instanceof EventBus) {
+    rt.bus.on({ keyChanged: (id) => auth.evictKey(id), accountChanged: (id) => auth.evictAccount(id) });
+  }
+
+  // Bad JSON is a stable error naming the problem, not a framework message.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(null, undefined);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      return done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+    try {
+      // A NUL can only arrive escaped ("\u0000"): look for it only when the text has one.
+      if (text.includes('\\u0000')) rejectNul(parsed, 'body');
+    } catch (e) {
+      return done(e as AppError, undefined);
+    }
+    done(null, parsed);
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    let e: AppError;
+    if (isAppError(err)) e = err;
+    else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new AppError('BODY_TOO_LARGE');
+    else if ((err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = new AppError('UNSUPPORTED_MEDIA_TYPE');
+    else if ((err as { statusCode?: number }).statusCode === 400) e = new AppError('VALIDATION', (err as Error).message);
+    else {
+      rt.log.error({ err, url: request.url }, 'unhandled error');
+      e = new AppError('INTERNAL');
+    }
+    reply.code(e.status).send(errorBody(e));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody(new AppError('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)));
+  });
+
+  if (rt.config.requestLog) {
+    // One process-log line per HTTP request (off by default: the request log in storage is the record).
+    app.addHook('onResponse', (request, reply, done) => {
+      rt.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, ip: request.ip }, 'http');
+      done();
+    });
+  }
+
+  const adminHash = opts.adminKeyHash;
+  const authenticate = async (req: FastifyRequest, mode: Auth): Promise<Actor> => {
+    if (mode === 'none') return { type: 'system', id: 'anonymous' };
+    const token = bearer(req);
+    if (!token) throw new AppError('AUTH_REQUIRED');
+    if (mode === 'operator') {
+      if (!safeEqual(sha256Hex(token), adminHash)) throw new AppError('KEY_INVALID', 'The operator key is not valid.');
+      return { type: 'operator', id: 'admin' };
+    }
+    const p = await auth.authenticate(token);
+    return { type: 'customer', accountId: p.key.account_id, keyId: p.key.id, memberId: p.key.member_id, role: p.role };
+  };
+
+  const routes = new RouteTable(app, authenticate);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  const readiness: ReadinessCheck[] = [];
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await rt.db.ping();
+    } catch (err) {
+      reply.code(503);
+      return errorBody(new AppError('STORAGE_UNAVAILABLE', `Storage is not reachable: ${(err as Error).message}`));
+    }
+    // Reachable is not enough: a part that cannot write (the request log) makes the process unready.
+    const problems = readiness.map((check) => check()).filter((p): p is string => p !== null);
+    if (problems.length > 0) {
+      reply.code(503);
+      return errorBody(new AppError('STORAGE_UNAVAILABLE', problems.join('; ')));
+    }
+    return { status: 'ready', storage: rt.db.engine };
+  });
+  registerAdminRoutes(routes, rt);
+  registerAccountRoutes(routes, rt);
+  app.get('/admin/v1/openapi.json', async () => routes.openapi('Surety control plane', '0.1.0'));
+  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes, readiness);
+  return { app, auth, routes };
+}
+
+function bearer(req: FastifyRequest): string | null {
+  const h = req.headers.authorization;
+  if (typeof h === 'string' && h.length > 7 && h.slice(0, 7).toLowerCase() === 'bearer ') return h.slice(7).trim();
+  const x = req.headers['x-api-key'];
+  if (typeof x === 'string' && x) return x.trim();
+  return null;
+}
