@@ -5,7 +5,7 @@ import {
 } from '../accounts/accounts.ts';
 import { requireRole } from '../kernel/authorisation.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
-import { accountJournal } from '../billing/journal.ts';
+import { accountJournal } from '../billing/statement.ts';
 import { redeemCode } from '../billing/redemption.ts';
 import { RefundRequestInput, getRefund, listRefunds, refundView, requestRefund } from '../billing/refunds.ts';
 import { listTopups, topupView } from '../billing/topups.ts';

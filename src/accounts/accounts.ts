@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { formatUsd, parseUsd } from '../kernel/money.ts';
-import { bucketBalances, type SpendOrder } from '../billing/journal.ts';
+import { available, bucketBalances, type SpendOrder } from '../billing/books.ts';
 import { audit } from '../kernel/audit.ts';
 import { ROLES, type Role, type Runtime, type ServiceContext } from '../kernel/context.ts';
 import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
@@ -198,7 +198,7 @@ export async function getBalance(rt: Runtime | ServiceContext, id: string): Prom
     held: a.held,
     credit_line: a.credit_line,
     total,
-    available: total + a.credit_line - a.held,
+    available: available({ balance: total, creditLine: a.credit_line, held: a.held }),
     balance_expires_at: a.balance_expires_at,
   };
 }

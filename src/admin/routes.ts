@@ -5,7 +5,7 @@ import {
 } from '../accounts/accounts.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
 import { CreateHoldInput, createHold, getHold, holdView, postHold, voidHold } from '../billing/holds.ts';
-import { accountJournal } from '../billing/journal.ts';
+import { accountJournal } from '../billing/statement.ts';
 import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, redeemCode } from '../billing/redemption.ts';
 import { DecisionInput, RefundRequestInput, approveRefund, getRefund, listRefunds, refundView, rejectRefund, requestRefund } from '../billing/refunds.ts';
 import { TopupInput, listTopups, recordTopup, topupView } from '../billing/topups.ts';

@@ -6,7 +6,8 @@ import { audit } from '../kernel/audit.ts';
 import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts';
 import { idempotent } from '../kernel/idempotency.ts';
 import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
-import { available, chargeEntries, lockAccount, writeTx } from './journal.ts';
+import { available, chargeEntries, lockAccount } from './books.ts';
+import { writeTx } from './journal.ts';
 
 // Two-phase spending: reserve (hold) → post part or all → or void. An open hold counts against
 // the balance; a hold that outlives its TTL is voided by the sweeper and never charged.
@@ -91,7 +92,13 @@ async function loadHold(ctx: ServiceContext, q: Queryable, holdId: string): Prom
   return toHold(r);
 }
 
-/** Posts part or all of an open hold as a usage charge; the rest of the hold is released. */
+/**
+ * Posts part or all of an open hold as a usage charge; the rest of the hold is released.
+ *
+ * Read, lock, read again: the hold is first read only to learn its account; the account is locked
+ * (accounts are always locked first, see books.ts); then the hold is read again under that lock,
+ * because another post or void may have settled it between the two reads.
+ */
 export async function postHold(ctx: ServiceContext, holdId: string, amount: bigint, idempotencyKey: string, accountScope?: string): Promise<Hold> {
   const now = ctx.now();
   const { result } = await idempotent(ctx.db, { scope: `hold-post:${holdId}`, key: idempotencyKey, payload: { op: 'post', holdId, amount } }, async (q) => {
@@ -100,10 +107,12 @@ export async function postHold(ctx: ServiceContext, holdId: string, amount: bigi
     const m = await lockAccount(ctx.db, q, peek.account_id);
     const hold = await loadHold(ctx, q, holdId);
     if (hold.status !== 'open' || hold.expires_at <= now) throw new AppError('HOLD_NOT_OPEN', `hold ${holdId} is ${hold.status === 'open' ? 'expired' : hold.status}`);
+    // The hold is the cap: only the reserved amount was checked against `available` when the hold
+    // was made, so posting more could take the account past its credit line.
     if (amount < 0n || amount > hold.amount) throw new AppError('HOLD_EXCEEDED', `post amount ${formatUsd(amount)} exceeds the hold of ${formatUsd(hold.amount)}`);
     let txId: string | null = null;
     if (amount > 0n) {
-      txId = await writeTx(q, {
+      txId = await writeTx(ctx.db, q, {
         kind: 'charge',
         accountId: hold.account_id,
         memo: hold.reference,
@@ -124,7 +133,7 @@ export async function postHold(ctx: ServiceContext, holdId: string, amount: bigi
   return result;
 }
 
-/** Releases an open hold without charging anything. Voiding a voided hold returns it unchanged. */
+/** Releases an open hold without charging anything (read, lock, read again as postHold). Voiding a voided hold returns it unchanged. */
 export async function voidHold(ctx: ServiceContext, holdId: string, accountScope?: string): Promise<Hold> {
   const now = ctx.now();
   const out = await ctx.db.tx(async (q) => {

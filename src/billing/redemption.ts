@@ -8,7 +8,7 @@ import { audit } from '../kernel/audit.ts';
 import { actorId, type ServiceContext } from '../kernel/context.ts';
 import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str } from '../storage/port.ts';
-import { book, lockAccount, type Bucket } from './journal.ts';
+import { book, lockAccount, type Bucket } from './books.ts';
 import { writeTopup, type Topup } from './topups.ts';
 
 // Redemption codes: generated in batches (shown once, stored hashed), each redeemed once.

@@ -8,7 +8,8 @@ import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts
 import { idempotent } from '../kernel/idempotency.ts';
 import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
-import { available, book, lockAccount, writeTx, type Entry } from './journal.ts';
+import { available, book, lockAccount } from './books.ts';
+import { writeTx, type Entry } from './journal.ts';
 import { getTopupRow, type PaymentMethod, type Topup } from './topups.ts';
 
 // Refunds go back along the original path: a customer asks to refund one top-up; an operator
@@ -172,6 +173,8 @@ export async function approveRefund(ctx: ServiceContext, refundId: string, raw: 
     if (before.status === 'approved') return before;
     if (before.status !== 'pending') throw new AppError('CONFLICT', `The refund is ${before.status}.`);
     const t = await getTopupRow(q, before.topup_id, ctx.db.forUpdate);
+    // Never pending (refused at request), but the cash book must be a payment method's.
+    if (t.method === 'redemption_code') throw new AppError('REFUND_NOT_ALLOWED', 'Redemption-code top-ups are not refundable.');
     // Re-check at approval: the balance may have been spent since the request (the window is
     // judged at request time: a request made in time is honoured).
     const leftOfPayment = t.amount - t.refunded;
@@ -194,7 +197,7 @@ export async function approveRefund(ctx: ServiceContext, refundId: string, raw: 
       { book: book.bonus, amount: shortfall + clawFromGranted },
       { book: book.customer(t.account_id, 'granted'), amount: -clawFromGranted },
     ];
-    const txId = await writeTx(q, { kind: 'refund', accountId: t.account_id, memo: input.note ?? null, refType: 'refund', refId: refundId, actor: actorId(ctx.actor), entries, at: now });
+    const txId = await writeTx(ctx.db, q, { kind: 'refund', accountId: t.account_id, memo: input.note ?? null, refType: 'refund', refId: refundId, actor: actorId(ctx.actor), entries, at: now });
     const after: Refund = {
       ...before, status: 'approved', fee, payout, bonus_clawback: clawFromGranted + shortfall, decision_note: input.note ?? null,
       decided_by: actorId(ctx.actor), decided_at: now, tx_id: txId,

@@ -1,5 +1,5 @@
 import { getAccount } from '../accounts/accounts.ts';
-import { accountJournal } from '../billing/journal.ts';
+import { accountJournal } from '../billing/statement.ts';
 import { verifyLedger, type VerifyReport } from '../billing/verify.ts';
 import { ledgerView } from '../admin/views.ts';
 import { limit, LIMIT_OPTION, str, withServices, type Command, type Io } from './framework.ts';
