@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
-import {
-  AddMemberInput, UpdateMemberInput, accountView, addMember, balanceView, getAccount, getBalance, listMembers, memberView, removeMember, updateMember,
-} from '../accounts/accounts.ts';
+import { accountView, balanceView, getAccount, getBalance } from '../accounts/accounts.ts';
+import { AddMemberInput, UpdateMemberInput, addMember, listMembers, memberView, removeMember, updateMember } from '../accounts/members.ts';
 import { requireRole } from '../kernel/authorisation.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
 import { accountJournal } from '../billing/statement.ts';

@@ -1,14 +1,22 @@
-import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
 import { newId, secretToken, sha256Hex } from '../kernel/ids.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { audit } from '../kernel/audit.ts';
-import { ROLES, type Role, type Runtime, type ServiceContext } from '../kernel/context.ts';
+import { ROLES, type Role, type ServiceContext } from '../kernel/context.ts';
 import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
 import { json, optBig, optNum, str, type Queryable, type Row } from '../storage/port.ts';
-import { getAccountRow, getMemberRow } from './accounts.ts';
+import { parseCidr } from './key-auth.ts';
+import { getAccountRow } from './accounts.ts';
+import { getMemberRow } from './members.ts';
 import { requireRole, roleAtLeast } from '../kernel/authorisation.ts';
+
+// The key service: customer API keys (a secret shown once, stored as its SHA-256), their role,
+// allow-lists, expiry, rate and spend limits; creating, listing, changing and revoking them.
+// Authenticating a presented key is key-auth.ts.
+
+// The data plane imports these from here.
+export { KeyAuthenticator, ipAllowed, type Principal } from './key-auth.ts';
 
 export const KEY_PREFIX = 'sk-sur-';
 
@@ -80,35 +88,6 @@ export function keyView(k: ApiKey): Record<string, unknown> {
 }
 
 const cidr = z.string().refine((s) => parseCidr(s) !== null, 'must be an IP address or CIDR block like "10.0.0.0/8"');
-
-function parseCidr(s: string): { addr: string; bits: number; type: 'ipv4' | 'ipv6' } | null {
-  const [addr, bitsStr, extra] = s.split('/');
-  if (extra !== undefined || !addr) return null;
-  const v = isIP(addr);
-  if (!v) return null;
-  const max = v === 4 ? 32 : 128;
-  const bits = bitsStr === undefined ? max : Number(bitsStr);
-  if (!Number.isInteger(bits) || bits < 0 || bits > max || (bitsStr !== undefined && !/^\d+$/.test(bitsStr))) return null;
-  return { addr, bits, type: v === 4 ? 'ipv4' : 'ipv6' };
-}
-
-/** A compiled IP allow-list; null allows every address. */
-export function compileIpAllowList(ips: string[] | null): BlockList | null {
-  if (!ips || ips.length === 0) return null;
-  const bl = new BlockList();
-  for (const s of ips) {
-    const c = parseCidr(s);
-    if (c) bl.addSubnet(c.addr, c.bits, c.type);
-  }
-  return bl;
-}
-
-export function ipAllowed(list: BlockList | null, ip: string): boolean {
-  if (!list) return true;
-  const v4mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  const type = isIP(v4mapped) === 4 ? 'ipv4' : 'ipv6';
-  return list.check(v4mapped, type);
-}
 
 const limits = z
   .object({
@@ -270,6 +249,18 @@ export async function updateKey(ctx: ServiceContext, accountId: string, keyId: s
   return out;
 }
 
+/**
+ * The one way a key is revoked: marks it revoked with its audit entry, inside the caller's
+ * transaction. The caller sends the bus notice (`ctx.bus.keyChanged`) once that transaction has
+ * committed, so that every cache drops the key at once.
+ */
+async function revokeInTx(ctx: ServiceContext, q: Queryable, before: ApiKey, now: number): Promise<ApiKey> {
+  const after: ApiKey = { ...before, status: 'revoked', revoked_at: now };
+  await q.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, before.id]);
+  await audit(q, ctx.actor, 'key.revoke', { type: 'key', id: before.id, accountId: before.account_id }, before, after, now);
+  return after;
+}
+
 /** Revokes a key; the data plane drops it from its cache at once (bus notice). Idempotent. */
 export async function revokeKey(ctx: ServiceContext, accountId: string, keyId: string): Promise<ApiKey> {
   requireRole(ctx.actor, accountId, 'member');
@@ -279,123 +270,18 @@ export async function revokeKey(ctx: ServiceContext, accountId: string, keyId: s
     if (!customerMayTouch(ctx, before)) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
     checkOwnerKey(ctx, before);
     if (before.status === 'revoked') return before;
-    const after: ApiKey = { ...before, status: 'revoked', revoked_at: now };
-    await q.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, keyId]);
-    await audit(q, ctx.actor, 'key.revoke', { type: 'key', id: keyId, accountId }, before, after, now);
-    return after;
+    return revokeInTx(ctx, q, before, now);
   });
   ctx.bus.keyChanged(keyId);
   return out;
 }
 
-// ---- authentication ----
-
-export interface Principal {
-  key: ApiKey;
-  accountStatus: string;
-  accountGroup: string;
-  accountKind: string;
-  accountRpm: number | null;
-  accountTpm: number | null;
-  /** The member's current role when the key is bound to a member, else the key's own role. */
-  role: Role;
-  ipList: BlockList | null;
-  modelSet: Set<string> | null;
-}
-
-interface CacheEntry {
-  principal: Principal | null;
-  loadedAt: number;
-}
-
 /**
- * Resolves API keys to principals with a small cache. Changes made through this process's
- * services evict at once (bus); entries also expire after `ttlMs` so changes made by another
- * gateway instance on shared PostgreSQL are seen within that time.
+ * Revokes the active keys bound to a member, inside the caller's transaction (a member's removal,
+ * authorised by the caller). Returns their ids for the caller's bus notices after commit.
  */
-export class KeyAuthenticator {
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly byKeyId = new Map<string, string>();
-  private readonly byAccount = new Map<string, Set<string>>();
-  private readonly rt: Runtime;
-  private readonly ttlMs: number;
-
-  constructor(rt: Runtime, ttlMs = 5000) {
-    this.rt = rt;
-    this.ttlMs = ttlMs;
-  }
-
-  /** SHA-256 of presented secrets, remembered for keys seen recently (hashing is per request). */
-  private readonly hashes = new Map<string, string>();
-  private hashOf(secret: string): string {
-    let h = this.hashes.get(secret);
-    if (h === undefined) {
-      h = sha256Hex(secret);
-      if (this.hashes.size >= 10_000) this.hashes.clear();
-      this.hashes.set(secret, h);
-    }
-    return h;
-  }
-
-  evictKey(keyId: string): void {
-    const h = this.byKeyId.get(keyId);
-    if (h) this.cache.delete(h);
-  }
-
-  evictAccount(accountId: string): void {
-    for (const h of this.byAccount.get(accountId) ?? []) this.cache.delete(h);
-  }
-
-  /** Returns the principal or throws the auth error that applies (invalid, revoked, expired, suspended). */
-  async authenticate(secret: string): Promise<Principal> {
-    if (!secret) throw new AppError('AUTH_REQUIRED');
-    const hash = this.hashOf(secret);
-    const now = this.rt.now();
-    let entry = this.cache.get(hash);
-    if (!entry || now - entry.loadedAt > this.ttlMs) {
-      entry = { principal: await this.load(hash), loadedAt: now };
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(hash, entry);
-      if (entry.principal) {
-        this.byKeyId.set(entry.principal.key.id, hash);
-        let set = this.byAccount.get(entry.principal.key.account_id);
-        if (!set) this.byAccount.set(entry.principal.key.account_id, (set = new Set()));
-        set.add(hash);
-      }
-    }
-    const p = entry.principal;
-    if (!p) throw new AppError('KEY_INVALID');
-    if (p.key.status === 'revoked') throw new AppError('KEY_REVOKED');
-    if (p.key.expires_at !== null && p.key.expires_at <= now) throw new AppError('KEY_EXPIRED');
-    if (p.accountStatus !== 'active') throw new AppError('ACCOUNT_SUSPENDED', `The account is ${p.accountStatus}.`);
-    return p;
-  }
-
-  /** The principal of a key that exists, whatever its state (after authenticate(); from the cache). */
-  known(secret: string): Principal | null {
-    return secret ? (this.cache.get(this.hashOf(secret))?.principal ?? null) : null;
-  }
-
-  private async load(hash: string): Promise<Principal | null> {
-    const r = await this.rt.db.get(
-      `SELECT k.*, a.status AS account_status, a.group_name AS account_group, a.kind AS account_kind, a.rpm AS account_rpm, a.tpm AS account_tpm, m.role AS member_role, m.removed_at AS member_removed_at
-         FROM api_keys k JOIN accounts a ON a.id = k.account_id LEFT JOIN members m ON m.id = k.member_id
-        WHERE k.hash = ?`,
-      [hash],
-    );
-    if (!r) return null;
-    const key = toKey(r);
-    if (r.member_removed_at !== null && r.member_removed_at !== undefined) key.status = 'revoked';
-    return {
-      key,
-      accountStatus: str(r.account_status),
-      accountGroup: str(r.account_group),
-      accountKind: str(r.account_kind),
-      accountRpm: optNum(r.account_rpm),
-      accountTpm: optNum(r.account_tpm),
-      role: ((r.member_role as string | null) ?? key.role) as Role,
-      ipList: compileIpAllowList(key.ips),
-      modelSet: key.models ? new Set(key.models) : null,
-    };
-  }
+export async function revokeMemberKeys(ctx: ServiceContext, q: Queryable, accountId: string, memberId: string, now: number): Promise<string[]> {
+  const rows = await q.all("SELECT * FROM api_keys WHERE account_id = ? AND member_id = ? AND status = 'active' ORDER BY id", [accountId, memberId]);
+  for (const r of rows) await revokeInTx(ctx, q, toKey(r), now);
+  return rows.map((r) => str(r.id));
 }

@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import {
-  AddMemberInput, CreateAccountInput, UpdateAccountInput, UpdateMemberInput,
-  accountView, addMember, balanceView, createAccount, getAccount, getBalance, listAccounts, listMembers, memberView, removeMember, updateAccount, updateMember,
-} from '../accounts/accounts.ts';
+import { CreateAccountInput, UpdateAccountInput, accountView, balanceView, createAccount, getAccount, getBalance, listAccounts, updateAccount } from '../accounts/accounts.ts';
+import { AddMemberInput, UpdateMemberInput, addMember, listMembers, memberView, removeMember, updateMember } from '../accounts/members.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
 import { CreateHoldInput, createHold, getHold, holdView, postHold, voidHold } from '../billing/holds.ts';
 import { accountJournal } from '../billing/statement.ts';

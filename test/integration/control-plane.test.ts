@@ -473,9 +473,23 @@ for (const engine of engines()) {
       const devKey = await newKey(ent, { member_id: dev.id });
       assert.equal(devKey.view.role, 'admin');
       assert.equal((await t.req('GET', '/account/v1/balance', { key: devKey.secret })).status, 200);
+      const devKey2 = await newKey(ent, { member_id: dev.id });
+      const revokedAlready = await newKey(ent, { member_id: dev.id });
+      await t.admin('DELETE', `/admin/v1/accounts/${ent}/keys/${revokedAlready.id}`);
       await t.admin('DELETE', `/admin/v1/accounts/${ent}/members/${dev.id}`);
       assert.equal((await t.admin('GET', `/admin/v1/accounts/${ent}/members`)).data.length, 1);
       expectError(await t.req('GET', '/account/v1/balance', { key: devKey.secret }), 401, 'KEY_REVOKED');
+      // Revoked as any key is: one key.revoke audit entry per key, by the actor who removed the member.
+      for (const k of [devKey, devKey2, revokedAlready]) {
+        const entries = await t.admin('GET', `/admin/v1/audit?target_id=${k.id}&action=key.revoke`);
+        assert.equal(entries.data.length, 1, k.id);
+        assert.equal(entries.data[0].after.status, 'revoked');
+        assert.equal(entries.data[0].actor_type, 'operator');
+      }
+      const keys = (await t.admin('GET', `/admin/v1/accounts/${ent}/keys`)).data.filter((k: { member_id: string }) => k.member_id === dev.id);
+      assert.deepEqual(keys.map((k: { status: string }) => k.status), ['revoked', 'revoked', 'revoked']);
+      const removal = await t.admin('GET', `/admin/v1/audit?target_id=${dev.id}&action=member.remove`);
+      assert.deepEqual(removal.data[0].after.keys_revoked.sort(), [devKey.id, devKey2.id].sort());
       expectError(await t.req('PATCH', `/admin/v1/accounts/${ent}/members/mem_nope`, { body: { role: 'admin' } }), 404, 'NOT_FOUND');
       const ind = await newAccount();
       expectError(await t.req('POST', `/admin/v1/accounts/${ind}/members`, { body: { email: 'x@y.test', role: 'member' } }), 409, 'CONFLICT');
