@@ -5,6 +5,7 @@ import { AddMemberInput, UpdateMemberInput, addMember, listMembers, memberView, 
 import { requireRole } from '../kernel/authorisation.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
 import { accountJournal } from '../billing/statement.ts';
+import { creditView, listCredits } from '../billing/credits.ts';
 import { redeemCode } from '../billing/redemption.ts';
 import { RefundRequestInput, getRefund, listRefunds, refundView, requestRefund } from '../billing/refunds.ts';
 import { listTopups, topupView } from '../billing/topups.ts';
@@ -55,6 +56,11 @@ export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
     return { ok: true };
   });
 
+  t.add({ method: 'GET', url: '/account/v1/credits', auth: cu, tag, summary: 'Credits granted to the account (compensation, reissue, SLA, goodwill), newest first', query: Paging }, async (c) => {
+    const p = parseInput(Paging, c.query, 'query');
+    const rows = await listCredits(ctx(c), acct(c), { limit: p.limit ?? 100, before: p.before });
+    return { data: rows.map(creditView), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null };
+  });
   t.add({ method: 'GET', url: '/account/v1/topups', auth: cu, tag, summary: 'List top-ups', query: Paging }, async (c) =>
     ({ data: (await listTopups(ctx(c), acct(c), parseInput(Paging, c.query, 'query').limit ?? 100)).map(topupView) }));
   t.add({ method: 'POST', url: '/account/v1/refunds', auth: cu, tag, summary: 'Ask to refund a top-up (owners and admins)', body: RefundRequestInput, idempotent: true, status: 201 }, async (c) => {

@@ -458,6 +458,34 @@ for (const engine of engines()) {
       expectError(await t.req('POST', '/account/v1/redeem', { key: key.secret, body: { code: exp.codes[0] } }), 410, 'REDEMPTION_CODE_EXPIRED');
     });
 
+    test('credits: goodwill over the admin API (idempotent, memo required); the customer sees its credits', async () => {
+      const acct = await newAccount();
+      const key = await newKey(acct);
+      const url = `/admin/v1/accounts/${acct}/credits`;
+      const body = { amount: '5.00', memo: 'sorry for the outage', ref_type: 'ticket', ref_id: 'T-1' };
+      expectError(await t.req('POST', url, { body }), 400, 'IDEMPOTENCY_KEY_REQUIRED');
+      const before = await counts(db);
+      expectError(await t.req('POST', url, { body: { amount: '5.00' }, idem: idem() }), 400, 'VALIDATION', 'memo');
+      expectError(await t.req('POST', url, { body: { ...body, kind: 'sla' }, idem: idem() }), 400, 'VALIDATION', 'kind');
+      expectError(await t.req('POST', url, { body: { amount: '5.00', memo: 'x', ref_type: 'ticket' }, idem: idem() }), 400, 'VALIDATION', 'ref_id');
+      expectError(await t.req('POST', '/admin/v1/accounts/acct_none/credits', { body, idem: idem() }), 404, 'NOT_FOUND');
+      assert.deepEqual(await counts(db), before, 'refused calls change nothing');
+      const r = await t.req('POST', url, { body, idem: 'gw-1' });
+      assert.equal(r.status, 201, r.text);
+      assert.deepEqual([r.body.kind, r.body.amount, r.body.memo, r.body.ref_type, r.body.ref_id], ['goodwill', '5.00', 'sorry for the outage', 'ticket', 'T-1']);
+      const again = await t.req('POST', url, { body, idem: 'gw-1' });
+      assert.equal(again.headers['idempotent-replayed'], 'true');
+      assert.equal(again.body.id, r.body.id);
+      expectError(await t.req('POST', url, { body: { ...body, amount: '6.00' }, idem: 'gw-1' }), 409, 'IDEMPOTENCY_CONFLICT');
+      const bal = await t.admin('GET', `/admin/v1/accounts/${acct}/balance`);
+      assert.deepEqual([bal.granted, bal.paid], ['5.00', '0.00']);
+      const ledger = await t.admin('GET', `/admin/v1/accounts/${acct}/ledger`);
+      assert.deepEqual(ledger.data.map((e: { kind: string; granted: string; ref_id: string }) => [e.kind, e.granted, e.ref_id]), [['credit', '5.00', r.body.id]]);
+      const mine = await t.req('GET', '/account/v1/credits', { key: key.secret });
+      assert.deepEqual(mine.body.data.map((c: { id: string }) => c.id), [r.body.id]);
+      assert.deepEqual((await t.admin('GET', `${url}?limit=1`)).next_before, r.body.id);
+    });
+
     test('members (operator): add, list, change role, remove; individual accounts have none', async () => {
       const ent = await newAccount({ kind: 'enterprise' });
       const m = await t.req('POST', `/admin/v1/accounts/${ent}/members`, { body: { email: 'Boss@Acme.test', name: 'Boss', role: 'owner' } });
