@@ -4,9 +4,10 @@ import { newId, secretToken, sha256Hex } from '../kernel/ids.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { audit } from '../kernel/audit.ts';
 import { ROLES, type Role, type ServiceContext } from '../kernel/context.ts';
-import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
-import { json, optBig, optNum, str, type Queryable, type Row } from '../storage/port.ts';
+import { iso, isoTime, parseInput, requireFuture, usdAmount } from '../kernel/validation.ts';
+import { json, optBig, optNum, str, type Queryable, type Row, type SqlValue } from '../storage/port.ts';
 import { parseCidr } from './key-auth.ts';
+import { LIMIT_FIELDS, NO_LIMITS, checkCustomerChange, limitsForCreate, limitsOf, withGiven, type GivenLimits, type KeyLimits } from './key-limits.ts';
 import { getAccountRow } from './accounts.ts';
 import { getMemberRow } from './members.ts';
 import { requireRole, roleAtLeast } from '../kernel/authorisation.ts';
@@ -20,25 +21,41 @@ export { KeyAuthenticator, ipAllowed, type Principal } from './key-auth.ts';
 
 export const KEY_PREFIX = 'sk-sur-';
 
-export interface ApiKey {
+export interface ApiKey extends KeyLimits {
   id: string;
   account_id: string;
   member_id: string | null;
   name: string;
   role: Role;
   prefix: string;
-  models: string[] | null;
-  ips: string[] | null;
-  expires_at: number | null;
-  rpm: number | null;
-  tpm: number | null;
-  concurrency: number | null;
-  limit_day: bigint | null;
-  limit_month: bigint | null;
-  limit_total: bigint | null;
+  /** The limits an operator last set on this key: customers may tighten them, never loosen them. */
+  op: KeyLimits;
   status: 'active' | 'revoked';
   created_at: number;
   revoked_at: number | null;
+}
+
+/** The limit columns of a row (`prefix` '' for the key's limits, 'op_' for the operator's). */
+function limitColumns(r: Row, prefix: '' | 'op_'): KeyLimits {
+  return {
+    models: json<string[] | null>(r[`${prefix}models`], null),
+    ips: json<string[] | null>(r[`${prefix}ips`], null),
+    expires_at: optNum(r[`${prefix}expires_at`]),
+    rpm: optNum(r[`${prefix}rpm`]),
+    tpm: optNum(r[`${prefix}tpm`]),
+    concurrency: optNum(r[`${prefix}concurrency`]),
+    limit_day: optBig(r[`${prefix}limit_day`]),
+    limit_month: optBig(r[`${prefix}limit_month`]),
+    limit_total: optBig(r[`${prefix}limit_total`]),
+  };
+}
+
+/** Column values of limits, in LIMIT_FIELDS order. */
+function limitValues(l: KeyLimits): SqlValue[] {
+  return LIMIT_FIELDS.map((f) => {
+    const v = l[f];
+    return Array.isArray(v) ? JSON.stringify(v) : v;
+  });
 }
 
 export function toKey(r: Row): ApiKey {
@@ -49,15 +66,8 @@ export function toKey(r: Row): ApiKey {
     name: str(r.name),
     role: str(r.role) as Role,
     prefix: str(r.prefix),
-    models: json<string[] | null>(r.models, null),
-    ips: json<string[] | null>(r.ips, null),
-    expires_at: optNum(r.expires_at),
-    rpm: optNum(r.rpm),
-    tpm: optNum(r.tpm),
-    concurrency: optNum(r.concurrency),
-    limit_day: optBig(r.limit_day),
-    limit_month: optBig(r.limit_month),
-    limit_total: optBig(r.limit_total),
+    ...limitColumns(r, ''),
+    op: limitColumns(r, 'op_'),
     status: str(r.status) as ApiKey['status'],
     created_at: Number(r.created_at),
     revoked_at: optNum(r.revoked_at),
@@ -118,10 +128,28 @@ export const CreateKeyInput = z
   .strict();
 export const UpdateKeyInput = z.object({ ...keyFields, name: keyFields.name.optional() }).strict();
 
+/** The limits an input gives (undefined: not given). */
+function givenLimits(input: z.infer<typeof UpdateKeyInput>): GivenLimits {
+  return {
+    models: input.models, ips: input.ips, expires_at: input.expires_at, rpm: input.rpm, tpm: input.tpm, concurrency: input.concurrency,
+    limit_day: input.limits?.day, limit_month: input.limits?.month, limit_total: input.limits?.total,
+  };
+}
+
+/** The key a customer acts with (it authenticated, so it exists). */
+async function actingKey(ctx: ServiceContext, q: Queryable, accountId: string): Promise<ApiKey | null> {
+  return ctx.actor.type === 'customer' ? getKeyRow(q, accountId, ctx.actor.keyId) : null;
+}
+
 export async function getKeyRow(q: Queryable, accountId: string, keyId: string): Promise<ApiKey> {
   const r = await q.get('SELECT * FROM api_keys WHERE id = ? AND account_id = ?', [keyId, accountId]);
   if (!r) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
   return toKey(r);
+}
+
+/** "a member", "an admin", "an owner". */
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'An' : 'A';
 }
 
 /** A member (not admin) only sees and manages the keys bound to them. */
@@ -145,6 +173,7 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
   requireRole(ctx.actor, accountId, 'admin');
   const input = parseInput(CreateKeyInput, raw);
   const now = ctx.now();
+  requireFuture('expires_at', input.expires_at, now);
   const secret = KEY_PREFIX + secretToken(40);
   return ctx.db.tx(async (q) => {
     const account = await getAccountRow(q, accountId);
@@ -162,8 +191,12 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
     }
     // Never above the caller's own role: neither by asking for it nor by binding the key to a higher member.
     if (ctx.actor.type === 'customer' && roleAtLeast(role, ctx.actor.role) && role !== ctx.actor.role) {
-      throw new AppError('FORBIDDEN', `A ${ctx.actor.role} cannot create a key with the ${role} role.`);
+      throw new AppError('FORBIDDEN', `${article(ctx.actor.role)} ${ctx.actor.role} cannot create a key with the ${role} role.`);
     }
+    // A customer's key is bounded by the key it is created with; an operator's limits are the bound.
+    const acting = await actingKey(ctx, q, accountId);
+    const given = givenLimits(input);
+    const limits = acting ? limitsForCreate(given, acting) : withGiven(NO_LIMITS, given);
     const key: ApiKey = {
       id: newId('key', now),
       account_id: accountId,
@@ -171,27 +204,16 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
       name: input.name,
       role,
       prefix: secret.slice(0, KEY_PREFIX.length + 4),
-      models: input.models ?? null,
-      ips: input.ips ?? null,
-      expires_at: input.expires_at ?? null,
-      rpm: input.rpm ?? null,
-      tpm: input.tpm ?? null,
-      concurrency: input.concurrency ?? null,
-      limit_day: input.limits?.day ?? null,
-      limit_month: input.limits?.month ?? null,
-      limit_total: input.limits?.total ?? null,
+      ...limits,
+      op: acting ? NO_LIMITS : limitsOf(limits),
       status: 'active',
       created_at: now,
       revoked_at: null,
     };
     await q.run(
-      `INSERT INTO api_keys (id, account_id, member_id, name, role, prefix, hash, models, ips, expires_at, rpm, tpm, concurrency, limit_day, limit_month, limit_total, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)`,
-      [
-        key.id, accountId, key.member_id, key.name, key.role, key.prefix, sha256Hex(secret),
-        key.models ? JSON.stringify(key.models) : null, key.ips ? JSON.stringify(key.ips) : null,
-        key.expires_at, key.rpm, key.tpm, key.concurrency, key.limit_day, key.limit_month, key.limit_total, now,
-      ],
+      `INSERT INTO api_keys (id, account_id, member_id, name, role, prefix, hash, ${LIMIT_FIELDS.join(', ')}, ${LIMIT_FIELDS.map((f) => `op_${f}`).join(', ')}, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ${LIMIT_FIELDS.map(() => '?, ?').join(', ')}, 'active', ?)`,
+      [key.id, accountId, key.member_id, key.name, key.role, key.prefix, sha256Hex(secret), ...limitValues(key), ...limitValues(key.op), now],
     );
     await audit(q, ctx.actor, 'key.create', { type: 'key', id: key.id, accountId }, undefined, key, now);
     return { key, secret };
@@ -213,6 +235,7 @@ export async function updateKey(ctx: ServiceContext, accountId: string, keyId: s
   requireRole(ctx.actor, accountId, 'member');
   const input = parseInput(UpdateKeyInput, raw);
   const now = ctx.now();
+  requireFuture('expires_at', input.expires_at, now);
   const out = await ctx.db.tx(async (q) => {
     const before = await getKeyRow(q, accountId, keyId);
     if (!customerMayTouch(ctx, before)) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
@@ -221,26 +244,13 @@ export async function updateKey(ctx: ServiceContext, accountId: string, keyId: s
     if (ctx.actor.type === 'customer' && !roleAtLeast(ctx.actor.role, 'admin') && Object.keys(input).some((k) => k !== 'name')) {
       throw new AppError('FORBIDDEN', "Only admins can change a key's limits, allow-lists and expiry.");
     }
-    const pick = <T>(v: T | undefined, old: T): T => (v === undefined ? old : v);
-    const after: ApiKey = {
-      ...before,
-      name: input.name ?? before.name,
-      models: pick(input.models, before.models),
-      ips: pick(input.ips, before.ips),
-      expires_at: pick(input.expires_at, before.expires_at),
-      rpm: pick(input.rpm, before.rpm),
-      tpm: pick(input.tpm, before.tpm),
-      concurrency: pick(input.concurrency, before.concurrency),
-      limit_day: pick(input.limits?.day, before.limit_day),
-      limit_month: pick(input.limits?.month, before.limit_month),
-      limit_total: pick(input.limits?.total, before.limit_total),
-    };
+    const limits = withGiven(before, givenLimits(input));
+    const acting = await actingKey(ctx, q, accountId);
+    if (acting) checkCustomerChange(limits, limitsOf(before), acting, before.op);
+    const after: ApiKey = { ...before, name: input.name ?? before.name, ...limits, op: acting ? before.op : limitsOf(limits) };
     await q.run(
-      'UPDATE api_keys SET name = ?, models = ?, ips = ?, expires_at = ?, rpm = ?, tpm = ?, concurrency = ?, limit_day = ?, limit_month = ?, limit_total = ? WHERE id = ?',
-      [
-        after.name, after.models ? JSON.stringify(after.models) : null, after.ips ? JSON.stringify(after.ips) : null,
-        after.expires_at, after.rpm, after.tpm, after.concurrency, after.limit_day, after.limit_month, after.limit_total, keyId,
-      ],
+      `UPDATE api_keys SET name = ?, ${[...LIMIT_FIELDS, ...LIMIT_FIELDS.map((f) => `op_${f}`)].map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
+      [after.name, ...limitValues(after), ...limitValues(after.op), keyId],
     );
     await audit(q, ctx.actor, 'key.update', { type: 'key', id: keyId, accountId }, before, after, now);
     return after;

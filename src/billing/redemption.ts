@@ -6,7 +6,7 @@ import { formatUsd } from '../kernel/money.ts';
 import { requireOperator, requireRole } from '../kernel/authorisation.ts';
 import { audit } from '../kernel/audit.ts';
 import { actorId, type ServiceContext } from '../kernel/context.ts';
-import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
+import { iso, isoTime, parseInput, requireFuture, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str } from '../storage/port.ts';
 import { book, lockAccount, type Bucket } from './books.ts';
 import { writeTopup, type Topup } from './topups.ts';
@@ -52,7 +52,7 @@ export async function createRedemptionBatch(ctx: ServiceContext, raw: unknown): 
   requireOperator(ctx.actor);
   const input = parseInput(CreateBatchInput, raw);
   const now = ctx.now();
-  if (input.expires_at !== undefined && input.expires_at <= now) throw new AppError('VALIDATION', 'expires_at: must be in the future', { field: 'expires_at' });
+  requireFuture('expires_at', input.expires_at, now);
   const batch: Batch = { id: newId('rcb', now), amount: input.amount, count: input.count, expires_at: input.expires_at ?? null, bucket: input.bucket, note: input.note ?? null, created_at: now };
   const codes: string[] = [];
   await ctx.db.tx(async (q) => {

@@ -578,9 +578,20 @@ for (const engine of engines()) {
     test('expired keys get KEY_EXPIRED; a suspended account gets ACCOUNT_SUSPENDED at once', async () => {
       const acct = await newAccount();
       const soon = await newKey(acct, { expires_at: new Date(t.clock.now() + 3_600_000).toISOString() });
-      const past = await newKey(acct, { expires_at: new Date(t.clock.now() - 1000).toISOString() });
+      const past = await newKey(acct, { expires_at: new Date(t.clock.now() + 1000).toISOString() });
+      t.clock.advance(1000);
       assert.equal((await t.req('GET', '/account/v1/balance', { key: soon.secret })).status, 200);
       expectError(await t.req('GET', '/account/v1/balance', { key: past.secret }), 401, 'KEY_EXPIRED');
+      // An expiry in the past is a mistake, not a key born expired: 400 naming the field, nothing written.
+      const before = await counts(db);
+      const ago = new Date(t.clock.now() - 1).toISOString();
+      const now = new Date(t.clock.now()).toISOString();
+      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/keys`, { body: { name: 'x', expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/keys`, { body: { name: 'x', expires_at: now } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('PATCH', `/admin/v1/accounts/${acct}/keys/${soon.id}`, { body: { expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('POST', '/account/v1/keys', { key: soon.secret, body: { name: 'x', expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('POST', '/admin/v1/redemption-batches', { body: { count: 1, amount: '1.00', expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      assert.deepEqual(await counts(db), before);
       t.clock.advance(3_600_001);
       expectError(await t.req('GET', '/account/v1/balance', { key: soon.secret }), 401, 'KEY_EXPIRED');
       // Extending the expiry takes effect at once.
@@ -668,7 +679,9 @@ for (const engine of engines()) {
       expectError(await t.req('PATCH', `/account/v1/members/${memberId}`, { key: admin.secret, body: { role: 'owner' } }), 403, 'FORBIDDEN');
       expectError(await t.req('PATCH', `/account/v1/members/${ownerId}`, { key: admin.secret, body: { role: 'admin' } }), 403, 'FORBIDDEN');
       expectError(await t.req('DELETE', `/account/v1/members/${ownerId}`, { key: admin.secret }), 403, 'FORBIDDEN');
-      expectError(await t.req('POST', '/account/v1/keys', { key: admin.secret, body: { name: 'x', role: 'owner' } }), 403, 'FORBIDDEN');
+      const asOwnerKey = await t.req('POST', '/account/v1/keys', { key: admin.secret, body: { name: 'x', role: 'owner' } });
+      expectError(asOwnerKey, 403, 'FORBIDDEN');
+      assert.equal(asOwnerKey.body.error.message, 'An admin cannot create a key with the owner role.');
       expectError(await t.req('POST', '/account/v1/keys', { key: admin.secret, body: { name: 'x', member_id: ownerId } }), 403, 'FORBIDDEN');
       assert.deepEqual(await counts(db), beforeOwner);
       const o2 = await t.req('POST', '/account/v1/members', { key: owner.secret, body: { email: 'o2@e.test', role: 'owner' } });
@@ -680,6 +693,52 @@ for (const engine of engines()) {
       assert.equal(asOwner.status, 201, asOwner.text);
       await t.req('PATCH', `/account/v1/members/${memberId}`, { key: owner.secret, body: { role: 'viewer' } });
       expectError(await t.req('POST', '/account/v1/keys', { key: member.secret, body: { name: 'v' } }), 403, 'FORBIDDEN');
+    });
+
+    test('key limits: an admin key cannot lift what an operator set on it, nor mint or widen keys beyond its own', async () => {
+      const ent = await newAccount({ kind: 'enterprise' });
+      const adminId = (await t.admin('POST', `/admin/v1/accounts/${ent}/members`, { email: 'lim-admin@e.test', role: 'admin' })).id;
+      const bounded = await newKey(ent, { member_id: adminId, models: ['gpt-4o-mini'], rpm: 60, ips: ['10.0.0.0/8'], limits: { month: '100.00' } });
+      const free = await newKey(ent, { member_id: adminId });
+      const before = await counts(db);
+      const patchOwn = (body: Record<string, unknown>) => t.req('PATCH', `/account/v1/keys/${bounded.id}`, { key: bounded.secret, body });
+      // Lifting its own operator-set limits: refused, naming the limit.
+      expectError(await patchOwn({ models: null }), 403, 'FORBIDDEN', 'models');
+      expectError(await patchOwn({ models: ['gpt-4o-mini', 'claude-sonnet-4-5'] }), 403, 'FORBIDDEN', 'models');
+      expectError(await patchOwn({ limits: { month: null } }), 403, 'FORBIDDEN', 'limits.month');
+      expectError(await patchOwn({ limits: { month: '100.01' } }), 403, 'FORBIDDEN', 'limits.month');
+      expectError(await patchOwn({ rpm: null }), 403, 'FORBIDDEN', 'rpm');
+      expectError(await patchOwn({ ips: ['0.0.0.0/0'] }), 403, 'FORBIDDEN', 'ips');
+      // Minting a key beyond its own limits: refused; a key it mints without limits gets its own.
+      const mint = (body: Record<string, unknown>) => t.req('POST', '/account/v1/keys', { key: bounded.secret, body: { name: 'child', ...body } });
+      expectError(await mint({ models: null }), 403, 'FORBIDDEN', 'models');
+      expectError(await mint({ rpm: 61 }), 403, 'FORBIDDEN', 'rpm');
+      expectError(await mint({ limits: { month: '500.00' } }), 403, 'FORBIDDEN', 'limits.month');
+      expectError(await mint({ ips: ['11.0.0.0/8'] }), 403, 'FORBIDDEN', 'ips');
+      expectError(await mint({ expires_at: '2999-01-01T00:00:00Z', rpm: 1_000_000 }), 403, 'FORBIDDEN', 'rpm');
+      assert.deepEqual(await counts(db), before, 'refused calls change nothing');
+      const child = await mint({});
+      assert.equal(child.status, 201, child.text);
+      assert.deepEqual([child.body.models, child.body.rpm, child.body.ips, child.body.limits.month], [['gpt-4o-mini'], 60, ['10.0.0.0/8'], '100.00']);
+      const narrower = await mint({ rpm: 10, ips: ['10.1.0.0/16'], limits: { month: '5.00', day: '1.00' } });
+      assert.equal(narrower.status, 201, narrower.text);
+      // Tightening is always allowed, its own key included; loosening back is not (it now acts with less).
+      assert.equal((await patchOwn({ rpm: 30, name: 'tightened' })).body.rpm, 30);
+      expectError(await patchOwn({ rpm: 60 }), 403, 'FORBIDDEN', 'rpm');
+      // An unlimited admin key may loosen another key up to what the operator set on it, never beyond.
+      const patchBy = (k: { secret: string }, id: string, body: Record<string, unknown>) => t.req('PATCH', `/account/v1/keys/${id}`, { key: k.secret, body });
+      assert.equal((await patchBy(free, bounded.id, { rpm: 60 })).status, 200);
+      expectError(await patchBy(free, bounded.id, { rpm: 61 }), 403, 'FORBIDDEN', 'rpm');
+      expectError(await patchBy(free, bounded.id, { models: null }), 403, 'FORBIDDEN', 'models');
+      // Limits a customer set (not an operator) the unlimited key may lift; the bounded key may not widen them.
+      assert.equal((await patchBy(free, narrower.body.id, { limits: { day: null } })).status, 200);
+      expectError(await patchBy(bounded, narrower.body.id, { rpm: 61 }), 403, 'FORBIDDEN', 'rpm');
+      assert.equal((await patchBy(bounded, narrower.body.id, { rpm: 20 })).body.rpm, 20);
+      // The operator sets and lifts anything; customers are then bound by the new setting.
+      const lifted = await t.admin('PATCH', `/admin/v1/accounts/${ent}/keys/${bounded.id}`, { models: null, rpm: 120 });
+      assert.deepEqual([lifted.models, lifted.rpm], [null, 120]);
+      assert.equal((await patchBy(free, bounded.id, { rpm: 100 })).status, 200);
+      expectError(await patchBy(free, bounded.id, { rpm: 121 }), 403, 'FORBIDDEN', 'rpm');
     });
 
     test('OpenAPI at /admin/v1/openapi.json lists every registered route', async () => {
