@@ -6,6 +6,7 @@ import { audit } from '../kernel/audit.ts';
 import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts';
 import { idempotent } from '../kernel/idempotency.ts';
 import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
+import { getKeyRow } from '../accounts/keys.ts';
 import { available, chargeEntries, lockAccount } from './books.ts';
 import { writeTx } from './journal.ts';
 
@@ -59,6 +60,8 @@ export async function createHold(ctx: ServiceContext, accountId: string, input: 
   const { result } = await idempotent(ctx.db, { scope: `hold:${accountId}`, key: idempotencyKey, payload: { op: 'hold', accountId, ...input } }, async (q) => {
     const m = await lockAccount(ctx.db, q, accountId);
     if (m.status !== 'active') throw new AppError('ACCOUNT_SUSPENDED');
+    // The key a hold is attributed to is one of the account's own (another's answers as missing).
+    if (input.key_id !== undefined) await getKeyRow(q, accountId, input.key_id);
     if (input.amount > available(m)) {
       throw new AppError('INSUFFICIENT_BALANCE', `The account can commit ${formatUsd(available(m) > 0n ? available(m) : 0n)} USD; the hold needs ${formatUsd(input.amount)} USD.`);
     }

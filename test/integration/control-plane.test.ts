@@ -528,6 +528,19 @@ for (const engine of engines()) {
       const acct = await newAccount();
       await topup(acct, { amount: '10.00' });
       expectError(await t.req('POST', `/admin/v1/accounts/${acct}/holds`, { body: { amount: '1.00' } }), 400, 'IDEMPOTENCY_KEY_REQUIRED');
+      // A hold is attributed to a key of its own account only.
+      const other = await newAccount();
+      const othersKey = await newKey(other);
+      const before = await counts(db);
+      const foreign = await t.req('POST', `/admin/v1/accounts/${acct}/holds`, { body: { amount: '1.00', key_id: othersKey.id }, idem: idem() });
+      expectError(foreign, 404, 'NOT_FOUND');
+      assert.equal(foreign.body.error.resource, 'key');
+      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/holds`, { body: { amount: '1.00', key_id: 'key_nope' }, idem: idem() }), 404, 'NOT_FOUND');
+      assert.deepEqual(await counts(db), before);
+      const ownKey = await newKey(acct);
+      const attributed = await t.admin('POST', `/admin/v1/accounts/${acct}/holds`, { amount: '1.00', key_id: ownKey.id }, idem());
+      assert.equal(attributed.key_id, ownKey.id);
+      await t.admin('POST', `/admin/v1/holds/${attributed.id}/void`);
       const h = await t.admin('POST', `/admin/v1/accounts/${acct}/holds`, { amount: '4.00', reference: 'req-1' }, idem());
       assert.equal(h.status, 'open');
       assert.equal((await t.admin('GET', `/admin/v1/accounts/${acct}/balance`)).available, '6.00');
