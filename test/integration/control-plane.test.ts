@@ -251,13 +251,21 @@ for (const engine of engines()) {
       expectError(r2, 400, 'VALIDATION', 'amount');
     });
 
-    test('operator authentication: a wrong or missing key gets 401 and does nothing', async () => {
+    test('operator authentication: a wrong or missing key gets 401, a customer key 403, and nothing happens', async () => {
       const acct = await newAccount();
       const key = await newKey(acct);
+      const gone = await newKey(acct);
+      await t.admin('DELETE', `/admin/v1/accounts/${acct}/keys/${gone.id}`);
       const before = await counts(db);
       expectError(await t.req('POST', '/admin/v1/accounts', { key: 'sa-wrong-key-000000000000000000', body: { name: 'x' } }), 401, 'KEY_INVALID');
       expectError(await t.req('POST', '/admin/v1/accounts', { key: null, body: { name: 'x' } }), 401, 'AUTH_REQUIRED');
-      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/topups`, { key: key.secret, body: { amount: '1.00', method: 'card' }, idem: idem() }), 401, 'KEY_INVALID');
+      // A valid customer key is the wrong kind of key (403); a revoked or unknown one is no key at all (401).
+      const wrongKind = await t.req('POST', `/admin/v1/accounts/${acct}/topups`, { key: key.secret, body: { amount: '1.00', method: 'card' }, idem: idem() });
+      expectError(wrongKind, 403, 'FORBIDDEN');
+      assert.match(wrongKind.body.error.message, /for the operator/);
+      expectError(await t.req('GET', '/admin/v1/accounts', { key: key.secret }), 403, 'FORBIDDEN');
+      expectError(await t.req('GET', '/admin/v1/accounts', { key: `${key.secret}x` }), 401, 'KEY_INVALID');
+      expectError(await t.req('GET', '/admin/v1/accounts', { key: gone.secret }), 401, 'KEY_INVALID');
       expectError(await t.req('GET', `/admin/v1/accounts/${acct}/balance`, { key: ADMIN_KEY.slice(0, -1) }), 401, 'KEY_INVALID');
       expectError(await t.req('GET', '/admin/v1/accounts', { key: null, headers: { authorization: `Basic ${ADMIN_KEY}` } }), 401, 'AUTH_REQUIRED');
       // The operator key is not a customer key.
@@ -755,6 +763,11 @@ for (const engine of engines()) {
     });
 
     test('OpenAPI at /admin/v1/openapi.json lists every registered route', async () => {
+      // It documents the operator API, so it is served to the operator key only.
+      expectError(await t.req('GET', '/admin/v1/openapi.json', { key: null }), 401, 'AUTH_REQUIRED');
+      expectError(await t.req('GET', '/admin/v1/openapi.json', { key: 'sa-wrong-key-000000000000000000' }), 401, 'KEY_INVALID');
+      const customer = await newKey(await newAccount());
+      expectError(await t.req('GET', '/admin/v1/openapi.json', { key: customer.secret }), 403, 'FORBIDDEN');
       const r = await t.req('GET', '/admin/v1/openapi.json');
       assert.equal(r.status, 200);
       const doc = r.body;
