@@ -9,6 +9,7 @@ import { actorId, type ServiceContext } from '../kernel/context.ts';
 import { iso, isoTime, parseInput, requireFuture, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str } from '../storage/port.ts';
 import { book, lockAccount, type Bucket } from './books.ts';
+import { RedemptionThrottle } from './redemption-throttle.ts';
 import { writeTopup, type Topup } from './topups.ts';
 
 // Redemption codes: generated in batches (shown once, stored hashed), each redeemed once.
@@ -89,14 +90,33 @@ export async function listBatchCodes(ctx: ServiceContext, batchId: string): Prom
   }));
 }
 
+/** Where a redemption comes from, for the throttle of failed attempts (customer requests). */
+export interface RedeemGuard {
+  throttle: RedemptionThrottle;
+  ip: string | null;
+}
+
 /**
  * Redeems a code into an account. The conditional UPDATE is the guard: of any number of
  * concurrent redemptions of one code exactly one changes the row; the rest see it redeemed.
+ * With a guard, failed attempts (unknown, used or expired codes) count against the account and
+ * the client's address, and too many refuse further attempts (redemption-throttle.ts).
  */
-export async function redeemCode(ctx: ServiceContext, accountId: string, code: string): Promise<Topup> {
+export async function redeemCode(ctx: ServiceContext, accountId: string, code: string, guard?: RedeemGuard): Promise<Topup> {
   requireRole(ctx.actor, accountId, 'member');
-  if (typeof code !== 'string' || normalise(code).length < 8) throw new AppError('VALIDATION', 'code: must be a redemption code like SR-XXXX-XXXX-XXXX-XXXX', { field: 'code' });
   const now = ctx.now();
+  const subjects = RedemptionThrottle.subjects(accountId, guard?.ip ?? null);
+  guard?.throttle.check(subjects, now);
+  if (typeof code !== 'string' || normalise(code).length < 8) throw new AppError('VALIDATION', 'code: must be a redemption code like SR-XXXX-XXXX-XXXX-XXXX', { field: 'code' });
+  try {
+    return await redeem(ctx, accountId, code, now);
+  } catch (e) {
+    if (guard && e instanceof AppError && e.code.startsWith('REDEMPTION_CODE_')) guard.throttle.failed(subjects, now);
+    throw e;
+  }
+}
+
+async function redeem(ctx: ServiceContext, accountId: string, code: string, now: number): Promise<Topup> {
   const hash = sha256Hex(normalise(code));
   const topup = await ctx.db.tx(async (q) => {
     await lockAccount(ctx.db, q, accountId);

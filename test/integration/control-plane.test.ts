@@ -494,6 +494,43 @@ for (const engine of engines()) {
       assert.deepEqual((await t.admin('GET', `${url}?limit=1`)).next_before, r.body.id);
     });
 
+    test('redemption guessing is throttled per account and per client address', async () => {
+      const { body: batch } = await t.req('POST', '/admin/v1/redemption-batches', { body: { count: 4, amount: '1.00' } });
+      const [codeA, codeB, codeC, codeD] = batch.codes as string[];
+      const [a, b, c, d] = [await newAccount(), await newAccount(), await newAccount(), await newAccount()];
+      const [ka, kb, kc, kd] = [await newKey(a), await newKey(b), await newKey(c), await newKey(d)];
+      const redeem = (k: { secret: string }, code: string, ip: string) => t.req('POST', '/account/v1/redeem', { key: k.secret, body: { code }, ip });
+      const guess = (i: number) => `SR-2222-2222-2222-${String(i).padStart(4, '2').replace(/[01]/g, '3')}`;
+      // Ten failures from one account (spread over addresses) use up the account's attempts.
+      for (let i = 0; i < 10; i++) expectError(await redeem(ka, guess(i), `198.51.100.${i}`), 404, 'REDEMPTION_CODE_INVALID');
+      const limited = await redeem(ka, codeA!, '198.51.100.99');
+      expectError(limited, 429, 'RATE_LIMITED');
+      assert.equal(limited.headers['retry-after'], '600');
+      assert.equal(limited.body.error.retry_after, 600);
+      assert.equal((await t.admin('GET', `/admin/v1/accounts/${a}/balance`)).paid, '0.00', 'a real code is refused too while throttled');
+      // Ten failures from one address (spread over accounts) use up the address's attempts, for every account.
+      for (let i = 0; i < 10; i++) expectError(await redeem(i % 2 ? kb : kc, guess(20 + i), '203.0.113.7'), 404, 'REDEMPTION_CODE_INVALID');
+      expectError(await redeem(kd, codeD!, '203.0.113.7'), 429, 'RATE_LIMITED');
+      // The same accounts from another address are fine (each has 5 failures).
+      assert.equal((await redeem(kb, codeB!, '203.0.113.8')).status, 201);
+      // A success resets nothing: nine failures and a real code from one account, then one failure of
+      // another account from the same address, and the address has used up its attempts.
+      const [e, f] = [await newAccount(), await newAccount()];
+      const [ke, kf] = [await newKey(e), await newKey(f)];
+      for (let i = 0; i < 9; i++) expectError(await redeem(ke, guess(40 + i), '192.0.2.1'), 404, 'REDEMPTION_CODE_INVALID');
+      assert.equal((await redeem(ke, codeC!, '192.0.2.1')).status, 201);
+      expectError(await redeem(kf, codeC!, '192.0.2.1'), 409, 'REDEMPTION_CODE_USED');
+      expectError(await redeem(kf, codeD!, '192.0.2.1'), 429, 'RATE_LIMITED');
+      // After the window, attempts are allowed again.
+      t.clock.advance(10 * 60_000 + 1);
+      assert.equal((await redeem(ka, codeA!, '198.51.100.99')).status, 201);
+      assert.equal((await redeem(kd, codeD!, '203.0.113.7')).status, 201);
+      assert.deepEqual(
+        await Promise.all([a, b, c, d, e, f].map(async (x) => (await t.admin('GET', `/admin/v1/accounts/${x}/balance`)).paid)),
+        ['1.00', '1.00', '0.00', '1.00', '1.00', '0.00'],
+      );
+    });
+
     test('members (operator): add, list, change role, remove; individual accounts have none', async () => {
       const ent = await newAccount({ kind: 'enterprise' });
       const m = await t.req('POST', `/admin/v1/accounts/${ent}/members`, { body: { email: 'Boss@Acme.test', name: 'Boss', role: 'owner' } });
