@@ -5,7 +5,7 @@ import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey
 import { GoodwillInput, creditView, grantGoodwill, listCredits } from '../billing/credits.ts';
 import { CreateHoldInput, createHold, getHold, holdView, postHold, voidHold } from '../billing/holds.ts';
 import { accountJournal } from '../billing/statement.ts';
-import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, redeemCode } from '../billing/redemption.ts';
+import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, listRedemptionBatches, redeemCode } from '../billing/redemption.ts';
 import { DecisionInput, RefundRequestInput, approveRefund, getRefund, listRefunds, refundView, rejectRefund, requestRefund } from '../billing/refunds.ts';
 import { TopupInput, listTopups, recordTopup, topupView } from '../billing/topups.ts';
 import { verifyLedger } from '../billing/verify.ts';
@@ -82,6 +82,11 @@ export function registerAdminRoutes(t: RouteTable, rt: Runtime): void {
   t.add({ method: 'POST', url: '/admin/v1/redemption-batches', auth: op, tag, summary: 'Generate a batch of redemption codes (codes shown once)', body: CreateBatchInput, status: 201 }, async (c) => {
     const { batch, codes } = await createRedemptionBatch(ctx(c), c.body);
     return { ...batchView(batch), codes };
+  });
+  t.add({ method: 'GET', url: '/admin/v1/redemption-batches', auth: op, tag, summary: 'Redemption batches, newest first, with how many codes were redeemed (?before=<batch id>&limit=)', query: Paging }, async (c) => {
+    const p = parseInput(Paging, c.query, 'query');
+    const rows = await listRedemptionBatches(ctx(c), { limit: p.limit ?? 100, before: p.before });
+    return { data: rows.map((r) => batchView(r.batch, r.redeemed)), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.batch.id : null };
   });
   t.add({ method: 'GET', url: '/admin/v1/redemption-batches/:id/codes', auth: op, tag, summary: 'Codes of a batch with their redemption state (hints only)' }, async (c) => ({ data: await listBatchCodes(ctx(c), c.params.id!) }));
 

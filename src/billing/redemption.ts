@@ -72,8 +72,25 @@ export async function createRedemptionBatch(ctx: ServiceContext, raw: unknown): 
   return { batch, codes };
 }
 
-export function batchView(b: Batch): Record<string, unknown> {
-  return { id: b.id, amount: formatUsd(b.amount), count: b.count, expires_at: iso(b.expires_at), bucket: b.bucket, note: b.note, created_at: iso(b.created_at) };
+export function batchView(b: Batch, redeemed = 0): Record<string, unknown> {
+  return { id: b.id, amount: formatUsd(b.amount), count: b.count, redeemed, expires_at: iso(b.expires_at), bucket: b.bucket, note: b.note, created_at: iso(b.created_at) };
+}
+
+/** Redemption batches, newest first (paged by id: `before`), each with how many of its codes were redeemed. */
+export async function listRedemptionBatches(ctx: ServiceContext, opts: { limit: number; before?: string | undefined }): Promise<Array<{ batch: Batch; redeemed: number }>> {
+  requireOperator(ctx.actor);
+  const rows = await ctx.db.all(
+    `SELECT b.*, (SELECT COUNT(*) FROM redemption_codes c WHERE c.batch_id = b.id AND c.redeemed_by IS NOT NULL) AS redeemed
+       FROM redemption_batches b ${opts.before ? 'WHERE b.id < ?' : ''} ORDER BY b.id DESC LIMIT ?`,
+    opts.before ? [opts.before, opts.limit] : [opts.limit],
+  );
+  return rows.map((r) => ({
+    batch: {
+      id: str(r.id), amount: big(r.amount), count: Number(r.count), expires_at: optNum(r.expires_at), bucket: str(r.bucket) as Bucket,
+      note: (r.note as string | null) ?? null, created_at: Number(r.created_at),
+    },
+    redeemed: Number(r.redeemed),
+  }));
 }
 
 export async function listBatchCodes(ctx: ServiceContext, batchId: string): Promise<Array<Record<string, unknown>>> {

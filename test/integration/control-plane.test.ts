@@ -461,6 +461,16 @@ for (const engine of engines()) {
       const after = await t.admin('GET', `/admin/v1/redemption-batches/${b.body.id}/codes`);
       assert.equal(after.data.filter((c: { redeemed_by: string | null }) => c.redeemed_by === acct).length, 2);
       expectError(await t.req('GET', '/admin/v1/redemption-batches/rcb_nope/codes'), 404, 'NOT_FOUND');
+      // Batches are listed newest first, with how many of their codes were redeemed, and paged.
+      const second = await t.admin('POST', '/admin/v1/redemption-batches', { count: 2, amount: '2.00', bucket: 'granted', note: 'second' });
+      const listed = await t.admin('GET', '/admin/v1/redemption-batches?limit=2');
+      assert.deepEqual(listed.data.map((x: { id: string; count: number; redeemed: number }) => [x.id, x.count, x.redeemed]), [[second.id, 2, 0], [b.body.id, 3, 2]]);
+      assert.deepEqual([listed.data[1].amount, listed.data[1].note, listed.data[0].bucket], ['5.00', 'promo', 'granted']);
+      assert.equal(listed.next_before, b.body.id);
+      const older = await t.admin('GET', `/admin/v1/redemption-batches?before=${b.body.id}&limit=1000`);
+      assert.ok(older.data.every((x: { id: string }) => x.id < b.body.id));
+      assert.ok(!JSON.stringify(listed).includes(b.body.codes[2].slice(3)), 'no code in the listing');
+      expectError(await t.req('GET', '/admin/v1/redemption-batches?limit=0'), 400, 'VALIDATION', 'limit');
       const exp = await t.admin('POST', '/admin/v1/redemption-batches', { count: 1, amount: '1.00', expires_at: new Date(t.clock.now() + 60_000).toISOString() });
       t.clock.advance(120_000);
       expectError(await t.req('POST', '/account/v1/redeem', { key: key.secret, body: { code: exp.codes[0] } }), 410, 'REDEMPTION_CODE_EXPIRED');
