@@ -403,11 +403,15 @@ for (const engine of engines()) {
 
       const pending = await t.admin('GET', `/admin/v1/refunds?status=pending&account_id=${acct}`);
       assert.deepEqual(pending.data.map((x: { id: string }) => x.id), [r.body.id]);
+      // Pending: nothing is decided yet, so no fee or payout; the estimates say what approval would do now.
+      const est = (x: Record<string, unknown>) => [x.fee, x.bonus_clawback, x.payout, x.fee_estimate, x.bonus_clawback_estimate, x.payout_estimate];
+      assert.deepEqual(est(r.body), [null, null, null, '0.90', '0.00', '29.10']);
+      assert.deepEqual(est(pending.data[0]), [null, null, null, '0.90', '0.00', '29.10']);
+      assert.deepEqual(est((await t.req('GET', `/account/v1/refunds/${r.body.id}`, { key: owner.secret })).body), [null, null, null, '0.90', '0.00', '29.10']);
       const ledgerBefore = await t.admin('GET', `/admin/v1/accounts/${acct}/ledger`);
       const ap = await t.admin('POST', `/admin/v1/refunds/${r.body.id}/approve`, { note: 'ok' });
       assert.equal(ap.status, 'approved');
-      assert.equal(ap.fee, '0.90');
-      assert.equal(ap.payout, '29.10');
+      assert.deepEqual(est(ap), ['0.90', '0.00', '29.10', null, null, null]);
       const ap2 = await t.admin('POST', `/admin/v1/refunds/${r.body.id}/approve`, {});
       assert.equal(ap2.tx_id, ap.tx_id);
       const ledgerAfter = await t.admin('GET', `/admin/v1/accounts/${acct}/ledger`);
@@ -421,6 +425,7 @@ for (const engine of engines()) {
       const rj = await t.admin('POST', `/admin/v1/refunds/${op2.id}/reject`, { note: 'duplicate' });
       assert.equal(rj.status, 'rejected');
       assert.equal(rj.decision_note, 'duplicate');
+      assert.deepEqual(est(rj), [null, null, null, null, null, null]);
       expectError(await t.req('POST', `/admin/v1/refunds/${op2.id}/approve`, { body: {} }), 409, 'CONFLICT');
       assert.equal((await t.admin('GET', `/admin/v1/accounts/${acct}/balance`)).paid, '50.00');
       expectError(await t.req('POST', '/admin/v1/refunds/rfd_nope/approve', { body: {} }), 404, 'NOT_FOUND');
@@ -430,6 +435,17 @@ for (const engine of engines()) {
       const one = await t.req('GET', `/account/v1/refunds/${r.body.id}`, { key: owner.secret });
       assert.equal(one.body.status, 'approved');
       assert.equal((await t.admin('GET', `/admin/v1/refunds/${op2.id}`)).status, 'rejected');
+
+      // With a bonus: the estimate takes back its share, from granted as far as it goes, the rest off the payout.
+      const bonused = await newAccount();
+      const bt = await topup(bonused, { amount: '100.00', method: 'card', reference: 'ch_10', bonus: '20.00' });
+      const half = await t.admin('POST', `/admin/v1/accounts/${bonused}/refunds`, { topup_id: bt.id, amount: '50.00' }, idem());
+      assert.deepEqual(est(half), [null, null, null, '1.50', '10.00', '48.50']);
+      const h = await t.admin('POST', `/admin/v1/accounts/${bonused}/holds`, { amount: '16.00' }, idem());
+      await t.admin('POST', `/admin/v1/holds/${h.id}/post`, { amount: '16.00' }, idem());
+      const later = await t.admin('GET', `/admin/v1/refunds/${half.id}`);
+      assert.deepEqual(est(later), [null, null, null, '1.50', '10.00', '42.50'], '4.00 of granted left: 6.00 of the bonus comes off the payout');
+      assert.deepEqual(est(await t.admin('POST', `/admin/v1/refunds/${half.id}/approve`, {})), ['1.50', '10.00', '42.50', null, null, null]);
 
       const invoiced = await topup(acct, { amount: '10.00', invoiced: true });
       expectError(await t.req('POST', '/account/v1/refunds', { key: owner.secret, body: { topup_id: invoiced.id }, idem: idem() }), 409, 'REFUND_NOT_ALLOWED');
