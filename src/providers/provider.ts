@@ -124,8 +124,13 @@ export interface ProviderModule {
   readResponse(endpoint: Endpoint, json: unknown, image: ImageRequestParams): ResponseFacts;
   /** Accumulates the same, event by event, for a streamed response. */
   streamReader(endpoint: Endpoint, image: ImageRequestParams): StreamReader;
-  /** An event the client did not ask for and must not see (OpenAI's usage-only chunk when include_usage was not requested). */
-  hiddenFromClient?(eventData: string, requestBody: Record<string, unknown> | null): boolean;
+  /**
+   * For a request whose stream carries events the client did not ask for (OpenAI's usage-only
+   * chunk, when the client did not set include_usage but Surety asked for it), a predicate that
+   * says which events the client sees; null when every event passes as it came (the common case:
+   * bytes are then forwarded untouched).
+   */
+  clientStreamFilter?(endpoint: Endpoint, requestBody: Record<string, unknown> | null): ((eventData: string) => boolean) | null;
   /** Usage estimated from the request and what was delivered, when the upstream reported none (`estimated: true`). */
   estimateUsage(endpoint: Endpoint, requestBody: unknown, delivered: Delivered, image: ImageRequestParams): BillableUsage;
 }

@@ -307,6 +307,13 @@ ALTER TABLE accounts ADD COLUMN rpm {{big}};
 ALTER TABLE accounts ADD COLUMN tpm {{big}};
 `,
   },
+  {
+    version: 6,
+    name: 'request log: one name for the provider API',
+    sql: `
+ALTER TABLE request_log RENAME COLUMN protocol TO provider;
+`,
+  },
 ];
 
 function render(sql: string, engine: Engine): string {

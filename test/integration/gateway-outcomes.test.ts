@@ -272,14 +272,15 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
       assert.equal(s.row.usage_estimated, true);
     });
 
-    test('a charge never exceeds its hold: capped, and the row keeps the uncapped price', async () => {
+    test('a charge is exactly the price of its usage, also past its hold (never capped below it)', async () => {
       const c = await customer();
+      // The model says 4 output tokens at most (the hold assumes so); the upstream answers 16.
       const o = await expectOutcome(c, () => chat(c.key, CHAT('Hello there', {}, 'capped-mini')), { status: 200, outcome: 'ok', amount: 'positive' });
       const full = tokenCost(3, PRICES.mini.in) + tokenCost(16, PRICES.mini.out);
       assert.equal(o.row.usage_billable.output_tokens, 16);
-      assert.equal(o.amount, usd(o.row.hold), 'charged the hold');
-      assert.ok(o.amount < full);
-      assert.equal(usd(o.row.delivered.capped_from), full);
+      assert.ok(usd(o.row.hold) < full, 'the hold was below the usage');
+      assert.equal(o.amount, full, 'charged the usage, not the hold');
+      assert.equal(o.row.delivered.over_hold, true);
     });
 
     test('images: gpt-image-1 1024x1024 low = $0.011; nano-banana-pro = $0.09 per delivered image', async () => {
@@ -519,10 +520,10 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
 
     test('upstream_error: HTTP 200 with no image ([[sim:images=0]]) is a 502 to the client, not billed', async () => {
       const c = await customer();
-      const o = await expectOutcome(c, () => post('/v1/images/generations', c.key, { model: 'gpt-image-1', prompt: '[[sim:images=0]] nothing' }), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'openai', code: 'UPSTREAM_ERROR' } });
+      const o = await expectOutcome(c, () => post('/v1/images/generations', c.key, { model: 'gpt-image-1', prompt: '[[sim:images=0]] nothing' }), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'openai', code: 'NOTHING_DELIVERED' } });
       assert.match(JSON.parse(o.text).error.message, /not billed/);
       assert.equal(o.row.attempts[0].error, 'no image delivered');
-      const g = await expectOutcome(c, () => generate(c.key, 'nano-banana-pro', GEMINI('[[sim:images=0]] nothing')), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'gemini', code: 'UPSTREAM_ERROR' } });
+      const g = await expectOutcome(c, () => generate(c.key, 'nano-banana-pro', GEMINI('[[sim:images=0]] nothing')), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'gemini', code: 'NOTHING_DELIVERED' } });
       assert.equal(g.row.attempts[0].error, 'no image delivered');
     });
 

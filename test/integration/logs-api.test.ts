@@ -161,7 +161,7 @@ for (const engine of engines()) {
       assert.equal(r.key_id, a1.keyId);
       assert.equal(r.member_id, null);
       assert.equal(r.endpoint, 'chat');
-      assert.equal(r.protocol, 'openai');
+      assert.equal(r.provider, 'openai');
       assert.equal(r.model, 'gpt-4o-mini');
       assert.equal(r.upstream_model, 'gpt-4o-mini');
       assert.equal(r.channel_id, channels.get('sim-openai'), 'the priority channel served it');
