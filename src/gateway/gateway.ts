@@ -7,7 +7,7 @@ import { ipAllowed, type KeyAuthenticator, type Principal } from '../accounts/ke
 import { priceUsage, worstCaseCost, type Multiplier } from '../billing/pricing.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { Balances } from '../billing/balances.ts';
-import { DEFAULT_TIMEOUTS, type Catalog, type LiveChannel, type LiveModel, type Timeouts } from '../catalog/catalog.ts';
+import { DEFAULT_TIMEOUTS, type Catalog, type LiveChannel, type LiveModel, type Timeouts } from '../catalog/index.ts';
 import { Concurrency, KeySpendTracker, RateLimiter } from './limits.ts';
 import { LogWriter, type RequestLogRow } from '../requests/writer.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -253,11 +253,11 @@ export class Gateway {
     }
     f.live = live;
     if (p.modelSet && !p.modelSet.has(modelId)) return this.fail(f, res, new AppError('MODEL_NOT_ALLOWED', `This key may not use ${modelId}.`), 'auth_error');
-    if (live.config.family !== call.surface.protocol) {
+    if (live.config.provider !== call.surface.protocol) {
       return this.fail(
         f,
         res,
-        new AppError('UNKNOWN_MODEL', `${modelId} is a ${live.config.family} model; call it through the ${live.config.family} API (translation between APIs is not supported yet).`),
+        new AppError('UNKNOWN_MODEL', `${modelId} is a ${live.config.provider} model; call it through the ${live.config.provider} API (translation between APIs is not supported yet).`),
         'client_error',
       );
     }

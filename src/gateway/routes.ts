@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import type { KeyAuthenticator } from '../accounts/keys.ts';
-import { withActor, type Runtime } from '../kernel/context.ts';
+import type { Runtime } from '../kernel/context.ts';
 import { rejectNul } from '../kernel/validation.ts';
 import { EventBus } from '../kernel/context.ts';
 import type { RouteTable } from '../http/routes.ts';
-import { ChannelInput, ChannelPatch, GroupInput, ModelInput, channelView, createChannel, listChannels, listModels, modelView, priceHistory, putModel, setGroupMultiplier, updateChannel, Catalog } from '../catalog/catalog.ts';
+import { Catalog } from '../catalog/index.ts';
+import { registerCatalogRoutes } from '../admin/catalog-routes.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { Gateway, type IncomingCall, type ProxyOptions, type Surface } from './gateway.ts';
 import { parseMultipartFields } from './multipart.ts';
@@ -180,7 +181,7 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
         const err = isAppError(e) ? e : new AppError('INTERNAL');
         return reply.code(err.status).send(appErrorPayload(shape, err, ''));
       }
-      const models = [...catalog.snapshot.models.values()].filter((m) => (!family || m.config.family === family) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id));
+      const models = [...catalog.snapshot.models.values()].filter((m) => (!family || m.config.provider === family) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id));
       if (id !== undefined && models.length === 0) {
         return reply.code(404).send(appErrorPayload(shape, new AppError('UNKNOWN_MODEL', `The model ${id.slice(0, 100)} does not exist.`), ''));
       }
@@ -190,7 +191,7 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
           ? (m: M) => ({ type: 'model', id: m.config.id, display_name: m.config.id, created_at: new Date(m.config.updated_at).toISOString() })
           : shape === 'gemini'
             ? (m: M) => ({ name: `models/${m.config.id}`, displayName: m.config.id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] })
-            : (m: M) => ({ id: m.config.id, object: 'model', created: Math.floor(m.config.updated_at / 1000), owned_by: m.config.family });
+            : (m: M) => ({ id: m.config.id, object: 'model', created: Math.floor(m.config.updated_at / 1000), owned_by: m.config.provider });
       if (id !== undefined) return item(models[0]!);
       if (shape === 'anthropic') {
         const data = models.map(item);
@@ -222,36 +223,7 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
     return metrics.registry.metrics();
   });
 
-  // ---- operator routes for the catalog ----
-  const tag = 'catalog';
-  const op = 'operator' as const;
-  routes.add({ method: 'POST', url: '/admin/v1/channels', auth: op, tag, summary: 'Create a channel (upstream): provider, base_url, keys, models, priority, weight, timeouts', body: ChannelInput, status: 201 }, async (c) => {
-    const ch = await createChannel(withActor(rt, c.actor), c.body);
-    await catalog.reload();
-    return channelView(ch);
-  });
-  routes.add({ method: 'GET', url: '/admin/v1/channels', auth: op, tag, summary: 'List channels with their circuit state' }, async () => ({
-    data: (await listChannels(rt)).map((ch) => ({ ...channelView(ch), health: gateway.router.state(ch.id) })),
-  }));
-  routes.add({ method: 'PATCH', url: '/admin/v1/channels/:id', auth: op, tag, summary: 'Change a channel (applies without restart); enabled:false takes it out', body: ChannelPatch }, async (c) => {
-    const ch = await updateChannel(withActor(rt, c.actor), c.params.id!, c.body);
-    await catalog.reload();
-    return channelView(ch);
-  });
-  routes.add({ method: 'PUT', url: '/admin/v1/models/:id', auth: op, tag, summary: 'Create or update a model and its price (a changed price is a new price-book version)', body: ModelInput }, async (c) => {
-    const m = await putModel(withActor(rt, c.actor), c.params.id!, c.body);
-    await catalog.reload();
-    return { ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] };
-  });
-  routes.add({ method: 'GET', url: '/admin/v1/models', auth: op, tag, summary: 'Models with their current prices and price version' }, async () => ({
-    data: (await listModels(rt)).map((m) => ({ ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] })),
-  }));
-  routes.add({ method: 'GET', url: '/admin/v1/models/:id/prices', auth: op, tag, summary: 'Price-book history of a model' }, async (c) => ({ data: await priceHistory(rt, c.params.id!) }));
-  routes.add({ method: 'PUT', url: '/admin/v1/groups/:name', auth: op, tag, summary: 'Set the price multiplier of an account group', body: GroupInput }, async (c) => {
-    const out = await setGroupMultiplier(withActor(rt, c.actor), c.params.name!, c.body);
-    await catalog.reload();
-    return out;
-  });
+  registerCatalogRoutes(routes, rt, { catalog, health: (id) => gateway.router.state(id) });
   registerLogRoutes(routes, rt);
   return { gateway, catalog, metrics };
 }

@@ -307,6 +307,13 @@ ALTER TABLE accounts ADD COLUMN rpm {{big}};
 ALTER TABLE accounts ADD COLUMN tpm {{big}};
 `,
   },
+  {
+    version: 4,
+    name: 'models: family renamed to provider (one name with channels)',
+    sql: `
+ALTER TABLE models RENAME COLUMN family TO provider;
+`,
+  },
 ];
 
 function render(sql: string, engine: Engine): string {

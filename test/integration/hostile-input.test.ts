@@ -216,7 +216,7 @@ for (const engine of engines()) {
       const a = await g.admin('POST', '/admin/v1/accounts', { name: 'y' });
       const p = await g.adminRaw('PATCH', `/admin/v1/accounts/${a.id}`, { credit_line: '9223372036.854775807' });
       assert.equal(p.status, 400);
-      const price = await g.adminRaw('PUT', '/admin/v1/models/m-big', { family: 'openai', price: { input_per_mtok: '99999999999' } });
+      const price = await g.adminRaw('PUT', '/admin/v1/models/m-big', { provider: 'openai', price: { input_per_mtok: '99999999999' } });
       assert.equal(price.status, 400);
     });
   });

@@ -92,7 +92,7 @@ for (const engine of engines()) {
       b = await g.customer('5.00');
       channels = new Map((await g.admin('GET', '/admin/v1/channels')).data.map((c: { name: string; id: string }) => [c.name, c.id]));
       // A channel whose URL carries a key-like string: the upstream's 404 echoes the path.
-      await g.admin('PUT', '/admin/v1/models/leaky-model', { family: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: '1' } });
+      await g.admin('PUT', '/admin/v1/models/leaky-model', { provider: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: '1' } });
       const leaky = await g.admin('POST', '/admin/v1/channels', { name: 'leaky', provider: 'openai', base_url: `${g.s.sim!.url}/${LEAKED}`, keys: ['upstream-secret-never-shown'], models: ['leaky-model'] });
       channels.set('leaky', leaky.id);
 
