@@ -9,10 +9,12 @@ import { json, num, str, type Row } from '../storage/port.ts';
 import { PROVIDERS, type Provider } from '../providers/provider.ts';
 import type { Endpoint } from '../providers/types.ts';
 import { MODEL_KINDS, modelName } from './models.ts';
+import { isSealed, secretBox, type SecretBox } from './secret-box.ts';
 
 // Channels: the upstreams that serve models (a provider API at a base URL, keys used in rotation,
-// the models served, priority, weight, timeouts). Upstream keys are never shown back; `env:NAME`
-// keys are read from the environment when the catalog is loaded (channel-keys.ts).
+// the models served, priority, weight, timeouts). Upstream keys are stored encrypted
+// (secret-box.ts) and never shown back; `env:NAME` keys are stored as written and read from the
+// environment when the catalog is loaded (channel-keys.ts).
 
 export interface Timeouts {
   connect_ms: number;
@@ -43,6 +45,8 @@ const UpstreamKey = z
     if (k.startsWith('env:') && !/^env:[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
       ctx.addIssue({ code: 'custom', message: 'env: must be followed by the name of an environment variable (letters, digits and _), e.g. env:OPENAI_API_KEY' });
     }
+    // Stored keys look like this; taking one as a key would store it unencrypted and send it as is.
+    if (isSealed(k)) ctx.addIssue({ code: 'custom', message: 'keys starting with enc: are reserved for stored encrypted keys' });
   });
 
 export const ChannelInput = z
@@ -77,7 +81,11 @@ export interface ChannelConfig {
   name: string;
   provider: Provider;
   base_url: string;
-  /** Upstream keys, or `env:NAME` references. */
+  /**
+   * Upstream keys in plaintext, `env:NAME` references, and — only when it cannot be decrypted with
+   * this process's secret key — a stored value as stored (kept so that saving the channel again
+   * does not lose it).
+   */
   keys: string[];
   models: string[];
   model_map: Record<string, string>;
@@ -91,14 +99,23 @@ export interface ChannelConfig {
   updated_at: number;
 }
 
-function toChannel(r: Row): ChannelConfig {
+function openKey(box: SecretBox, k: string): string {
+  if (!isSealed(k)) return k;
+  try {
+    return box.open(k);
+  } catch {
+    return k;
+  }
+}
+
+function toChannel(r: Row, box: SecretBox): ChannelConfig {
   const t = json<{ timeouts?: Partial<Timeouts>; endpoint_timeouts?: ChannelConfig['endpoint_timeouts'] }>(r.timeouts, {});
   return {
     id: str(r.id),
     name: str(r.name),
     provider: str(r.provider) as Provider,
     base_url: str(r.base_url),
-    keys: json<string[]>(r.keys, []),
+    keys: json<string[]>(r.keys, []).map((k) => openKey(box, k)),
     models: json<string[]>(r.models, []),
     model_map: json<Record<string, string>>(r.model_map, {}),
     priority: num(r.priority),
@@ -119,7 +136,7 @@ export function channelView(c: ChannelConfig): Record<string, unknown> {
     name: c.name,
     provider: c.provider,
     base_url: c.base_url,
-    keys: c.keys.map((k) => (k.startsWith('env:') ? k : `…${k.slice(-4)}`)),
+    keys: c.keys.map((k) => (k.startsWith('env:') ? k : isSealed(k) ? '(cannot be decrypted)' : `…${k.slice(-4)}`)),
     models: c.models,
     model_map: c.model_map,
     priority: c.priority,
@@ -132,9 +149,14 @@ export function channelView(c: ChannelConfig): Record<string, unknown> {
   };
 }
 
-function channelRowValues(c: ChannelConfig): unknown[] {
+/** Sealed with a fresh IV at every write; env: references and undecryptable values as they are. */
+function sealKeys(box: SecretBox, keys: readonly string[]): string {
+  return JSON.stringify(keys.map((k) => (k.startsWith('env:') || isSealed(k) ? k : box.seal(k))));
+}
+
+function channelRowValues(c: ChannelConfig, box: SecretBox): unknown[] {
   return [
-    c.name, c.provider, c.base_url, JSON.stringify(c.keys), JSON.stringify(c.models), JSON.stringify(c.model_map), c.priority, c.weight,
+    c.name, c.provider, c.base_url, sealKeys(box, c.keys), JSON.stringify(c.models), JSON.stringify(c.model_map), c.priority, c.weight,
     JSON.stringify({ timeouts: c.timeouts, endpoint_timeouts: c.endpoint_timeouts }), JSON.stringify(c.headers), c.enabled ? 1 : 0, c.updated_at,
   ];
 }
@@ -142,6 +164,7 @@ function channelRowValues(c: ChannelConfig): unknown[] {
 export async function createChannel(ctx: ServiceContext, raw: unknown): Promise<ChannelConfig> {
   requireOperator(ctx.actor);
   const input = parseInput(ChannelInput, raw);
+  const box = secretBox(ctx);
   const now = ctx.now();
   const c: ChannelConfig = {
     id: newId('ch', now),
@@ -164,7 +187,7 @@ export async function createChannel(ctx: ServiceContext, raw: unknown): Promise<
     if (await q.get('SELECT id FROM channels WHERE name = ?', [c.name])) throw new AppError('CONFLICT', `A channel named ${c.name} exists.`);
     await q.run(
       'INSERT INTO channels (name, provider, base_url, keys, models, model_map, priority, weight, timeouts, headers, enabled, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [...channelRowValues(c), c.id, now] as never,
+      [...channelRowValues(c, box), c.id, now] as never,
     );
     await audit(q, ctx.actor, 'channel.create', { type: 'channel', id: c.id }, undefined, channelView(c), now);
   });
@@ -178,11 +201,12 @@ const notFound = (id: string) => new AppError('NOT_FOUND', `channel ${id} not fo
 export async function updateChannel(ctx: ServiceContext, id: string, raw: unknown): Promise<ChannelConfig> {
   requireOperator(ctx.actor);
   const input = parseInput(ChannelPatch, raw);
+  const box = secretBox(ctx);
   const now = ctx.now();
   const out = await ctx.db.tx(async (q) => {
     const r = await q.get(`SELECT * FROM channels WHERE id = ? OR name = ?${ctx.db.forUpdate}`, [id, id]);
     if (!r) throw notFound(id);
-    const before = toChannel(r);
+    const before = toChannel(r, box);
     if (input.name !== undefined && input.name !== before.name && (await q.get('SELECT id FROM channels WHERE name = ?', [input.name]))) {
       throw new AppError('CONFLICT', `A channel named ${input.name} exists.`);
     }
@@ -194,7 +218,7 @@ export async function updateChannel(ctx: ServiceContext, id: string, raw: unknow
     } as ChannelConfig;
     await q.run(
       'UPDATE channels SET name = ?, provider = ?, base_url = ?, keys = ?, models = ?, model_map = ?, priority = ?, weight = ?, timeouts = ?, headers = ?, enabled = ?, updated_at = ? WHERE id = ?',
-      [...channelRowValues(after), before.id] as never,
+      [...channelRowValues(after, box), before.id] as never,
     );
     await audit(q, ctx.actor, 'channel.update', { type: 'channel', id: before.id }, channelView(before), channelView(after), now);
     return after;
@@ -210,11 +234,12 @@ export async function updateChannel(ctx: ServiceContext, id: string, raw: unknow
  */
 export async function deleteChannel(ctx: ServiceContext, id: string): Promise<ChannelConfig> {
   requireOperator(ctx.actor);
+  const box = secretBox(ctx);
   const now = ctx.now();
   const out = await ctx.db.tx(async (q) => {
     const r = await q.get(`SELECT * FROM channels WHERE id = ? OR name = ?${ctx.db.forUpdate}`, [id, id]);
     if (!r) throw notFound(id);
-    const before = toChannel(r);
+    const before = toChannel(r, box);
     await q.run('DELETE FROM channels WHERE id = ?', [before.id]);
     await audit(q, ctx.actor, 'channel.delete', { type: 'channel', id: before.id }, channelView(before), undefined, now);
     return before;
@@ -224,5 +249,6 @@ export async function deleteChannel(ctx: ServiceContext, id: string): Promise<Ch
 }
 
 export async function listChannels(rt: Runtime): Promise<ChannelConfig[]> {
-  return (await rt.db.all('SELECT * FROM channels ORDER BY priority DESC, name')).map(toChannel);
+  const box = secretBox(rt);
+  return (await rt.db.all('SELECT * FROM channels ORDER BY priority DESC, name')).map((r) => toChannel(r, box));
 }

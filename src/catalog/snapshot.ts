@@ -21,7 +21,7 @@ export interface LiveModel {
 
 export interface LiveChannel {
   config: ChannelConfig;
-  /** Upstream keys with `env:NAME` resolved. */
+  /** Upstream keys with `env:NAME` resolved and stored keys decrypted. */
   keys: string[];
   nextKey: number;
 }

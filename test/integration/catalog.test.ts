@@ -171,6 +171,7 @@ describe('catalog admin', () => {
     expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, base: 'x' }), 'base');
     expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, keys: ['env:'] }), 'keys.0');
     expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, keys: ['k', 'env:OPENAI-KEY'] }), 'keys.1');
+    expectValidation(await g.adminRaw('POST', '/admin/v1/channels', { ...ch, keys: ['enc:v1:0123abcd:AAAA'] }), 'keys.0');
     const { name: _n, ...noName } = ch;
     expectValidation(await g.adminRaw('POST', '/admin/v1/channels', noName), 'name');
     assert.equal((await g.admin('GET', '/admin/v1/channels')).data.length, before);

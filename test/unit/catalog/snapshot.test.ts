@@ -1,15 +1,21 @@
 // The live snapshot the data plane routes with (catalog/snapshot.ts), built by the services over
 // real storage (SQLite, and PostgreSQL when configured): serving channels highest priority first;
 // disabled channels and channels without a usable key left out (and said so by channelUsability);
-// env: keys resolved from the given environment; group multipliers.
+// env: keys resolved from the given environment; stored keys encrypted at rest, plaintext rows from
+// earlier versions encrypted at start, a wrong secret key refused; group multipliers.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ConfigError } from '../../../src/kernel/config/load.ts';
 import {
-  channelUsability, createChannel, listChannels, loadSnapshot, putModel, setGroupMultiplier, updateChannel, type ChannelConfig,
+  channelUsability, createChannel, listChannels, loadSnapshot, prepareUpstreamKeys, putModel, setGroupMultiplier, updateChannel,
+  type ChannelConfig,
 } from '../../../src/catalog/index.ts';
+import { withActor } from '../../../src/kernel/context.ts';
 import { engines } from '../../helpers/engines.ts';
-import { createTestRuntime, type TestRuntime } from '../../helpers/runtime.ts';
+import { OPERATOR, createTestRuntime, type TestRuntime } from '../../helpers/runtime.ts';
 
+const SECRET = 'snapshot-test-secret-key-0123456789abcdef';
+const OTHER_SECRET = 'another-secret-key-for-the-same-db-987654321';
 const PRICE = { input_per_mtok: '1', output_per_mtok: '2' };
 const BASE = 'http://127.0.0.1:9';
 
@@ -21,7 +27,7 @@ for (const engine of engines()) {
     const names = (cs: Array<{ config: ChannelConfig }>) => cs.map((c) => c.config.name);
 
     before(async () => {
-      t = await createTestRuntime(engine);
+      t = await createTestRuntime(engine, { secretKey: SECRET });
       await putModel(t.op, 'm-chat', { provider: 'openai', price: PRICE });
       await putModel(t.op, 'm-off', { provider: 'openai', price: PRICE, enabled: false });
       await channel('low', { priority: -5 });
@@ -54,7 +60,7 @@ for (const engine of engines()) {
       assert.deepEqual(names(chans), ['env-only', 'high', 'mid', 'mixed', 'low'], 'with its variables set, the env-only channel serves first');
       assert.deepEqual(chans[0]!.keys, ['sk-from-env-a', 'sk-from-env-b']);
       assert.deepEqual(chans.find((c) => c.config.name === 'mixed')!.keys, ['sk-from-env-a', 'sk-literal-mixed-0000']);
-      assert.deepEqual(chans.find((c) => c.config.name === 'high')!.keys, ['sk-high-0123456789']);
+      assert.deepEqual(chans.find((c) => c.config.name === 'high')!.keys, ['sk-high-0123456789'], 'a stored key is decrypted for the data plane');
     });
 
     test('usability says why a channel is not used', async () => {
@@ -78,6 +84,45 @@ for (const engine of engines()) {
       assert.deepEqual(s.multipliers.get('half'), { num: 1n, den: 2n });
       assert.deepEqual(s.multipliers.get('plus'), { num: 5n, den: 4n });
       assert.equal(s.multipliers.get('default'), undefined, 'a group without a multiplier pays full price');
+    });
+
+    test('upstream keys are stored encrypted; another secret key cannot use them and the start is refused', async () => {
+      const rows = await t.rt.db.all<{ name: string; keys: string }>('SELECT name, keys FROM channels');
+      for (const r of rows) {
+        assert.ok(!r.keys.includes('0123456789') && !r.keys.includes('sk-literal'), `${r.name}: no plaintext key stored: ${r.keys}`);
+      }
+      assert.deepEqual(JSON.parse(rows.find((r) => r.name === 'env-only')!.keys), ['env:SNAPSHOT_TEST_KEY_A', 'env:SNAPSHOT_TEST_KEY_B'], 'env: references are stored as written');
+
+      const other = await t.variant({ secretKey: OTHER_SECRET });
+      await assert.rejects(prepareUpstreamKeys(other), (e: unknown) => e instanceof ConfigError && /SURETY_SECRET_KEY/.test(e.message) && /channel high/.test(e.message) && !e.message.includes('sk-high'));
+      // A running instance with another key (another instance wrote the rows) does not use them, and says why.
+      assert.deepEqual([...(await loadSnapshot(other, {})).channels.keys()], []);
+      const resolvable = await loadSnapshot(other, { SNAPSHOT_TEST_KEY_A: 'sk-from-env-a' });
+      assert.deepEqual(names(resolvable.models.get('m-chat')!.channels), ['env-only', 'mixed'], 'only what it can resolve: env: keys');
+      assert.deepEqual(resolvable.models.get('m-chat')!.channels[1]!.keys, ['sk-from-env-a']);
+      const high = (await listChannels(other)).find((c) => c.name === 'high')!;
+      assert.deepEqual(channelUsability(high, {}), { usable: false, unusable_reason: 'its stored key cannot be decrypted with this SURETY_SECRET_KEY' });
+      // Saving such a channel keeps the stored value as it was (nothing is lost or re-encrypted wrongly).
+      const before = (await t.rt.db.get<{ keys: string }>("SELECT keys FROM channels WHERE name = 'high'"))!.keys;
+      await updateChannel(withActor(other, OPERATOR), 'high', { weight: 2 });
+      assert.equal((await t.rt.db.get<{ keys: string }>("SELECT keys FROM channels WHERE name = 'high'"))!.keys, before);
+      assert.deepEqual((await loadSnapshot(t.rt, {})).channels.get(high.id)!.keys, ['sk-high-0123456789'], 'and the right key still opens it');
+    });
+
+    test('keys stored in plaintext by an earlier version are encrypted at start, once', async () => {
+      const now = t.clock.now();
+      await t.rt.db.run(
+        'INSERT INTO channels (id, name, provider, base_url, keys, models, model_map, priority, weight, timeouts, headers, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        ['ch_legacy', 'legacy', 'openai', BASE, JSON.stringify(['sk-legacy-plaintext-key', 'env:SNAPSHOT_TEST_KEY_A']), JSON.stringify(['m-chat']), '{}', 0, 1, '{}', '{}', 1, now, now],
+      );
+      assert.equal(await prepareUpstreamKeys(t.rt), 1);
+      const stored = JSON.parse((await t.rt.db.get<{ keys: string }>("SELECT keys FROM channels WHERE id = 'ch_legacy'"))!.keys) as string[];
+      assert.match(stored[0]!, /^enc:v1:/);
+      assert.equal(stored[1], 'env:SNAPSHOT_TEST_KEY_A');
+      assert.equal(await prepareUpstreamKeys(t.rt), 0, 'nothing left to encrypt');
+      assert.deepEqual((await loadSnapshot(t.rt, {})).channels.get('ch_legacy')!.keys, ['sk-legacy-plaintext-key']);
+      const audited = await t.rt.db.all<{ action: string; actor_id: string }>("SELECT action, actor_id FROM audit_log WHERE target_id = 'ch_legacy'");
+      assert.deepEqual(audited.map((a) => ({ ...a })), [{ action: 'channel.keys_encrypted', actor_id: 'system:secret-box' }]);
     });
   });
 }
