@@ -12,7 +12,7 @@ import { createChannel, listChannels, listModels, putModel, updateChannel } from
 
 export const DEMO_MODELS = [
   { id: 'gpt-4o-mini', provider: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } },
-  { id: 'claude-sonnet-4-5', provider: 'anthropic', kind: 'chat', price: { input_per_mtok: '3', cache_write_per_mtok: '3.75', cached_input_per_mtok: '0.30', output_per_mtok: '15' } },
+  { id: 'claude-sonnet-5-5', provider: 'anthropic', kind: 'chat', price: { input_per_mtok: '3', cache_write_per_mtok: '3.75', cached_input_per_mtok: '0.30', output_per_mtok: '15' } },
   { id: 'gemini-2.5-flash', provider: 'gemini', kind: 'chat', price: { input_per_mtok: '0.30', output_per_mtok: '2.50' } },
   { id: 'text-embedding-3-small', provider: 'openai', kind: 'embeddings', price: { input_per_mtok: '0.02' } },
   {
@@ -28,7 +28,7 @@ export const DEMO_MODELS = [
 const DEMO_CHANNELS = [
   { name: 'sim-openai', provider: 'openai', models: ['gpt-4o-mini', 'text-embedding-3-small', 'gpt-image-1'], priority: 10 },
   { name: 'sim-openai-backup', provider: 'openai', models: ['gpt-4o-mini'], priority: 0 },
-  { name: 'sim-anthropic', provider: 'anthropic', models: ['claude-sonnet-4-5'], priority: 10 },
+  { name: 'sim-anthropic', provider: 'anthropic', models: ['claude-sonnet-5-5'], priority: 10 },
   { name: 'sim-gemini', provider: 'gemini', models: ['gemini-2.5-flash', 'nano-banana-pro'], priority: 10, model_map: { 'nano-banana-pro': 'gemini-3-pro-image-preview' } },
 ] as const;
 

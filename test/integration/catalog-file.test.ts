@@ -381,7 +381,7 @@ describe('SURETY_CONFIG catalog file', () => {
         assert.equal(m.price_version, 1, `start ${i + 1}: one price version`);
         assert.deepEqual(m.channels, ['file-main'], `start ${i + 1}: the demo does not route the file's model to the simulator`);
         // The rest of the demo catalog is there.
-        assert.ok((await ok(d.url, 'GET', '/admin/v1/models')).data.some((x: { id: string }) => x.id === 'claude-sonnet-4-5'));
+        assert.ok((await ok(d.url, 'GET', '/admin/v1/models')).data.some((x: { id: string }) => x.id === 'claude-sonnet-5-5'));
       } finally {
         await d.stop();
       }

@@ -36,7 +36,7 @@ async function call(base: string, protocol: Protocol, key: string | null, text: 
     url = `${base}/v1/messages`;
     if (key !== null) headers['x-api-key'] = key;
     headers['anthropic-version'] = '2023-06-01';
-    body = { model: opts.model ?? 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: text }] };
+    body = { model: opts.model ?? 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user', content: text }] };
   } else {
     url = `${base}/v1beta/models/${opts.model ?? 'gemini-2.5-flash'}:generateContent`;
     if (key !== null) headers['x-goog-api-key'] = key;
@@ -197,7 +197,7 @@ describe('limits and key rules', () => {
     expectProtocolError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 403, 'MODEL_NOT_ALLOWED', 'PERMISSION_DENIED');
     expectProtocolError(await call(g.url, 'openai', c.key, 'hi', { model: FLAT_MODEL }), 'openai', 403, 'MODEL_NOT_ALLOWED', 'permission_error');
     // Widened: applies at once.
-    await g.admin('PATCH', `/admin/v1/accounts/${c.accountId}/keys/${c.keyId}`, { models: ['gpt-4o-mini', 'claude-sonnet-4-5'] });
+    await g.admin('PATCH', `/admin/v1/accounts/${c.accountId}/keys/${c.keyId}`, { models: ['gpt-4o-mini', 'claude-sonnet-5-5'] });
     await ok(c.key, 'hi', 'anthropic');
   });
 

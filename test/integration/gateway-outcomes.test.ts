@@ -38,7 +38,7 @@ let simUrl: string;
 const funded = new Map<string, bigint>();
 
 const CHAT = (content: string, extra: Record<string, unknown> = {}, model = 'gpt-4o-mini') => ({ model, messages: [{ role: 'user', content }], ...extra });
-const CLAUDE = (content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-4-5') => ({ model, max_tokens: 256, messages: [{ role: 'user', content }], ...extra });
+const CLAUDE = (content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-5-5') => ({ model, max_tokens: 256, messages: [{ role: 'user', content }], ...extra });
 const GEMINI = (text: string) => ({ contents: [{ role: 'user', parts: [{ text }] }] });
 
 function post(path: string, key: string | null, body: unknown, opts: { headers?: Record<string, string>; raw?: string | Buffer; signal?: AbortSignal } = {}): Promise<Response> {
