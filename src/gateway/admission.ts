@@ -6,7 +6,7 @@
 import { ipAllowed, type KeyAuthenticator } from '../accounts/keys.ts';
 import type { Balances } from '../billing/balances.ts';
 import { worstCaseCost } from '../billing/pricing.ts';
-import type { Catalog } from '../catalog/catalog.ts';
+import type { Catalog } from '../catalog/index.ts';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import { formatUsd } from '../kernel/money.ts';
 import type { LogWriter } from '../requests/writer.ts';
@@ -56,7 +56,7 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
   if (!live) return refuse(new AppError('UNKNOWN_MODEL', `The model ${bounded(named, 100)} does not exist.`));
   f.live = live;
   if (principal.modelSet && !principal.modelSet.has(named)) return refuse(new AppError('MODEL_NOT_ALLOWED', `This key may not use ${named}.`));
-  const provider = live.config.family;
+  const provider = live.config.provider;
   if (provider !== call.surface.provider) {
     return refuse(new AppError('UNKNOWN_MODEL', `${named} is served through the ${provider} API; call it there (translation between APIs is not supported yet).`));
   }

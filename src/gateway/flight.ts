@@ -3,7 +3,7 @@
 
 import type { Principal } from '../accounts/keys.ts';
 import type { Multiplier } from '../billing/pricing.ts';
-import type { LiveChannel, LiveModel } from '../catalog/catalog.ts';
+import type { LiveChannel, LiveModel } from '../catalog/index.ts';
 import type { Operation, Provider, ProviderModule, RequestFacts, ResponseFacts } from '../providers/provider.ts';
 import type { BillableUsage, Endpoint } from '../providers/types.ts';
 import type { Verdict } from '../requests/policy.ts';

@@ -4,7 +4,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { LiveChannel } from '../catalog/catalog.ts';
+import type { LiveChannel } from '../catalog/index.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
 import type { ResponseFacts, UpstreamCall } from '../providers/provider.ts';
 import { exhausted, judgeAttempt, type AttemptResult, type Verdict } from '../requests/policy.ts';

@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { KeyAuthenticator } from '../accounts/keys.ts';
 import { Balances } from '../billing/balances.ts';
-import type { Catalog } from '../catalog/catalog.ts';
+import type { Catalog } from '../catalog/index.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';

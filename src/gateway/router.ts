@@ -1,4 +1,4 @@
-import type { LiveChannel, LiveModel } from '../catalog/catalog.ts';
+import type { LiveChannel, LiveModel } from '../catalog/index.ts';
 import type { Outcome } from '../requests/outcomes.ts';
 
 // Which channel serves the next attempt: highest priority first; within a priority, a weighted

@@ -1,13 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import type { KeyAuthenticator } from '../accounts/keys.ts';
-import { withActor, type Runtime } from '../kernel/context.ts';
+import type { Runtime } from '../kernel/context.ts';
 import { rejectNul } from '../kernel/validation.ts';
 import { EventBus } from '../kernel/context.ts';
 import type { RouteTable } from '../http/routes.ts';
 import { parseJsonBody } from '../http/body.ts';
 import { requestError } from '../http/errors.ts';
-import { ChannelInput, ChannelPatch, GroupInput, ModelInput, channelView, createChannel, listChannels, listModels, modelView, priceHistory, putModel, setGroupMultiplier, updateChannel, Catalog } from '../catalog/catalog.ts';
+import { Catalog } from '../catalog/index.ts';
+import { registerCatalogRoutes } from '../admin/catalog-routes.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
 import type { Provider } from '../providers/provider.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -67,7 +68,7 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  registerCatalogRoutes(routes, rt, gateway, catalog);
+  registerCatalogRoutes(routes, rt, { catalog, health: (id) => gateway.router.state(id) });
   registerLogRoutes(routes, rt);
   return { gateway, catalog, metrics };
 }
@@ -181,8 +182,8 @@ function registerDataPlane(dp: FastifyInstance, rt: Runtime, auth: KeyAuthentica
       return reply.code(err.status).send(api.errorBody(err.status, err.code, err.message, ''));
     }
     const models = [...catalog.snapshot.models.values()]
-      .filter((m) => (!provider || m.config.family === provider) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id))
-      .map((m) => ({ id: m.config.id, provider: m.config.family, updatedAt: m.config.updated_at }));
+      .filter((m) => (!provider || m.config.provider === provider) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id))
+      .map((m) => ({ id: m.config.id, provider: m.config.provider, updatedAt: m.config.updated_at }));
     if (id === undefined) return api.modelList(models);
     if (models.length === 0) return reply.code(404).send(api.errorBody(404, 'UNKNOWN_MODEL', `The model ${id.slice(0, 100)} does not exist.`, ''));
     return api.modelEntry(models[0]!);
@@ -211,37 +212,4 @@ export function extractKey(req: FastifyRequest): string {
   const q = (req.query as Record<string, unknown> | undefined)?.key;
   if (typeof q === 'string' && q) return q;
   return '';
-}
-
-function registerCatalogRoutes(routes: RouteTable, rt: Runtime, gateway: Gateway, catalog: Catalog): void {
-  // ---- operator routes for the catalog ----
-  const tag = 'catalog';
-  const op = 'operator' as const;
-  routes.add({ method: 'POST', url: '/admin/v1/channels', auth: op, tag, summary: 'Create a channel (upstream): provider, base_url, keys, models, priority, weight, timeouts', body: ChannelInput, status: 201 }, async (c) => {
-    const ch = await createChannel(withActor(rt, c.actor), c.body);
-    await catalog.reload();
-    return channelView(ch);
-  });
-  routes.add({ method: 'GET', url: '/admin/v1/channels', auth: op, tag, summary: 'List channels with their circuit state' }, async () => ({
-    data: (await listChannels(rt)).map((ch) => ({ ...channelView(ch), health: gateway.router.state(ch.id) })),
-  }));
-  routes.add({ method: 'PATCH', url: '/admin/v1/channels/:id', auth: op, tag, summary: 'Change a channel (applies without restart); enabled:false takes it out', body: ChannelPatch }, async (c) => {
-    const ch = await updateChannel(withActor(rt, c.actor), c.params.id!, c.body);
-    await catalog.reload();
-    return channelView(ch);
-  });
-  routes.add({ method: 'PUT', url: '/admin/v1/models/:id', auth: op, tag, summary: 'Create or update a model and its price (a changed price is a new price-book version)', body: ModelInput }, async (c) => {
-    const m = await putModel(withActor(rt, c.actor), c.params.id!, c.body);
-    await catalog.reload();
-    return { ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] };
-  });
-  routes.add({ method: 'GET', url: '/admin/v1/models', auth: op, tag, summary: 'Models with their current prices and price version' }, async () => ({
-    data: (await listModels(rt)).map((m) => ({ ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] })),
-  }));
-  routes.add({ method: 'GET', url: '/admin/v1/models/:id/prices', auth: op, tag, summary: 'Price-book history of a model' }, async (c) => ({ data: await priceHistory(rt, c.params.id!) }));
-  routes.add({ method: 'PUT', url: '/admin/v1/groups/:name', auth: op, tag, summary: 'Set the price multiplier of an account group', body: GroupInput }, async (c) => {
-    const out = await setGroupMultiplier(withActor(rt, c.actor), c.params.name!, c.body);
-    await catalog.reload();
-    return out;
-  });
 }

@@ -3,7 +3,7 @@
 // parsing on the hot path).
 
 import { Agent, type Dispatcher } from 'undici';
-import { DEFAULT_TIMEOUTS, type LiveChannel, type Timeouts } from '../catalog/catalog.ts';
+import { DEFAULT_TIMEOUTS, type LiveChannel, type Timeouts } from '../catalog/index.ts';
 import type { ProviderModule } from '../providers/provider.ts';
 import type { Endpoint } from '../providers/types.ts';
 

@@ -1,5 +1,5 @@
 import type { Outcome } from '../requests/outcomes.ts';
-import type { Provider } from '../catalog/catalog.ts';
+import type { Provider } from './provider.ts';
 import type { Endpoint } from './types.ts';
 
 // Upstream adapters as data: where to send, which headers, how the body changes (only the model

@@ -308,6 +308,13 @@ ALTER TABLE accounts ADD COLUMN tpm {{big}};
 `,
   },
   {
+    version: 4,
+    name: 'models: family renamed to provider (one name with channels)',
+    sql: `
+ALTER TABLE models RENAME COLUMN family TO provider;
+`,
+  },
+  {
     version: 6,
     name: 'request log: one name for the provider API',
     sql: `

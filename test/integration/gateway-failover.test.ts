@@ -27,7 +27,7 @@ async function channel(name: string, body: Record<string, unknown>): Promise<str
 }
 
 async function model(id: string, body: Record<string, unknown> = {}): Promise<void> {
-  await g.admin('PUT', `/admin/v1/models/${id}`, { family: 'openai', price: PRICE, ...body });
+  await g.admin('PUT', `/admin/v1/models/${id}`, { provider: 'openai', price: PRICE, ...body });
 }
 
 async function chat(modelId: string, content: string): Promise<{ status: number; id: string; body: any }> {

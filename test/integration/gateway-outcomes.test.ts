@@ -38,7 +38,7 @@ let simUrl: string;
 const funded = new Map<string, bigint>();
 
 const CHAT = (content: string, extra: Record<string, unknown> = {}, model = 'gpt-4o-mini') => ({ model, messages: [{ role: 'user', content }], ...extra });
-const CLAUDE = (content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-4-5') => ({ model, max_tokens: 256, messages: [{ role: 'user', content }], ...extra });
+const CLAUDE = (content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-5-5') => ({ model, max_tokens: 256, messages: [{ role: 'user', content }], ...extra });
 const GEMINI = (text: string) => ({ contents: [{ role: 'user', parts: [{ text }] }] });
 
 function post(path: string, key: string | null, body: unknown, opts: { headers?: Record<string, string>; raw?: string | Buffer; signal?: AbortSignal } = {}): Promise<Response> {
@@ -168,16 +168,16 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
     g = await startTestGateway({ config: { bodyLimitBytes: 65_536 }, gateway: { router: { failureThreshold: 1_000_000 } } });
     simUrl = g.s.sim!.url;
     const price = { input_per_mtok: PRICES.mini.in, output_per_mtok: PRICES.mini.out };
-    await g.admin('PUT', '/admin/v1/models/slow-mini', { family: 'openai', price });
+    await g.admin('PUT', '/admin/v1/models/slow-mini', { provider: 'openai', price });
     await g.admin('POST', '/admin/v1/channels', { name: 'slow', provider: 'openai', base_url: simUrl, keys: ['sk-slow'], models: ['slow-mini', 'capped-mini'], timeouts: { first_byte_ms: 300 } });
     // A model whose hold assumes 4 output tokens: the simulator's 16 cost more than was reserved.
-    await g.admin('PUT', '/admin/v1/models/capped-mini', { family: 'openai', price, default_max_output_tokens: 4 });
-    await g.admin('PUT', '/admin/v1/models/broken-mini', { family: 'openai', price });
+    await g.admin('PUT', '/admin/v1/models/capped-mini', { provider: 'openai', price, default_max_output_tokens: 4 });
+    await g.admin('PUT', '/admin/v1/models/broken-mini', { provider: 'openai', price });
     await g.admin('POST', '/admin/v1/channels', { name: 'misconfigured', provider: 'openai', base_url: simUrl, keys: ['bad-key-0123456789abcdef'], models: ['broken-mini'] });
     // Models whose price bills moderation refusals.
-    await g.admin('PUT', '/admin/v1/models/mod-billed-mini', { family: 'openai', price: { ...price, billed_on_moderation: true } });
-    await g.admin('PUT', '/admin/v1/models/mod-billed-claude', { family: 'anthropic', price: { input_per_mtok: PRICES.claude.in, output_per_mtok: PRICES.claude.out, billed_on_moderation: true } });
-    await g.admin('PUT', '/admin/v1/models/mod-billed-banana', { family: 'gemini', kind: 'images', price: { per_request: '0.01', per_image: { default: '0.08' }, billed_on_moderation: true } });
+    await g.admin('PUT', '/admin/v1/models/mod-billed-mini', { provider: 'openai', price: { ...price, billed_on_moderation: true } });
+    await g.admin('PUT', '/admin/v1/models/mod-billed-claude', { provider: 'anthropic', price: { input_per_mtok: PRICES.claude.in, output_per_mtok: PRICES.claude.out, billed_on_moderation: true } });
+    await g.admin('PUT', '/admin/v1/models/mod-billed-banana', { provider: 'gemini', kind: 'images', price: { per_request: '0.01', per_image: { default: '0.08' }, billed_on_moderation: true } });
     await g.admin('POST', '/admin/v1/channels', { name: 'mod-openai', provider: 'openai', base_url: simUrl, keys: ['sk-m'], models: ['mod-billed-mini'] });
     await g.admin('POST', '/admin/v1/channels', { name: 'mod-anthropic', provider: 'anthropic', base_url: simUrl, keys: ['sk-ant-m'], models: ['mod-billed-claude'] });
     await g.admin('POST', '/admin/v1/channels', {

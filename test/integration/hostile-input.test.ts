@@ -130,7 +130,7 @@ for (const engine of engines()) {
     test('in a model name on the data plane: 400, and billing goes on for everyone', async () => {
       const bodies = [
         { path: '/v1/chat/completions', body: '{"model":"gpt-4o-mini\\u0000evil","messages":[{"role":"user","content":"hi"}]}' },
-        { path: '/v1/messages', body: '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi\\u0000"}]}' },
+        { path: '/v1/messages', body: '{"model":"claude-sonnet-5-5","max_tokens":5,"messages":[{"role":"user","content":"hi\\u0000"}]}' },
       ];
       for (const b of bodies) {
         const r = await fetch(g.url + b.path, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' }, body: b.body });
@@ -216,7 +216,7 @@ for (const engine of engines()) {
       const a = await g.admin('POST', '/admin/v1/accounts', { name: 'y' });
       const p = await g.adminRaw('PATCH', `/admin/v1/accounts/${a.id}`, { credit_line: '9223372036.854775807' });
       assert.equal(p.status, 400);
-      const price = await g.adminRaw('PUT', '/admin/v1/models/m-big', { family: 'openai', price: { input_per_mtok: '99999999999' } });
+      const price = await g.adminRaw('PUT', '/admin/v1/models/m-big', { provider: 'openai', price: { input_per_mtok: '99999999999' } });
       assert.equal(price.status, 400);
     });
   });

@@ -59,7 +59,7 @@ describe('two instances on one PostgreSQL', { skip: PG_URL ? false : 'needs SURE
     await call(a.url, 'POST', `/admin/v1/accounts/${acct.id}/topups`, { amount: '1.00', method: 'other', reference: 'x' }, ADMIN_KEY, 'i2');
     const key = (await call(a.url, 'POST', `/admin/v1/accounts/${acct.id}/keys`, { name: 'k' })).body;
     const before = (await call(a.url, 'GET', '/admin/v1/models')).body.data.find((m: { id: string }) => m.id === 'gpt-4o-mini');
-    await call(a.url, 'PUT', '/admin/v1/models/gpt-4o-mini', { family: 'openai', kind: 'chat', price: { input_per_mtok: '10', output_per_mtok: '20' } });
+    await call(a.url, 'PUT', '/admin/v1/models/gpt-4o-mini', { provider: 'openai', kind: 'chat', price: { input_per_mtok: '10', output_per_mtok: '20' } });
     // B never reloads its catalog on its own: only the notice can bring the new version.
     await until('B serves the new price version', async () => {
       const r = await chat(b.url, key.key);

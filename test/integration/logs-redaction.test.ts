@@ -27,7 +27,7 @@ describe('customer views and exports (sqlite)', () => {
   };
 
   test('an upstream failure: the client and the customer API see a public message; operators see the channel and the upstream text', async () => {
-    const failed = await send('/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: '[[sim:error=500]] fail' }] }, { 'anthropic-version': '2023-06-01' });
+    const failed = await send('/v1/messages', { model: 'claude-sonnet-5-5', max_tokens: 20, messages: [{ role: 'user', content: '[[sim:error=500]] fail' }] }, { 'anthropic-version': '2023-06-01' });
     assert.equal(failed.status, 502);
     assert.doesNotMatch(failed.text, /sim-anthropic|ch_/, 'no channel in the API error');
     await send('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'fine' }] });

@@ -89,7 +89,7 @@ test('demo prices', () => {
     { item: 'cached_input_tokens', quantity: 500, unit_nanos_per_mtok_or_unit: 75_000_000n },
     { item: 'output_tokens', quantity: 200, unit_nanos_per_mtok_or_unit: 600_000_000n },
   ]);
-  // claude-sonnet-4-5 with cache write and read
+  // claude-sonnet-5-5 with cache write and read
   const c = priceUsage(claude, usage({ input_tokens: 2095, cache_write_tokens: 2051, cached_input_tokens: 2051, output_tokens: 503 }));
   assert.equal(c.amount, 6_285_000n + 7_691_250n + 615_300n + 7_545_000n);
   // gemini-2.5-flash: thinking is inside output_tokens

@@ -1,7 +1,7 @@
 // Channel selection and the circuit breaker, on a fake clock and a seeded random source.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LiveChannel, LiveModel } from '../../../src/catalog/catalog.ts';
+import type { LiveChannel, LiveModel } from '../../../src/catalog/index.ts';
 import { Router } from '../../../src/gateway/router.ts';
 
 const ch = (id: string, priority = 0, weight = 1): LiveChannel => ({ config: { id, name: id, priority, weight } as LiveChannel['config'], keys: [`k-${id}-1`, `k-${id}-2`], nextKey: 0 });

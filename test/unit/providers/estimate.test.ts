@@ -60,7 +60,7 @@ test('requestText: openai chat', () => {
 
 test('requestText: anthropic messages', () => {
   const body = {
-    model: 'claude-sonnet-4-5',
+    model: 'claude-sonnet-5-5',
     max_tokens: 1024,
     system: [{ type: 'text', text: 'Be nice.', cache_control: { type: 'ephemeral' } }],
     messages: [

@@ -168,7 +168,7 @@ test('anthropic: input_tokens excludes cache reads and writes', () => {
     id: 'msg_013Zva2CMHLNnXjNJJKqJ2EF',
     type: 'message',
     role: 'assistant',
-    model: 'claude-sonnet-4-5-20250929',
+    model: 'claude-sonnet-5-5',
     content: [
       { type: 'thinking', thinking: 'Let me think.', signature: 'EqQBCgIYAhIM' },
       { type: 'text', text: 'Hi! My name is Claude.' },
