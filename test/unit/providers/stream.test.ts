@@ -1,17 +1,20 @@
-import { billableUsage } from '../../../src/providers/usage.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { billableUsage } from '../../../src/providers/billable.ts';
+import { PROVIDER_MODULES } from '../../../src/providers/modules.ts';
+import type { Provider, StreamFacts } from '../../../src/providers/provider.ts';
 import { SseParser } from '../../../src/providers/sse.ts';
-import { createStreamUsage, type StreamUsageResult } from '../../../src/providers/stream-usage.ts';
-import type { BillableUsage, Endpoint, ImageRequestParams, Protocol } from '../../../src/providers/types.ts';
+import type { Endpoint, ImageRequestParams } from '../../../src/providers/types.ts';
+
+// streamReader of each provider module, fed through the SSE parser in every chunking.
 
 const billable = billableUsage;
 
-function run(protocol: Protocol, endpoint: Endpoint, sse: string, chunkSize = 0, request?: ImageRequestParams): StreamUsageResult {
+function run(provider: Provider, endpoint: Endpoint, sse: string, chunkSize = 0, request: ImageRequestParams = {}): StreamFacts {
   const buf = Buffer.from(sse);
   const parser = new SseParser();
-  const acc = createStreamUsage(protocol, endpoint, request);
+  const acc = PROVIDER_MODULES[provider].streamReader(endpoint, request);
   const size = chunkSize > 0 ? chunkSize : buf.length;
   for (let i = 0; i < buf.length; i += size) for (const ev of parser.push(buf.subarray(i, i + size))) acc.feed(ev);
   for (const ev of parser.end()) acc.feed(ev);
@@ -19,9 +22,9 @@ function run(protocol: Protocol, endpoint: Endpoint, sse: string, chunkSize = 0,
 }
 
 /** The result must not depend on how the bytes were chunked. */
-function runAllChunkings(protocol: Protocol, endpoint: Endpoint, sse: string, request?: ImageRequestParams): StreamUsageResult {
-  const whole = run(protocol, endpoint, sse, 0, request);
-  for (const size of [1, 2, 3, 7, 13, 64, 1000]) assert.deepEqual(run(protocol, endpoint, sse, size, request), whole, `chunk size ${size}`);
+function runAllChunkings(provider: Provider, endpoint: Endpoint, sse: string, request: ImageRequestParams = {}): StreamFacts {
+  const whole = run(provider, endpoint, sse, 0, request);
+  for (const size of [1, 2, 3, 7, 13, 64, 1000]) assert.deepEqual(run(provider, endpoint, sse, size, request), whole, `chunk size ${size}`);
   return whole;
 }
 
@@ -196,8 +199,9 @@ test('gemini stream: the last usageMetadata wins', () => {
   assert.deepEqual(r.billable, billable({ input_tokens: 9, output_tokens: 127, reasoning_tokens: 120 }));
   assert.equal(r.delivered.text_chars, 3 + 16 + 7);
   assert.equal(r.complete, true);
+  // Cut before a finishReason: running totals, not final — marked estimated (output already above the delivered estimate).
   const cut = run('gemini', 'chat', geminiChunks.slice(0, 2).map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`).join(''));
-  assert.deepEqual(cut.billable, billable({ input_tokens: 9, output_tokens: 124, reasoning_tokens: 120 }));
+  assert.deepEqual(cut.billable, billable({ input_tokens: 9, output_tokens: 124, reasoning_tokens: 120, estimated: true }));
   assert.equal(cut.complete, false);
 });
 
@@ -212,7 +216,7 @@ test('gemini image model stream: inline image parts are delivered images', () =>
   assert.deepEqual(r.billable, billable({ input_tokens: 14, output_tokens: 4, image_output_tokens: 1120, images: 1, image_size: '2k' }));
 });
 
-test('streams without usage give null billable for every protocol', () => {
+test('streams without usage give null billable for every provider', () => {
   assert.equal(run('gemini', 'chat', 'data: {"candidates":[{"content":{"parts":[{"text":"x"}]}}]}\n\n').billable, null);
   assert.equal(run('anthropic', 'chat', '').billable, null);
   assert.equal(run('openai', 'chat', '').billable, null);
