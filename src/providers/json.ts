@@ -76,3 +76,8 @@ export function unknownUsage(raw: unknown, spec: UsageSpec, out: Set<string> = n
   }
   return out;
 }
+
+/** The listed paths, sorted (a stable record whatever the field order upstream). */
+export function listed(paths: Set<string>): string[] {
+  return [...paths].sort();
+}

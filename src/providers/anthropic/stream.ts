@@ -10,7 +10,7 @@
  * (a cut or cancelled stream) output is at least the estimate of the delivered text, `estimated`.
  */
 import { addText, newDelivered, notFinal } from '../billable.ts';
-import { EventData, count, isObj, type Obj } from '../json.ts';
+import { EventData, count, isObj, listed, type Obj } from '../json.ts';
 import type { StreamFacts, StreamReader } from '../provider.ts';
 import type { SseEvent } from '../sse.ts';
 import { addBlockText, mapUsage, refusalStop, usageNotKnown } from './usage.ts';
@@ -87,7 +87,7 @@ export function streamReader(): StreamReader {
       let billable = mapUsage(merged);
       // A delta without usage leaves output at message_start's placeholder: not final either.
       if (billable !== null && (!final || lastDelta === null)) billable = notFinal(billable, delivered);
-      return { ...base, raw: { message_start: start, message_delta: lastDelta }, billable, unknownUsage: [...unknown] };
+      return { ...base, raw: { message_start: start, message_delta: lastDelta }, billable, unknownUsage: listed(unknown) };
     },
   };
 }

@@ -3,7 +3,7 @@
  * documented in docs/pricing.md; the raw usage object is returned verbatim next to it.
  */
 import { addJson, addText, billableUsage, newDelivered } from '../billable.ts';
-import { count, isObj, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
+import { count, isObj, listed, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
 import type { ResponseFacts } from '../provider.ts';
 import type { BillableUsage, Delivered, Endpoint } from '../types.ts';
 
@@ -142,5 +142,5 @@ export function readResponse(endpoint: Endpoint, json: unknown): ResponseFacts {
   if (!isObj(json) || endpoint !== 'chat') return { raw: null, billable: null, delivered, refused: false, unknownUsage: [] };
   if (Array.isArray(json.content)) for (const b of json.content) if (isObj(b)) addBlockText(delivered, b);
   const raw = json.usage ?? null;
-  return { raw, billable: mapUsage(raw), delivered, refused: refusalStop(json), unknownUsage: [...usageNotKnown(raw)] };
+  return { raw, billable: mapUsage(raw), delivered, refused: refusalStop(json), unknownUsage: listed(usageNotKnown(raw)) };
 }

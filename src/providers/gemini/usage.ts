@@ -3,7 +3,7 @@
  * documented in docs/pricing.md; the raw usage object is returned verbatim next to it.
  */
 import { addJson, addText, billableUsage, newDelivered, withImages } from '../billable.ts';
-import { count, isObj, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
+import { count, isObj, listed, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
 import type { ResponseFacts } from '../provider.ts';
 import type { BillableUsage, Delivered, Endpoint, ImageRequestParams } from '../types.ts';
 
@@ -36,7 +36,7 @@ export const USAGE: UsageSpec = {
 };
 
 export function usageNotKnown(raw: unknown): string[] {
-  return [...unknownUsage(raw, USAGE)];
+  return listed(unknownUsage(raw, USAGE));
 }
 
 function modalityTokens(details: unknown, modality: string): number {

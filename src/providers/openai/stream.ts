@@ -8,7 +8,7 @@
  *   event is one delivered image and carries its `usage`; partial images are previews.
  */
 import { newDelivered, sumBillable, withImages } from '../billable.ts';
-import { EventData, isObj, unknownUsage } from '../json.ts';
+import { EventData, isObj, listed, unknownUsage } from '../json.ts';
 import type { StreamFacts, StreamReader } from '../provider.ts';
 import type { SseEvent } from '../sse.ts';
 import type { BillableUsage, Endpoint, ImageRequestParams } from '../types.ts';
@@ -39,7 +39,7 @@ function chatStream(): StreamReader {
         billable: mapChatUsage(raw),
         delivered: { ...delivered },
         refused,
-        unknownUsage: [...unknownUsage(raw, CHAT_USAGE)],
+        unknownUsage: listed(unknownUsage(raw, CHAT_USAGE)),
         complete,
         malformed: events.malformed,
       };
@@ -78,7 +78,7 @@ function imagesStream(request: ImageRequestParams): StreamReader {
         billable: withImages(base, delivered.images, request, reported),
         delivered: { ...delivered },
         refused: false,
-        unknownUsage: [...unknown],
+        unknownUsage: listed(unknown),
         complete,
         malformed: events.malformed,
       };

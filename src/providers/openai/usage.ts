@@ -4,7 +4,7 @@
  * returned verbatim next to it.
  */
 import { addText, billableUsage, newDelivered, sub, withImages } from '../billable.ts';
-import { count, isObj, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
+import { count, isObj, listed, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
 import type { ResponseFacts } from '../provider.ts';
 import type { BillableUsage, Delivered, Endpoint, ImageRequestParams } from '../types.ts';
 
@@ -35,7 +35,7 @@ export const IMAGES_USAGE: UsageSpec = {
 const SPECS: Record<Endpoint, UsageSpec> = { chat: CHAT_USAGE, embeddings: EMBEDDINGS_USAGE, images: IMAGES_USAGE };
 
 export function usageNotKnown(endpoint: Endpoint, raw: unknown): string[] {
-  return [...unknownUsage(raw, SPECS[endpoint])];
+  return listed(unknownUsage(raw, SPECS[endpoint]));
 }
 
 /**
