@@ -644,7 +644,7 @@ export class Gateway {
     if (billedOutcome === 'no') return 0n;
     if (billedOutcome === 'model_policy' && !f.live.price.billed_on_moderation) return 0n;
     if (billedOutcome === 'delivered' && this.opts.cancelledPolicy === 'none') return 0n;
-    const { amount } = priceUsage(f.live.price, f.billable, f.multiplier);
+    const amount = priceUsage(f.live.price, f.billable, f.multiplier);
     if (amount > f.hold) {
       f.delivered.capped_from = formatUsd(amount);
       return f.hold;
