@@ -91,6 +91,15 @@ test('images: delivered images up to n, reported size/quality, tokens split by d
   assert.equal(response('openai', 'images', 'images.json', { n: 3 }).billable?.images, 3);
 });
 
+test('images: n read from a multipart form bills what was delivered up to n, as JSON n does', () => {
+  const delivered3 = json('openai', 'images.json');
+  const form = openai.readRequest('images', 'images.edits', { model: 'gpt-image-1', prompt: 'add a hat', n: '2' }, { maxImages: 10 }, true);
+  assert.equal(openai.readResponse('images', delivered3, form.image).billable?.images, 2);
+  const body = openai.readRequest('images', 'images.generations', { model: 'gpt-image-1', prompt: 'otters', n: 3 }, { maxImages: 10 });
+  assert.equal(openai.readResponse('images', delivered3, body.image).billable?.images, 3);
+  assert.throws(() => openai.readRequest('images', 'images.generations', { model: 'gpt-image-1', prompt: 'otters', n: '3' }, { maxImages: 10 }), /n: must be an integer/);
+});
+
 test('images stream: the completed event is the delivered image, partial images are previews', () => {
   const s = stream('openai', 'images', 'images-stream.sse', { n: 1 });
   assert.deepEqual(s.billable, billable({ images: 1, image_size: '1024x1024', image_quality: 'high', input_tokens: 100, image_input_tokens: 0, image_output_tokens: 4160 }));
