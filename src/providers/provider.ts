@@ -128,7 +128,7 @@ export interface ProviderModule {
   normaliseBaseUrl(base: string): string;
   /** Path (and query) on the channel's base URL. */
   path(call: UpstreamCall): string;
-  /** Auth and protocol headers; version/beta headers of the client pass through. */
+  /** Auth and API-version headers; version/beta headers of the client pass through. */
   headers(key: string, clientHeaders: ClientHeaders): Record<string, string>;
   /**
    * The body to send upstream when it must change (model name mapping; OpenAI's include_usage so

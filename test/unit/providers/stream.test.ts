@@ -221,3 +221,53 @@ test('streams without usage give null billable for every provider', () => {
   assert.equal(run('anthropic', 'chat', '').billable, null);
   assert.equal(run('openai', 'chat', '').billable, null);
 });
+
+// ----- A stream cancelled by the client after 50 chunks: the same for every provider -----
+
+const WORD = ' fox';
+const FIFTY = 50;
+const cancelled: Record<Provider, { endpoint: Endpoint; body: unknown; events: (i: number) => string }> = {
+  openai: {
+    endpoint: 'chat',
+    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Tell a long story.' }] },
+    events: (i) => sseData([chunk({ content: `${WORD}${i}` })]),
+  },
+  anthropic: {
+    endpoint: 'chat',
+    body: { model: 'claude-sonnet-4-5', max_tokens: 4096, messages: [{ role: 'user', content: 'Tell a long story.' }] },
+    events: (i) =>
+      anthropicSse(
+        i === 0
+          ? [anthropicStream[0], ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }], ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `${WORD}${i}` } }]]
+          : [['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `${WORD}${i}` } }]],
+      ),
+  },
+  gemini: {
+    endpoint: 'chat',
+    body: { contents: [{ role: 'user', parts: [{ text: 'Tell a long story.' }] }] },
+    // Real chunks carry running usage; before the last one it is mostly the prompt.
+    events: (i) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: `${WORD}${i}` }], role: 'model' }, index: 0 }], usageMetadata: { promptTokenCount: 9, totalTokenCount: 9 } })}\r\n\r\n`,
+  },
+};
+
+test('a stream cancelled after 50 chunks: delivered text counted and output estimated from it, for every provider', () => {
+  let text = '';
+  for (let i = 0; i < FIFTY; i++) text += `${WORD}${i}`;
+  const bytes = Buffer.byteLength(text);
+  for (const provider of ['openai', 'anthropic', 'gemini'] as const) {
+    const c = cancelled[provider];
+    let sse = '';
+    for (let i = 0; i < FIFTY; i++) sse += c.events(i);
+    const r = run(provider, c.endpoint, sse);
+    assert.equal(r.complete, false, provider);
+    assert.deepEqual(r.delivered, { images: 0, text_chars: text.length, text_bytes: bytes }, provider);
+    const estimate = PROVIDER_MODULES[provider].estimateUsage(c.endpoint, c.body, r.delivered, {});
+    assert.equal(estimate.output_tokens, Math.ceil(bytes / 4), provider);
+    assert.ok(estimate.output_tokens > 0 && estimate.input_tokens > 0, provider);
+    // What the upstream reported so far is not final: never below the delivered estimate, and marked.
+    if (r.billable !== null) {
+      assert.equal(r.billable.estimated, true, provider);
+      assert.ok(r.billable.output_tokens >= estimate.output_tokens, provider);
+    }
+  }
+});
