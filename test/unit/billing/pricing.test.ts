@@ -8,7 +8,6 @@ import {
   worstCaseCost,
 } from '../../../src/billing/pricing.ts';
 import { parseDecimalRatio, parseUsd } from '../../../src/kernel/money.ts';
-import type { BillableUsage } from '../../../src/providers/types.ts';
 import { billableUsage } from '../../../src/providers/billable.ts';
 
 const usage = billableUsage;
