@@ -3,7 +3,7 @@
 // queued with its charge for the group-committed writer (one transaction per batch).
 
 import { priceUsage } from '../billing/pricing.ts';
-import { newDelivered } from '../providers/usage.ts';
+import { newDelivered } from '../providers/billable.ts';
 import type { BillableUsage } from '../providers/types.ts';
 import { billableUsage } from '../requests/policy.ts';
 import type { RequestRow } from '../requests/schema.ts';
@@ -42,7 +42,7 @@ export function chargeOf(p: SettleParts, f: Flight): bigint {
   if (f.amount !== null) return f.amount;
   const usage = billed(p, f);
   f.billable = usage;
-  f.amount = usage && f.live ? priceUsage(f.live.price, usage, f.multiplier).amount : 0n;
+  f.amount = usage && f.live ? priceUsage(f.live.price, usage, f.multiplier) : 0n;
   return f.amount;
 }
 

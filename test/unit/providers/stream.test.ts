@@ -1,17 +1,20 @@
-import { billableUsage } from '../../../src/providers/usage.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { billableUsage } from '../../../src/providers/billable.ts';
+import { PROVIDER_MODULES } from '../../../src/providers/modules.ts';
+import type { Provider, StreamFacts } from '../../../src/providers/provider.ts';
 import { SseParser } from '../../../src/providers/sse.ts';
-import { createStreamUsage, type StreamUsageResult } from '../../../src/providers/stream-usage.ts';
-import type { BillableUsage, Endpoint, ImageRequestParams, Protocol } from '../../../src/providers/types.ts';
+import type { Endpoint, ImageRequestParams } from '../../../src/providers/types.ts';
+
+// streamReader of each provider module, fed through the SSE parser in every chunking.
 
 const billable = billableUsage;
 
-function run(protocol: Protocol, endpoint: Endpoint, sse: string, chunkSize = 0, request?: ImageRequestParams): StreamUsageResult {
+function run(provider: Provider, endpoint: Endpoint, sse: string, chunkSize = 0, request: ImageRequestParams = {}): StreamFacts {
   const buf = Buffer.from(sse);
   const parser = new SseParser();
-  const acc = createStreamUsage(protocol, endpoint, request);
+  const acc = PROVIDER_MODULES[provider].streamReader(endpoint, request);
   const size = chunkSize > 0 ? chunkSize : buf.length;
   for (let i = 0; i < buf.length; i += size) for (const ev of parser.push(buf.subarray(i, i + size))) acc.feed(ev);
   for (const ev of parser.end()) acc.feed(ev);
@@ -19,9 +22,9 @@ function run(protocol: Protocol, endpoint: Endpoint, sse: string, chunkSize = 0,
 }
 
 /** The result must not depend on how the bytes were chunked. */
-function runAllChunkings(protocol: Protocol, endpoint: Endpoint, sse: string, request?: ImageRequestParams): StreamUsageResult {
-  const whole = run(protocol, endpoint, sse, 0, request);
-  for (const size of [1, 2, 3, 7, 13, 64, 1000]) assert.deepEqual(run(protocol, endpoint, sse, size, request), whole, `chunk size ${size}`);
+function runAllChunkings(provider: Provider, endpoint: Endpoint, sse: string, request: ImageRequestParams = {}): StreamFacts {
+  const whole = run(provider, endpoint, sse, 0, request);
+  for (const size of [1, 2, 3, 7, 13, 64, 1000]) assert.deepEqual(run(provider, endpoint, sse, size, request), whole, `chunk size ${size}`);
   return whole;
 }
 
@@ -196,8 +199,9 @@ test('gemini stream: the last usageMetadata wins', () => {
   assert.deepEqual(r.billable, billable({ input_tokens: 9, output_tokens: 127, reasoning_tokens: 120 }));
   assert.equal(r.delivered.text_chars, 3 + 16 + 7);
   assert.equal(r.complete, true);
+  // Cut before a finishReason: running totals, not final — marked estimated (output already above the delivered estimate).
   const cut = run('gemini', 'chat', geminiChunks.slice(0, 2).map((c) => `data: ${JSON.stringify(c)}\r\n\r\n`).join(''));
-  assert.deepEqual(cut.billable, billable({ input_tokens: 9, output_tokens: 124, reasoning_tokens: 120 }));
+  assert.deepEqual(cut.billable, billable({ input_tokens: 9, output_tokens: 124, reasoning_tokens: 120, estimated: true }));
   assert.equal(cut.complete, false);
 });
 
@@ -212,8 +216,58 @@ test('gemini image model stream: inline image parts are delivered images', () =>
   assert.deepEqual(r.billable, billable({ input_tokens: 14, output_tokens: 4, image_output_tokens: 1120, images: 1, image_size: '2k' }));
 });
 
-test('streams without usage give null billable for every protocol', () => {
+test('streams without usage give null billable for every provider', () => {
   assert.equal(run('gemini', 'chat', 'data: {"candidates":[{"content":{"parts":[{"text":"x"}]}}]}\n\n').billable, null);
   assert.equal(run('anthropic', 'chat', '').billable, null);
   assert.equal(run('openai', 'chat', '').billable, null);
+});
+
+// ----- A stream cancelled by the client after 50 chunks: the same for every provider -----
+
+const WORD = ' fox';
+const FIFTY = 50;
+const cancelled: Record<Provider, { endpoint: Endpoint; body: unknown; events: (i: number) => string }> = {
+  openai: {
+    endpoint: 'chat',
+    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Tell a long story.' }] },
+    events: (i) => sseData([chunk({ content: `${WORD}${i}` })]),
+  },
+  anthropic: {
+    endpoint: 'chat',
+    body: { model: 'claude-sonnet-4-5', max_tokens: 4096, messages: [{ role: 'user', content: 'Tell a long story.' }] },
+    events: (i) =>
+      anthropicSse(
+        i === 0
+          ? [anthropicStream[0], ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }], ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `${WORD}${i}` } }]]
+          : [['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: `${WORD}${i}` } }]],
+      ),
+  },
+  gemini: {
+    endpoint: 'chat',
+    body: { contents: [{ role: 'user', parts: [{ text: 'Tell a long story.' }] }] },
+    // Real chunks carry running usage; before the last one it is mostly the prompt.
+    events: (i) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: `${WORD}${i}` }], role: 'model' }, index: 0 }], usageMetadata: { promptTokenCount: 9, totalTokenCount: 9 } })}\r\n\r\n`,
+  },
+};
+
+test('a stream cancelled after 50 chunks: delivered text counted and output estimated from it, for every provider', () => {
+  let text = '';
+  for (let i = 0; i < FIFTY; i++) text += `${WORD}${i}`;
+  const bytes = Buffer.byteLength(text);
+  for (const provider of ['openai', 'anthropic', 'gemini'] as const) {
+    const c = cancelled[provider];
+    let sse = '';
+    for (let i = 0; i < FIFTY; i++) sse += c.events(i);
+    const r = run(provider, c.endpoint, sse);
+    assert.equal(r.complete, false, provider);
+    assert.deepEqual(r.delivered, { images: 0, text_chars: text.length, text_bytes: bytes }, provider);
+    const estimate = PROVIDER_MODULES[provider].estimateUsage(c.endpoint, c.body, r.delivered, {});
+    assert.equal(estimate.output_tokens, Math.ceil(bytes / 4), provider);
+    assert.ok(estimate.output_tokens > 0 && estimate.input_tokens > 0, provider);
+    // What the upstream reported so far is not final: never below the delivered estimate, and marked.
+    if (r.billable !== null) {
+      assert.equal(r.billable.estimated, true, provider);
+      assert.ok(r.billable.output_tokens >= estimate.output_tokens, provider);
+    }
+  }
 });
