@@ -35,6 +35,15 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: false,
+    // A request Node cannot even parse (a body shorter than its Content-Length, a bad header) is
+    // answered before any route sees it: in our error shape, not the framework's.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy(err);
+      const e = new AppError('VALIDATION', 'The request could not be read: its body ended before its declared length, or it is not valid HTTP.', { field: 'body' });
+      // `type` too, so an OpenAI-style client reads it as its own error shape.
+      const body = JSON.stringify({ error: { ...errorBody(e).error, type: 'invalid_request_error' } });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
   const auth = new KeyAuthenticator(rt);
   if (rt.bus instanceof EventBus) {
