@@ -5,26 +5,18 @@ import type { Runtime } from '../kernel/context.ts';
 import { rejectNul } from '../kernel/validation.ts';
 import { EventBus } from '../kernel/context.ts';
 import type { RouteTable } from '../http/routes.ts';
-import { parseJsonBody } from '../http/body.ts';
 import { requestError } from '../http/errors.ts';
 import { Catalog } from '../catalog/index.ts';
 import { registerCatalogRoutes } from '../admin/catalog-routes.ts';
-import { PROVIDER_MODULES } from '../providers/modules.ts';
-import type { Provider } from '../providers/provider.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { Gateway, type IncomingCall, type ProxyOptions, type Surface } from './gateway.ts';
-import { parseMultipartFields } from './multipart.ts';
+import { extractKey, registerBodyParsers, type ParsedBody } from './incoming.ts';
+import { registerModelLists } from './model-lists.ts';
 import { registerLogRoutes } from '../requests/logs.ts';
 import { Router, type RouterOptions } from './router.ts';
 
 // The data-plane routes: each provider API's paths, bodies kept as bytes (forwarded verbatim when
 // nothing changes) and parsed once, errors answered in the caller's API shape and logged.
-
-interface ParsedBody {
-  raw: Buffer;
-  json: Record<string, unknown> | null;
-  form?: Record<string, string>;
-}
 
 export interface GatewayHandle {
   gateway: Gateway;
@@ -74,30 +66,7 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
 }
 
 function registerDataPlane(dp: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, gateway: Gateway, catalog: Catalog): void {
-  dp.removeAllContentTypeParsers();
-  dp.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
-    const raw = body as Buffer;
-    try {
-      done(null, { raw, json: parseJsonBody(raw.toString('utf8'), true) as Record<string, unknown> } satisfies ParsedBody);
-    } catch (e) {
-      done(e as AppError, undefined);
-    }
-  });
-  dp.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
-    const raw = body as Buffer;
-    parseMultipartFields(raw, String(req.headers['content-type'])).then(
-      (form) => {
-        try {
-          rejectNul(form, 'body');
-        } catch (e) {
-          return done(e as AppError, undefined);
-        }
-        done(null, { raw, json: null, form } satisfies ParsedBody);
-      },
-      (e) => done(new AppError('VALIDATION', `multipart body: ${(e as Error).message}`, { field: 'body' }), undefined),
-    );
-  });
-  dp.addContentTypeParser('*', (_req, _payload, done) => done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json (or multipart/form-data for image edits).'), undefined));
+  registerBodyParsers(dp);
 
   const toCall = (req: FastifyRequest, surface: Surface, extra: Partial<IncomingCall> = {}): IncomingCall => {
     const b = req.body as ParsedBody | undefined;
@@ -171,45 +140,5 @@ function registerDataPlane(dp: FastifyInstance, rt: Runtime, auth: KeyAuthentica
   dp.post('/v1beta/models/*', gemini);
   dp.post('/v1/models/*', gemini);
 
-  // Model lists (and one model) in each API's shape, filtered by the key's allow-list.
-  const listFor = async (req: FastifyRequest, reply: FastifyReply, provider: Provider | null, shape: Provider, id?: string) => {
-    const api = PROVIDER_MODULES[shape];
-    let p;
-    try {
-      p = await auth.authenticate(extractKey(req));
-    } catch (e) {
-      const err = isAppError(e) ? e : new AppError('INTERNAL');
-      return reply.code(err.status).send(api.errorBody(err.status, err.code, err.message, ''));
-    }
-    const models = [...catalog.snapshot.models.values()]
-      .filter((m) => (!provider || m.config.provider === provider) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id))
-      .map((m) => ({ id: m.config.id, provider: m.config.provider, updatedAt: m.config.updated_at }));
-    if (id === undefined) return api.modelList(models);
-    if (models.length === 0) return reply.code(404).send(api.errorBody(404, 'UNKNOWN_MODEL', `The model ${id.slice(0, 100)} does not exist.`, ''));
-    return api.modelEntry(models[0]!);
-  };
-  const modelsRoute = async (req: FastifyRequest, reply: FastifyReply) => {
-    const id = (req.params as { id?: string }).id;
-    if (req.headers['anthropic-version']) return listFor(req, reply, 'anthropic', 'anthropic', id);
-    if (req.headers['x-goog-api-key'] || (req.query as { key?: string }).key) return listFor(req, reply, 'gemini', 'gemini', id);
-    return listFor(req, reply, null, 'openai', id);
-  };
-  dp.get('/v1/models', modelsRoute);
-  dp.get('/v1/models/:id', modelsRoute);
-  dp.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini', 'gemini'));
-  dp.get('/v1beta/models/:id', async (req, reply) => listFor(req, reply, 'gemini', 'gemini', (req.params as { id: string }).id));
-}
-
-/** The caller's key from any of the ways the three SDKs send it. */
-export function extractKey(req: FastifyRequest): string {
-  const h = req.headers;
-  const auth = h.authorization;
-  if (typeof auth === 'string' && auth.length > 7 && (auth.charCodeAt(0) | 32) === 98 /* b */ && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
-  const x = h['x-api-key'];
-  if (typeof x === 'string' && x) return x.trim();
-  const g = h['x-goog-api-key'];
-  if (typeof g === 'string' && g) return g.trim();
-  const q = (req.query as Record<string, unknown> | undefined)?.key;
-  if (typeof q === 'string' && q) return q;
-  return '';
+  registerModelLists(dp, auth, catalog);
 }
