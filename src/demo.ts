@@ -3,32 +3,32 @@ import { createKey } from './accounts/keys.ts';
 import { recordTopup } from './billing/topups.ts';
 import { withActor, type Runtime } from './kernel/context.ts';
 import { startSimulator, type Simulator } from './sim/server.ts';
-import { createChannel, listChannels, listModels, putModel, updateChannel } from './catalog/catalog.ts';
+import { createChannel, listChannels, listModels, putModel, updateChannel } from './catalog/index.ts';
 
-// The demo: the simulator in-process, and demo models (one chat model per provider family, an
+// The demo: the simulator in-process, and demo models (one chat model per provider, an
 // embedding model, a gpt-image-style and a Nano-Banana-style image model) on channels pointing at
 // it, priced as in DESIGN.md. Channels named `sim-*` are demo channels: at every start with the
 // demo on, the simulator is started again and their base URL follows its port.
 
 export const DEMO_MODELS = [
-  { id: 'gpt-4o-mini', family: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } },
-  { id: 'claude-sonnet-4-5', family: 'anthropic', kind: 'chat', price: { input_per_mtok: '3', cache_write_per_mtok: '3.75', cached_input_per_mtok: '0.30', output_per_mtok: '15' } },
-  { id: 'gemini-2.5-flash', family: 'gemini', kind: 'chat', price: { input_per_mtok: '0.30', output_per_mtok: '2.50' } },
-  { id: 'text-embedding-3-small', family: 'openai', kind: 'embeddings', price: { input_per_mtok: '0.02' } },
+  { id: 'gpt-4o-mini', provider: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } },
+  { id: 'claude-sonnet-5-5', provider: 'anthropic', kind: 'chat', price: { input_per_mtok: '3', cache_write_per_mtok: '3.75', cached_input_per_mtok: '0.30', output_per_mtok: '15' } },
+  { id: 'gemini-2.5-flash', provider: 'gemini', kind: 'chat', price: { input_per_mtok: '0.30', output_per_mtok: '2.50' } },
+  { id: 'text-embedding-3-small', provider: 'openai', kind: 'embeddings', price: { input_per_mtok: '0.02' } },
   {
     id: 'gpt-image-1',
-    family: 'openai',
+    provider: 'openai',
     kind: 'images',
     price: { per_image: { default: '0.042', '1024x1024/low': '0.011', '1024x1024/medium': '0.042', '1024x1024/high': '0.167' } },
   },
   // A relay-priced image model: $0.09 per delivered image, 4K higher. Upstream name differs.
-  { id: 'nano-banana-pro', family: 'gemini', kind: 'images', price: { per_image: { default: '0.09', '4k': '0.24' } } },
+  { id: 'nano-banana-pro', provider: 'gemini', kind: 'images', price: { per_image: { default: '0.09', '4k': '0.24' } } },
 ] as const;
 
 const DEMO_CHANNELS = [
   { name: 'sim-openai', provider: 'openai', models: ['gpt-4o-mini', 'text-embedding-3-small', 'gpt-image-1'], priority: 10 },
   { name: 'sim-openai-backup', provider: 'openai', models: ['gpt-4o-mini'], priority: 0 },
-  { name: 'sim-anthropic', provider: 'anthropic', models: ['claude-sonnet-4-5'], priority: 10 },
+  { name: 'sim-anthropic', provider: 'anthropic', models: ['claude-sonnet-5-5'], priority: 10 },
   { name: 'sim-gemini', provider: 'gemini', models: ['gemini-2.5-flash', 'nano-banana-pro'], priority: 10, model_map: { 'nano-banana-pro': 'gemini-3-pro-image-preview' } },
 ] as const;
 
@@ -49,7 +49,7 @@ export async function configureDemoCatalog(rt: Runtime, simUrl: string): Promise
   // operator's: the demo neither re-prices those models nor routes them to the simulator.
   const taken = new Set((await listModels(rt)).map((m) => m.id));
   const names = new Set((await listChannels(rt)).map((c) => c.name));
-  for (const m of DEMO_MODELS) if (!taken.has(m.id)) await putModel(ctx, m.id, { family: m.family, kind: m.kind, price: m.price });
+  for (const m of DEMO_MODELS) if (!taken.has(m.id)) await putModel(ctx, m.id, { provider: m.provider, kind: m.kind, price: m.price });
   for (const c of DEMO_CHANNELS) {
     const models = c.models.filter((id) => !taken.has(id));
     if (models.length === 0 || names.has(c.name)) continue;

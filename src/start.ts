@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './kernel/config/schema.ts';
 import { buildApp, type App } from './http/app.ts';
-import { applyCatalogFile, readCatalogFile } from './catalog/catalog-file.ts';
+import { applyCatalogFile, prepareUpstreamKeys, readCatalogFile } from './catalog/index.ts';
 import { bootstrapDemoAccount, configureDemoCatalog, hasDemoChannels, isEmptyDatabase, repointDemoChannels, startDemoSimulator, type DemoInfo } from './demo.ts';
 import { registerGateway, type GatewayHandle, type GatewayOptions } from './gateway/routes.ts';
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
@@ -32,6 +32,8 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
   const closables: Closable[] = [];
   let sim: Simulator | null = null;
   try {
+    // Before anything reads channels: the wrong SURETY_SECRET_KEY stops the start here.
+    await prepareUpstreamKeys(rt);
     const admin = await resolveAdminKey(rt);
     const empty = await isEmptyDatabase(rt);
     if (catalogFile) {

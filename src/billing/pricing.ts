@@ -6,23 +6,6 @@ import { mulDivCeil, mulDivRound, type Nanos } from '../kernel/money.ts';
 import type { BillableUsage } from '../providers/types.ts';
 import type { CompiledPrice } from '../catalog/price-book.ts';
 
-export type PriceItem =
-  | 'input_tokens'
-  | 'cached_input_tokens'
-  | 'cache_write_tokens'
-  | 'output_tokens'
-  | 'image_input_tokens'
-  | 'image_output_tokens'
-  | 'images'
-  | 'request';
-
-export interface PriceLine {
-  item: PriceItem;
-  quantity: number;
-  /** nano-USD per 1M tokens for `*_tokens` items; nano-USD per unit for `images` and `request`. */
-  unit_nanos_per_mtok_or_unit: bigint;
-}
-
 export interface Multiplier {
   num: bigint;
   den: bigint;
@@ -102,47 +85,34 @@ export function maxImagePrice(price: CompiledPrice, size?: string, quality?: str
  * the total is rounded once to integer nano-USD, half away from zero. E.g. 1 input token at
  * $0.15/M is 0.15 nano-USD → 0; 7 tokens are 1.05 → 1.
  *
- * Image tokens are priced at `image_*_per_mtok`, or at the text rate when that is not configured.
- * `per_request` is added once. Lines list every non-zero quantity (with its unit price, 0 when
- * unpriced) and the request fee when configured.
+ * A token category whose rate is not configured is billed at its base rate, never free: cached
+ * input and cache writes at `input_per_mtok`, image input at `input_per_mtok`, image output at
+ * `output_per_mtok`. E.g. an OpenAI model priced {input "1.25", cached_input "0.125"} per 1M (1,250
+ * and 125 nano-USD a token) and no cache_write rate, with 1000 input, 500 cached and 2000
+ * cache-write tokens: 1000 × 1,250 + 500 × 125 + 2000 × 1,250 = 3,812,500 nano-USD (the writes
+ * would have been free before). Only a base rate left unset (a per-image model's input) bills its
+ * tokens at 0. `per_request` is added once.
  */
-export function priceUsage(
-  price: CompiledPrice,
-  usage: BillableUsage,
-  multiplier: Multiplier = ONE,
-): { amount: bigint; lines: PriceLine[] } {
+export function priceUsage(price: CompiledPrice, usage: BillableUsage, multiplier: Multiplier = ONE): bigint {
   checkMultiplier(multiplier);
-  const lines: PriceLine[] = [];
+  const input = price.input_per_mtok;
+  const output = price.output_per_mtok;
   let numerator = 0n; // nano-USD × 1M
-  const tokens = (item: PriceItem, n: number | undefined, unit: Nanos | null): void => {
-    if (n === undefined || n === 0) {
-      checkCount(item, n ?? 0);
-      return;
-    }
-    const q = checkCount(item, n);
-    const u = unit ?? 0n;
-    numerator += q * u;
-    lines.push({ item, quantity: n, unit_nanos_per_mtok_or_unit: u });
+  const tokens = (name: string, n: number | undefined, unit: Nanos | null): void => {
+    const q = checkCount(name, n ?? 0);
+    if (q > 0n && unit !== null) numerator += q * unit;
   };
-  tokens('input_tokens', usage.input_tokens, price.input_per_mtok);
-  tokens('cached_input_tokens', usage.cached_input_tokens, price.cached_input_per_mtok);
-  tokens('cache_write_tokens', usage.cache_write_tokens, price.cache_write_per_mtok);
-  tokens('output_tokens', usage.output_tokens, price.output_per_mtok);
-  tokens('image_input_tokens', usage.image_input_tokens, price.image_input_per_mtok ?? price.input_per_mtok);
-  tokens('image_output_tokens', usage.image_output_tokens, price.image_output_per_mtok ?? price.output_per_mtok);
+  tokens('input_tokens', usage.input_tokens, input);
+  tokens('cached_input_tokens', usage.cached_input_tokens, price.cached_input_per_mtok ?? input);
+  tokens('cache_write_tokens', usage.cache_write_tokens, price.cache_write_per_mtok ?? input);
+  tokens('output_tokens', usage.output_tokens, output);
+  tokens('image_input_tokens', usage.image_input_tokens, price.image_input_per_mtok ?? input);
+  tokens('image_output_tokens', usage.image_output_tokens, price.image_output_per_mtok ?? output);
   checkCount('reasoning_tokens', usage.reasoning_tokens);
   const images = checkCount('images', usage.images);
-  if (images > 0n) {
-    const unit = lookupImagePrice(price, usage.image_size, usage.image_quality) ?? 0n;
-    numerator += images * unit * MTOK;
-    lines.push({ item: 'images', quantity: usage.images, unit_nanos_per_mtok_or_unit: unit });
-  }
-  if (price.per_request !== null) {
-    numerator += price.per_request * MTOK;
-    lines.push({ item: 'request', quantity: 1, unit_nanos_per_mtok_or_unit: price.per_request });
-  }
-  const amount = mulDivRound(numerator, multiplier.num, MTOK * multiplier.den);
-  return { amount, lines };
+  if (images > 0n) numerator += images * (lookupImagePrice(price, usage.image_size, usage.image_quality) ?? 0n) * MTOK;
+  if (price.per_request !== null) numerator += price.per_request * MTOK;
+  return mulDivRound(numerator, multiplier.num, MTOK * multiplier.den);
 }
 
 export interface WorstCaseEstimate {
@@ -170,20 +140,13 @@ export function worstCaseCost(price: CompiledPrice, estimate: WorstCaseEstimate,
   const inTok = checkCount('max_input_tokens', estimate.max_input_tokens);
   const outTok = checkCount('max_output_tokens', estimate.max_output_tokens);
   const images = checkCount('images', estimate.images);
-  const inRate = maxOf(
-    price.input_per_mtok,
-    price.cached_input_per_mtok,
-    price.cache_write_per_mtok,
-    price.image_input_per_mtok ?? price.input_per_mtok,
-  );
-  const outRate = maxOf(price.output_per_mtok, price.image_output_per_mtok ?? price.output_per_mtok);
+  // The same base-rate defaults as priceUsage.
+  const input = price.input_per_mtok;
+  const output = price.output_per_mtok;
+  const inRate = maxOf(input, price.cached_input_per_mtok ?? input, price.cache_write_per_mtok ?? input, price.image_input_per_mtok ?? input);
+  const outRate = maxOf(output, price.image_output_per_mtok ?? output);
   let numerator = inTok * inRate + outTok * outRate;
   if (images > 0n) numerator += images * maxImagePrice(price, estimate.image_size, estimate.image_quality) * MTOK;
   if (price.per_request !== null) numerator += price.per_request * MTOK;
   return mulDivCeil(numerator, multiplier.num, MTOK * multiplier.den);
-}
-
-/** Whether a request refused by the upstream on content policy is billed (model policy, default no). */
-export function billedOnModeration(price: CompiledPrice): boolean {
-  return price.billed_on_moderation;
 }

@@ -2,14 +2,17 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../kernel/config/load.ts';
 import { withActor, type Runtime } from '../kernel/context.ts';
-import { ChannelInput, GroupInput, ModelInput, createChannel, listChannels, listModels, modelName, putModel, setGroupMultiplier, updateChannel } from './catalog.ts';
+import { ChannelInput, createChannel, listChannels, updateChannel } from './channels.ts';
+import { GroupInput, listGroupMultipliers, setGroupMultiplier } from './groups.ts';
+import { ModelInput, listModels, modelName, putModel } from './models.ts';
 
 // The catalog file (SURETY_CONFIG): channels, models with prices, group multipliers, as JSON.
 // Validated at boot (a bad file stops the start, naming the path of the bad value), then applied
 // through the same services as the admin API (audited as operator "config-file"): models are
 // created or updated (a changed price is a new price-book version), channels are matched by
 // name and created or updated. Entries made through the admin API and absent from the file stay.
-// Upstream keys may be written as "env:NAME" to be read from the environment at load.
+// Upstream keys may be written as "env:NAME" to be read from the environment at load. With the demo
+// on, the demo is set up after the file on an empty database and leaves the file's models alone.
 
 export const CatalogFileSchema = z
   .object({
@@ -40,7 +43,9 @@ export function readCatalogFile(path: string): CatalogFile {
   if (!r.success) {
     const lines = r.error.issues.slice(0, 10).map((i) => {
       // A bad record key (a model id) says why, not only that it is invalid.
-      const why = i.code === 'invalid_key' ? `${i.message} (${i.issues.map((x) => x.message).join('; ')})` : i.message;
+      let why = i.code === 'invalid_key' ? `${i.message} (${i.issues.map((x) => x.message).join('; ')})` : i.message;
+      // Files written for earlier versions name a model's provider "family".
+      if (i.code === 'unrecognized_keys' && i.keys.includes('family')) why += ' ("family" is now called "provider")';
       return `${i.path.map(String).join('.') || '(root)'}: ${why}`;
     });
     throw new ConfigError(`SURETY_CONFIG: ${path} is invalid:\n  ${lines.join('\n  ')}`);
@@ -64,7 +69,7 @@ export async function applyCatalogFile(rt: Runtime, file: CatalogFile): Promise<
     const cur = existingModels.get(id);
     const same =
       cur &&
-      cur.family === m.family &&
+      cur.provider === m.provider &&
       cur.kind === m.kind &&
       cur.enabled === m.enabled &&
       JSON.stringify(cur.price) === JSON.stringify(m.price) &&
@@ -94,8 +99,7 @@ export async function applyCatalogFile(rt: Runtime, file: CatalogFile): Promise<
       channels++;
     }
   }
-  const rows = await rt.db.all<{ group_name: string; multiplier: string }>('SELECT group_name, multiplier FROM group_multipliers');
-  const have = new Map(rows.map((r) => [r.group_name, r.multiplier]));
+  const have = new Map((await listGroupMultipliers(rt)).map((g) => [g.group, g.multiplier]));
   for (const [g, multiplier] of Object.entries(file.groups)) {
     if (have.get(g) !== multiplier) {
       await setGroupMultiplier(ctx, g, { multiplier });

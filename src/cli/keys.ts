@@ -43,7 +43,7 @@ export const commands: Command[] = [
       member: { type: 'string', value: 'ID', help: 'bind the key to a member of an enterprise account (it takes their role)' },
       role: { type: 'string', value: 'ROLE', help: 'owner | admin | member | viewer for keys not bound to a member' },
     },
-    details: 'Example: surety keys create acct_… --name CI --models gpt-4o-mini,claude-sonnet-4-5 --limit-month 500.00 --rpm 600',
+    details: 'Example: surety keys create acct_… --name CI --models gpt-4o-mini,claude-sonnet-5-5 --limit-month 500.00 --rpm 600',
     async run({ values: v, positionals: [account], io }) {
       const input = { ...keyInput(v), name: required(v, 'name', 'keys create'), ...defined({ member_id: str(v, 'member'), role: str(v, 'role') }) };
       const { key, secret } = await withServices((ctx) => createKey(ctx, account!, input));

@@ -1,4 +1,4 @@
-import type { LiveChannel, LiveModel } from '../catalog/catalog.ts';
+import type { LiveChannel, LiveModel } from '../catalog/index.ts';
 import type { Outcome } from '../requests/outcomes.ts';
 
 // Which channel serves the next attempt: highest priority first; within a priority, a weighted
@@ -10,6 +10,8 @@ export type CircuitState = 'closed' | 'open' | 'half_open';
 
 interface Breaker {
   state: CircuitState;
+  /** Why the circuit is open: failures, or the channel's upstream account is out of credit. */
+  reason: 'failures' | 'out_of_credit' | null;
   failures: number;
   openedAt: number;
   cooldownMs: number;
@@ -44,7 +46,7 @@ export class Router {
   private breaker(id: string): Breaker {
     let b = this.breakers.get(id);
     if (!b) {
-      b = { state: 'closed', failures: 0, openedAt: 0, cooldownMs: this.cooldownMs, probing: false, successes: 0, errors: 0 };
+      b = { state: 'closed', reason: null, failures: 0, openedAt: 0, cooldownMs: this.cooldownMs, probing: false, successes: 0, errors: 0 };
       this.breakers.set(id, b);
     }
     return b;
@@ -86,8 +88,23 @@ export class Router {
     return out;
   }
 
-  record(channelId: string, outcome: Outcome, now: number): void {
+  /**
+   * An attempt's outcome. `outOfCredit`: the channel's upstream account cannot pay (OpenAI's
+   * insufficient_quota); retrying it cannot help, so its circuit opens at once, for the longest
+   * cool-down, and its health says why. The probe after the cool-down finds out whether it was topped up.
+   */
+  record(channelId: string, outcome: Outcome, now: number, outOfCredit = false): void {
     const b = this.breaker(channelId);
+    if (outOfCredit) {
+      b.errors++;
+      b.failures++;
+      b.state = 'open';
+      b.reason = 'out_of_credit';
+      b.openedAt = now;
+      b.cooldownMs = this.maxCooldownMs;
+      b.probing = false;
+      return;
+    }
     if (CHANNEL_FAILURE.has(outcome)) {
       b.errors++;
       b.failures++;
@@ -98,6 +115,7 @@ export class Router {
         b.probing = false;
       } else if (b.state === 'closed' && b.failures >= this.threshold) {
         b.state = 'open';
+        b.reason = 'failures';
         b.openedAt = now;
       }
     } else if (outcome === 'ok' || outcome === 'client_error' || outcome === 'upstream_moderation') {
@@ -106,6 +124,7 @@ export class Router {
       b.failures = 0;
       if (b.state !== 'closed') {
         b.state = 'closed';
+        b.reason = null;
         b.cooldownMs = this.cooldownMs;
         b.probing = false;
       }
@@ -122,8 +141,8 @@ export class Router {
     return k;
   }
 
-  state(channelId: string): { state: CircuitState; failures: number; successes: number; errors: number } {
+  state(channelId: string): { state: CircuitState; reason: 'failures' | 'out_of_credit' | null; failures: number; successes: number; errors: number } {
     const b = this.breaker(channelId);
-    return { state: b.state, failures: b.failures, successes: b.successes, errors: b.errors };
+    return { state: b.state, reason: b.reason, failures: b.failures, successes: b.successes, errors: b.errors };
   }
 }

@@ -1,23 +1,22 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import type { KeyAuthenticator } from '../accounts/keys.ts';
-import { withActor, type Runtime } from '../kernel/context.ts';
+import type { Runtime } from '../kernel/context.ts';
 import { rejectNul } from '../kernel/validation.ts';
 import { EventBus } from '../kernel/context.ts';
 import type { RouteTable } from '../http/routes.ts';
-import { ChannelInput, ChannelPatch, GroupInput, ModelInput, channelView, createChannel, listChannels, listModels, modelView, priceHistory, putModel, setGroupMultiplier, updateChannel, Catalog } from '../catalog/catalog.ts';
+import { requestError } from '../http/errors.ts';
+import { Catalog } from '../catalog/index.ts';
+import { registerCatalogRoutes } from '../admin/catalog-routes.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { Gateway, type IncomingCall, type ProxyOptions, type Surface } from './gateway.ts';
-import { parseMultipartFields } from './multipart.ts';
-import { appErrorPayload } from '../providers/errors.ts';
+import { extractKey, registerBodyParsers, type ParsedBody } from './incoming.ts';
+import { registerModelLists } from './model-lists.ts';
 import { registerLogRoutes } from '../requests/logs.ts';
 import { Router, type RouterOptions } from './router.ts';
 
-interface ParsedBody {
-  raw: Buffer;
-  json: Record<string, unknown> | null;
-  form?: Record<string, string>;
-}
+// The data-plane routes: each provider API's paths, bodies kept as bytes (forwarded verbatim when
+// nothing changes) and parsed once, errors answered in the caller's API shape and logged.
 
 export interface GatewayHandle {
   gateway: Gateway;
@@ -26,13 +25,13 @@ export interface GatewayHandle {
 }
 
 const SURFACES = {
-  chat: { protocol: 'openai', operation: 'chat', endpoint: 'chat' },
-  embeddings: { protocol: 'openai', operation: 'embeddings', endpoint: 'embeddings' },
-  imagesGen: { protocol: 'openai', operation: 'images.generations', endpoint: 'images' },
-  imagesEdit: { protocol: 'openai', operation: 'images.edits', endpoint: 'images' },
-  messages: { protocol: 'anthropic', operation: 'messages', endpoint: 'chat' },
-  generate: { protocol: 'gemini', operation: 'generateContent', endpoint: 'chat' },
-  streamGenerate: { protocol: 'gemini', operation: 'streamGenerateContent', endpoint: 'chat' },
+  chat: { provider: 'openai', operation: 'chat', endpoint: 'chat' },
+  embeddings: { provider: 'openai', operation: 'embeddings', endpoint: 'embeddings' },
+  imagesGen: { provider: 'openai', operation: 'images.generations', endpoint: 'images' },
+  imagesEdit: { provider: 'openai', operation: 'images.edits', endpoint: 'images' },
+  messages: { provider: 'anthropic', operation: 'messages', endpoint: 'chat' },
+  generate: { provider: 'gemini', operation: 'generateContent', endpoint: 'chat' },
+  streamGenerate: { provider: 'gemini', operation: 'streamGenerateContent', endpoint: 'chat' },
 } as const satisfies Record<string, Surface>;
 
 /** Proxy options, and the circuit breaker's (threshold, cool-down). */
@@ -50,167 +49,7 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
       accountChanged: (id) => gateway.balances.invalidate(id),
     });
   }
-
-  await app.register(async (dp) => {
-    // Bodies are kept as bytes (forwarded verbatim when nothing changes) and parsed once.
-    dp.removeAllContentTypeParsers();
-    dp.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
-      const raw = body as Buffer;
-      if (raw.length === 0) return done(new AppError('INVALID_JSON', 'The request body is empty; a JSON object is expected.'), undefined);
-      let json: unknown;
-      try {
-        json = JSON.parse(raw.toString('utf8'));
-      } catch (e) {
-        return done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
-      }
-      if (json === null || typeof json !== 'object' || Array.isArray(json)) return done(new AppError('VALIDATION', 'body: must be a JSON object', { field: 'body' }), undefined);
-      try {
-        if (raw.includes('\\u0000')) rejectNul(json, 'body');
-      } catch (e) {
-        return done(e as AppError, undefined);
-      }
-      done(null, { raw, json: json as Record<string, unknown> } satisfies ParsedBody);
-    });
-    dp.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (req, body, done) => {
-      const raw = body as Buffer;
-      parseMultipartFields(raw, String(req.headers['content-type'])).then(
-        (form) => {
-          try {
-            rejectNul(form, 'body');
-          } catch (e) {
-            return done(e as AppError, undefined);
-          }
-          done(null, { raw, json: null, form } satisfies ParsedBody);
-        },
-        (e) => done(new AppError('VALIDATION', `multipart body: ${(e as Error).message}`, { field: 'body' }), undefined),
-      );
-    });
-    dp.addContentTypeParser('*', (_req, _payload, done) => done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json (or multipart/form-data for image edits).'), undefined));
-
-    const toCall = (req: FastifyRequest, surface: Surface, extra: Partial<IncomingCall> = {}): IncomingCall => {
-      const b = req.body as ParsedBody | undefined;
-      return {
-        surface,
-        requestId: Gateway.newRequestId(),
-        key: extractKey(req),
-        // Undefined once the socket has closed (a client that half-closed mid-body).
-        clientIp: req.ip ?? '',
-        headers: req.headers,
-        body: b?.json ?? null,
-        raw: b?.raw ?? Buffer.alloc(0),
-        contentType: String(req.headers['content-type'] ?? 'application/json'),
-        form: b?.form,
-        started: Date.now(),
-        startedHr: performance.now(),
-        ...extra,
-      };
-    };
-
-    // Errors raised before the handler (bad JSON, too large, wrong type) answer in the caller's shape and are logged.
-    dp.setErrorHandler(async (err, req, reply) => {
-      const surface = (req.routeOptions.config as { surface?: Surface } | undefined)?.surface ?? SURFACES.chat;
-      const code = (err as { code?: string }).code;
-      const e = isAppError(err)
-        ? err
-        : code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? new AppError('BODY_TOO_LARGE', `The request body is larger than ${rt.config.bodyLimitBytes} bytes.`)
-          : code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-            ? new AppError('UNSUPPORTED_MEDIA_TYPE')
-            : (err as { statusCode?: number }).statusCode === 400
-              ? new AppError('VALIDATION', (err as Error).message)
-              : null;
-      if (!e) {
-        // Our own fault before the handler ran: a platform_error, answered and logged like any other.
-        rt.log.error({ err }, 'data plane error');
-        reply.hijack();
-        await gateway.rejectEarly(toCall(req, surface), reply.raw, new AppError('INTERNAL'), 'platform_error');
-        return reply;
-      }
-      reply.hijack();
-      await gateway.rejectEarly(toCall(req, surface), reply.raw, e);
-      return reply;
-    });
-
-    const proxy = (surface: Surface) => ({
-      config: { surface },
-      handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        reply.hijack();
-        await gateway.handle(toCall(req, surface), reply.raw);
-      },
-    });
-    dp.post('/v1/chat/completions', proxy(SURFACES.chat));
-    dp.post('/v1/embeddings', proxy(SURFACES.embeddings));
-    dp.post('/v1/images/generations', proxy(SURFACES.imagesGen));
-    dp.post('/v1/images/edits', proxy(SURFACES.imagesEdit));
-    dp.post('/v1/messages', proxy(SURFACES.messages));
-    // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent, also under /v1
-    // (the Gemini API serves both, and @google/genai defaults to v1).
-    const gemini = {
-      config: { surface: SURFACES.generate },
-      handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const tail = (req.params as { '*': string })['*'];
-        const i = tail.lastIndexOf(':');
-        const action = i > 0 ? tail.slice(i + 1) : '';
-        let model: string;
-        try {
-          model = decodeURIComponent(i > 0 ? tail.slice(0, i) : tail);
-          rejectNul(model, 'model');
-        } catch (e) {
-          reply.hijack();
-          return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, isAppError(e) ? e : new AppError('VALIDATION', 'model: the path is not valid percent-encoding', { field: 'model' }));
-        }
-        reply.hijack();
-        if (action !== 'generateContent' && action !== 'streamGenerateContent') {
-          return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, new AppError('ROUTE_NOT_FOUND', `Unsupported method ${action || '(none)'}; use :generateContent or :streamGenerateContent.`));
-        }
-        const surface = action === 'generateContent' ? SURFACES.generate : SURFACES.streamGenerate;
-        const alt = (req.query as { alt?: string }).alt;
-        await gateway.handle(toCall(req, surface, { pathModel: model, geminiSse: alt === 'sse' }), reply.raw);
-      },
-    };
-    dp.post('/v1beta/models/*', gemini);
-    dp.post('/v1/models/*', gemini);
-
-    // Model lists (and one model: `id`) in each API's shape, filtered by the key's allow-list.
-    const listFor = async (req: FastifyRequest, reply: FastifyReply, family: 'openai' | 'anthropic' | 'gemini' | null, shape: 'openai' | 'anthropic' | 'gemini', id?: string) => {
-      let p;
-      try {
-        p = await auth.authenticate(extractKey(req));
-      } catch (e) {
-        const err = isAppError(e) ? e : new AppError('INTERNAL');
-        return reply.code(err.status).send(appErrorPayload(shape, err, ''));
-      }
-      const models = [...catalog.snapshot.models.values()].filter((m) => (!family || m.config.family === family) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id));
-      if (id !== undefined && models.length === 0) {
-        return reply.code(404).send(appErrorPayload(shape, new AppError('UNKNOWN_MODEL', `The model ${id.slice(0, 100)} does not exist.`), ''));
-      }
-      type M = (typeof models)[number];
-      const item: (m: M) => Record<string, unknown> =
-        shape === 'anthropic'
-          ? (m: M) => ({ type: 'model', id: m.config.id, display_name: m.config.id, created_at: new Date(m.config.updated_at).toISOString() })
-          : shape === 'gemini'
-            ? (m: M) => ({ name: `models/${m.config.id}`, displayName: m.config.id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] })
-            : (m: M) => ({ id: m.config.id, object: 'model', created: Math.floor(m.config.updated_at / 1000), owned_by: m.config.family });
-      if (id !== undefined) return item(models[0]!);
-      if (shape === 'anthropic') {
-        const data = models.map(item);
-        return { data, has_more: false, first_id: models[0]?.config.id ?? null, last_id: models.at(-1)?.config.id ?? null };
-      }
-      if (shape === 'gemini') return { models: models.map(item) };
-      return { object: 'list', data: models.map(item) };
-    };
-    const modelsRoute = async (req: FastifyRequest, reply: FastifyReply) => {
-      const id = (req.params as { id?: string }).id;
-      if (req.headers['anthropic-version']) return listFor(req, reply, 'anthropic', 'anthropic', id);
-      if (req.headers['x-goog-api-key'] || (req.query as { key?: string }).key) return listFor(req, reply, 'gemini', 'gemini', id);
-      return listFor(req, reply, null, 'openai', id);
-    };
-    dp.get('/v1/models', modelsRoute);
-    dp.get('/v1/models/:id', modelsRoute);
-    dp.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini', 'gemini'));
-    dp.get('/v1beta/models/:id', async (req, reply) => listFor(req, reply, 'gemini', 'gemini', (req.params as { id: string }).id));
-  });
-
+  await app.register(async (dp) => registerDataPlane(dp, rt, auth, gateway, catalog));
   app.get('/metrics', async (_req, reply) => {
     for (const ch of catalog.snapshot.channels.values()) {
       const s = gateway.router.state(ch.config.id).state;
@@ -221,51 +60,85 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-
-  // ---- operator routes for the catalog ----
-  const tag = 'catalog';
-  const op = 'operator' as const;
-  routes.add({ method: 'POST', url: '/admin/v1/channels', auth: op, tag, summary: 'Create a channel (upstream): provider, base_url, keys, models, priority, weight, timeouts', body: ChannelInput, status: 201 }, async (c) => {
-    const ch = await createChannel(withActor(rt, c.actor), c.body);
-    await catalog.reload();
-    return channelView(ch);
-  });
-  routes.add({ method: 'GET', url: '/admin/v1/channels', auth: op, tag, summary: 'List channels with their circuit state' }, async () => ({
-    data: (await listChannels(rt)).map((ch) => ({ ...channelView(ch), health: gateway.router.state(ch.id) })),
-  }));
-  routes.add({ method: 'PATCH', url: '/admin/v1/channels/:id', auth: op, tag, summary: 'Change a channel (applies without restart); enabled:false takes it out', body: ChannelPatch }, async (c) => {
-    const ch = await updateChannel(withActor(rt, c.actor), c.params.id!, c.body);
-    await catalog.reload();
-    return channelView(ch);
-  });
-  routes.add({ method: 'PUT', url: '/admin/v1/models/:id', auth: op, tag, summary: 'Create or update a model and its price (a changed price is a new price-book version)', body: ModelInput }, async (c) => {
-    const m = await putModel(withActor(rt, c.actor), c.params.id!, c.body);
-    await catalog.reload();
-    return { ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] };
-  });
-  routes.add({ method: 'GET', url: '/admin/v1/models', auth: op, tag, summary: 'Models with their current prices and price version' }, async () => ({
-    data: (await listModels(rt)).map((m) => ({ ...modelView(m), channels: catalog.model(m.id)?.channels.map((ch) => ch.config.name) ?? [] })),
-  }));
-  routes.add({ method: 'GET', url: '/admin/v1/models/:id/prices', auth: op, tag, summary: 'Price-book history of a model' }, async (c) => ({ data: await priceHistory(rt, c.params.id!) }));
-  routes.add({ method: 'PUT', url: '/admin/v1/groups/:name', auth: op, tag, summary: 'Set the price multiplier of an account group', body: GroupInput }, async (c) => {
-    const out = await setGroupMultiplier(withActor(rt, c.actor), c.params.name!, c.body);
-    await catalog.reload();
-    return out;
-  });
+  registerCatalogRoutes(routes, rt, { catalog, health: (id) => gateway.router.state(id) });
   registerLogRoutes(routes, rt);
   return { gateway, catalog, metrics };
 }
 
-/** The caller's key from any of the ways the three SDKs send it. */
-export function extractKey(req: FastifyRequest): string {
-  const h = req.headers;
-  const auth = h.authorization;
-  if (typeof auth === 'string' && auth.length > 7 && (auth.charCodeAt(0) | 32) === 98 /* b */ && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
-  const x = h['x-api-key'];
-  if (typeof x === 'string' && x) return x.trim();
-  const g = h['x-goog-api-key'];
-  if (typeof g === 'string' && g) return g.trim();
-  const q = (req.query as Record<string, unknown> | undefined)?.key;
-  if (typeof q === 'string' && q) return q;
-  return '';
+function registerDataPlane(dp: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, gateway: Gateway, catalog: Catalog): void {
+  registerBodyParsers(dp);
+
+  const toCall = (req: FastifyRequest, surface: Surface, extra: Partial<IncomingCall> = {}): IncomingCall => {
+    const b = req.body as ParsedBody | undefined;
+    return {
+      surface,
+      requestId: Gateway.newRequestId(),
+      key: extractKey(req),
+      // Undefined once the socket has closed (a client that half-closed mid-body).
+      clientIp: req.ip ?? '',
+      headers: req.headers,
+      body: b?.json ?? null,
+      raw: b?.raw ?? Buffer.alloc(0),
+      contentType: String(req.headers['content-type'] ?? 'application/json'),
+      form: b?.form,
+      started: Date.now(),
+      startedHr: performance.now(),
+      ...extra,
+    };
+  };
+
+  // Errors raised before the handler (bad JSON, too large, wrong type) answer in the caller's shape and are logged.
+  dp.setErrorHandler(async (err, req, reply) => {
+    const surface = (req.routeOptions.config as { surface?: Surface } | undefined)?.surface ?? SURFACES.chat;
+    let e = requestError(err, rt.config.bodyLimitBytes);
+    if (!e) {
+      // Our own fault before the handler ran: a platform_error, answered and logged like any other.
+      rt.log.error({ err }, 'data plane error');
+      e = new AppError('INTERNAL');
+    }
+    reply.hijack();
+    await gateway.rejectEarly(toCall(req, surface), reply.raw, e);
+    return reply;
+  });
+
+  const proxy = (surface: Surface) => ({
+    config: { surface },
+    handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      await gateway.handle(toCall(req, surface), reply.raw);
+    },
+  });
+  dp.post('/v1/chat/completions', proxy(SURFACES.chat));
+  dp.post('/v1/embeddings', proxy(SURFACES.embeddings));
+  dp.post('/v1/images/generations', proxy(SURFACES.imagesGen));
+  dp.post('/v1/images/edits', proxy(SURFACES.imagesEdit));
+  dp.post('/v1/messages', proxy(SURFACES.messages));
+  // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent, also under /v1
+  // (the Gemini API serves both, and @google/genai defaults to v1).
+  const gemini = {
+    config: { surface: SURFACES.generate },
+    handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      const tail = (req.params as { '*': string })['*'];
+      const i = tail.lastIndexOf(':');
+      const action = i > 0 ? tail.slice(i + 1) : '';
+      reply.hijack();
+      let model: string;
+      try {
+        model = decodeURIComponent(i > 0 ? tail.slice(0, i) : tail);
+        rejectNul(model, 'model');
+      } catch (e) {
+        return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, isAppError(e) ? e : new AppError('VALIDATION', 'model: the path is not valid percent-encoding', { field: 'model' }));
+      }
+      if (action !== 'generateContent' && action !== 'streamGenerateContent') {
+        return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, new AppError('ROUTE_NOT_FOUND', `Unsupported method ${action || '(none)'}; use :generateContent or :streamGenerateContent.`));
+      }
+      const surface = action === 'generateContent' ? SURFACES.generate : SURFACES.streamGenerate;
+      const alt = (req.query as { alt?: string }).alt;
+      await gateway.handle(toCall(req, surface, { pathModel: model, geminiSse: alt === 'sse' }), reply.raw);
+    },
+  };
+  dp.post('/v1beta/models/*', gemini);
+  dp.post('/v1/models/*', gemini);
+
+  registerModelLists(dp, auth, catalog);
 }

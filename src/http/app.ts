@@ -1,9 +1,10 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { AppError, errorBody, isAppError } from '../kernel/errors.ts';
+import { AppError, errorBody } from '../kernel/errors.ts';
 import { safeEqual, sha256Hex } from '../kernel/ids.ts';
 import { KEY_PREFIX, KeyAuthenticator } from '../accounts/keys.ts';
 import { RouteTable, type Auth } from './routes.ts';
-import { rejectNul } from '../kernel/validation.ts';
+import { parseJsonBody } from './body.ts';
+import { requestError } from './errors.ts';
 import { registerAdminRoutes } from '../admin/routes.ts';
 import { registerAccountRoutes } from '../account-api/routes.ts';
 import type { Actor, Runtime } from '../kernel/context.ts';
@@ -34,39 +35,34 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: false,
+    // A request Node cannot even parse (a body shorter than its Content-Length, a bad header) is
+    // answered before any route sees it: in our error shape, not the framework's.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy(err);
+      const e = new AppError('VALIDATION', 'The request could not be read: its body ended before its declared length, or it is not valid HTTP.', { field: 'body' });
+      // `type` too, so an OpenAI-style client reads it as its own error shape.
+      const body = JSON.stringify({ error: { ...errorBody(e).error, type: 'invalid_request_error' } });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
   const auth = new KeyAuthenticator(rt);
   if (rt.bus instanceof EventBus) {
     rt.bus.on({ keyChanged: (id) => auth.evictKey(id), accountChanged: (id) => auth.evictAccount(id) });
   }
 
-  // Bad JSON is a stable error naming the problem, not a framework message.
-  app.removeContentTypeParser('application/json');
+  // JSON only (text/plain is 415, not parsed); bad JSON and NUL characters are stable errors.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.length === 0) return done(null, undefined);
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      done(null, parseJsonBody(body as string));
     } catch (e) {
-      return done(new AppError('INVALID_JSON', `The request body is not valid JSON: ${(e as Error).message}`), undefined);
+      done(e as AppError, undefined);
     }
-    try {
-      // A NUL can only arrive escaped ("\u0000"): look for it only when the text has one.
-      if (text.includes('\\u0000')) rejectNul(parsed, 'body');
-    } catch (e) {
-      return done(e as AppError, undefined);
-    }
-    done(null, parsed);
   });
 
   app.setErrorHandler((err, request, reply) => {
-    let e: AppError;
-    if (isAppError(err)) e = err;
-    else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new AppError('BODY_TOO_LARGE');
-    else if ((err as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = new AppError('UNSUPPORTED_MEDIA_TYPE');
-    else if ((err as { statusCode?: number }).statusCode === 400) e = new AppError('VALIDATION', (err as Error).message);
-    else {
+    let e = requestError(err, rt.config.bodyLimitBytes);
+    if (!e) {
       rt.log.error({ err, url: request.url }, 'unhandled error');
       e = new AppError('INTERNAL');
     }

@@ -1,21 +1,7 @@
-export type { BillableUsage, Delivered, Endpoint, ImageRequestParams, Protocol, UsageResult } from './types.ts';
-export {
-  extractUsage,
-  mapAnthropicUsage,
-  mapGeminiEmbeddingsUsage,
-  mapGeminiUsage,
-  mapOpenAIChatUsage,
-  mapOpenAIEmbeddingsUsage,
-  mapOpenAIImagesUsage,
-} from './usage.ts';
-export { createStreamUsage, type StreamUsage, type StreamUsageResult } from './stream-usage.ts';
+// The provider modules (one per provider API, behind the ProviderModule contract) and what they share.
+export { PROVIDERS, type ClientHeaders, type ModelListing, type Operation, type Provider, type ProviderModule, type RequestFacts, type RequestLimits, type ResponseFacts, type StreamFacts, type StreamReader, type UpstreamCall, type UpstreamFailure } from './provider.ts';
+export { PROVIDER_MODULES } from './modules.ts';
+export type { BillableUsage, Delivered, Endpoint, ImageRequestParams, UsageResult } from './types.ts';
 export { createSseParser, SseLineTooLongError, SseParser, type SseEvent, type SseParserOptions } from './sse.ts';
-export {
-  estimateInputTokens,
-  estimateTokens,
-  estimateTokensFromBytes,
-  estimateUsage,
-  imageRequestParams,
-  requestText,
-  requestedMaxOutputTokens,
-} from './estimate.ts';
+export { billableUsage } from './billable.ts';
+export { estimateTokens, estimateTokensFromBytes } from './tokens.ts';

@@ -66,13 +66,28 @@ export type UpstreamFailure =
 
 /** What a complete 2xx response (JSON) delivered, by the provider's own markers. */
 export interface ResponseFacts extends UsageResult {
-  /** Refused on content policy (refusal stop reason, content filter, a Gemini block reason incl. RECITATION) with nothing delivered. */
+  /**
+   * Refused on content policy: the provider's refusal marker (Anthropic `stop_reason: "refusal"`,
+   * OpenAI `finish_reason: "content_filter"`, a Gemini block reason incl. RECITATION) was seen and
+   * no image was delivered (a delivered image is billed as delivered). Text streamed before the
+   * refusal does not undo it. One function per provider decides it for JSON and for streams alike.
+   */
   refused: boolean;
-  /** Fields of the raw usage object this module does not know: billed from what it knows, kept raw, and flagged. */
+  /**
+   * Usage the module cannot bill exactly, by dotted path: fields of the raw usage object it does
+   * not know, and known non-zero counts the price book cannot price (audio tokens, web searches,
+   * 1-hour cache writes, iterations run by another model; `speed=fast`-style premiums). Billed from
+   * what is known, kept raw, and listed here for the record and for detection.
+   */
   unknownUsage: string[];
 }
 
-/** What a streamed response delivered so far (or in all, once it ended). */
+/**
+ * What a streamed response delivered so far (or in all, once it ended). When the provider's final
+ * usage has not arrived (a cut or cancelled stream), `billable` holds what was reported so far
+ * (running totals, placeholders) with output raised to at least the estimate of `delivered` text,
+ * and is marked `estimated`: the gateway bills such a stream's output from what was delivered.
+ */
 export interface StreamFacts extends ResponseFacts {
   /** The provider's end-of-stream marker was seen ([DONE], message_stop, a finishReason). */
   complete: boolean;
@@ -94,7 +109,9 @@ export interface ProviderModule {
    * Reads and validates the fields Surety itself relies on (model, stream, max output tokens, image
    * count, the shape of messages/contents/input used for estimation). A wrong type or a value out of
    * range throws AppError('VALIDATION', …, { field }) before any hold; everything else passes through
-   * untouched. `form` is true for multipart bodies (all values are strings there).
+   * untouched. `form` is true for multipart bodies (all values are strings there). The model is
+   * required in the body or form where the API puts it there (OpenAI, Anthropic; Gemini's is in the
+   * path). A body nested more than 128 levels deep is refused (nothing recursive walks it).
    */
   readRequest(endpoint: Endpoint, operation: Operation, body: Record<string, unknown>, limits: RequestLimits, form?: boolean): RequestFacts;
   /** An error in this API's own shape, so official SDKs raise their own error classes. */
@@ -111,7 +128,7 @@ export interface ProviderModule {
   normaliseBaseUrl(base: string): string;
   /** Path (and query) on the channel's base URL. */
   path(call: UpstreamCall): string;
-  /** Auth and protocol headers; version/beta headers of the client pass through. */
+  /** Auth and API-version headers; version/beta headers of the client pass through. */
   headers(key: string, clientHeaders: ClientHeaders): Record<string, string>;
   /**
    * The body to send upstream when it must change (model name mapping; OpenAI's include_usage so
@@ -124,8 +141,13 @@ export interface ProviderModule {
   readResponse(endpoint: Endpoint, json: unknown, image: ImageRequestParams): ResponseFacts;
   /** Accumulates the same, event by event, for a streamed response. */
   streamReader(endpoint: Endpoint, image: ImageRequestParams): StreamReader;
-  /** An event the client did not ask for and must not see (OpenAI's usage-only chunk when include_usage was not requested). */
-  hiddenFromClient?(eventData: string, requestBody: Record<string, unknown> | null): boolean;
+  /**
+   * For a request whose stream carries events the client did not ask for (OpenAI's usage-only
+   * chunk, when the client did not set include_usage but Surety asked for it), a predicate that
+   * says which events the client sees; null when every event passes as it came (the common case:
+   * bytes are then forwarded untouched).
+   */
+  clientStreamFilter?(endpoint: Endpoint, requestBody: Record<string, unknown> | null): ((eventData: string) => boolean) | null;
   /** Usage estimated from the request and what was delivered, when the upstream reported none (`estimated: true`). */
   estimateUsage(endpoint: Endpoint, requestBody: unknown, delivered: Delivered, image: ImageRequestParams): BillableUsage;
 }

@@ -1,5 +1,7 @@
-/** Wire protocols Surety speaks to clients and upstreams. */
-export type Protocol = 'openai' | 'anthropic' | 'gemini';
+import type { Provider } from './provider.ts';
+
+/** The old name of `Provider`, kept for callers outside providers/ until they switch. */
+export type Protocol = Provider;
 
 /**
  * Endpoint families:
@@ -20,7 +22,7 @@ export interface BillableUsage {
   input_tokens: number;
   /** Input tokens read from a prompt cache, billed at `cached_input_per_mtok`. */
   cached_input_tokens: number;
-  /** Input tokens written to a prompt cache (Anthropic), billed at `cache_write_per_mtok`. */
+  /** Input tokens written to a prompt cache (Anthropic; OpenAI from GPT-5.6), billed at `cache_write_per_mtok`. */
   cache_write_tokens: number;
   /** Output tokens including reasoning/thinking tokens, billed at `output_per_mtok`. */
   output_tokens: number;

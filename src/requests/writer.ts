@@ -1,117 +1,21 @@
 import { newId } from '../kernel/ids.ts';
-import { INT64_MAX } from '../kernel/money.ts';
 import { postUsage, type UsagePosted } from '../billing/journal.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { insertMany } from '../storage/batch.ts';
 import type { SqlValue } from '../storage/port.ts';
 import type { Balances } from '../billing/balances.ts';
 import { spendPeriods } from '../gateway/limits.ts';
-import type { Outcome } from './outcomes.ts';
+import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
 
 // Group commit of the hot path: each settled request's log row and its charge (journal
 // transaction + entries + book balances + key spend) are written together in ONE database
 // transaction per batch, off the request path. A row and its charge cannot be split: they are in
 // the same batch and the same transaction. Flushes every `flushMs` or at `maxBatch` rows.
 
-export interface RequestLogRow {
-  id: string;
-  account_id: string | null;
-  key_id: string | null;
-  member_id: string | null;
-  endpoint: string;
-  protocol: string;
-  model: string | null;
-  upstream_model: string | null;
-  channel_id: string | null;
-  attempts: unknown[];
-  started_at: number;
-  first_byte_at: number | null;
-  ended_at: number;
-  duration_ms: number;
-  stream: boolean;
-  status: number;
-  outcome: Outcome;
-  error_code: string | null;
-  error: string | null;
-  usage_raw: unknown;
-  usage_billable: unknown;
-  usage_estimated: boolean;
-  price_version: number | null;
-  hold_amount: bigint;
-  amount: bigint;
-  tx_id: string | null;
-  delivered: unknown;
-  client_ip: string | null;
-}
-
-/** How each column is stored; rows are normalised against this before they are queued. */
-type ColumnKind = 'text' | 'int' | 'bool' | 'json' | 'money';
-
-export const LOG_COLUMN_KINDS = {
-  id: 'text', account_id: 'text', key_id: 'text', member_id: 'text', endpoint: 'text', protocol: 'text', model: 'text', upstream_model: 'text',
-  channel_id: 'text', attempts: 'json', started_at: 'int', first_byte_at: 'int', ended_at: 'int', duration_ms: 'int', stream: 'bool', status: 'int',
-  outcome: 'text', error_code: 'text', error: 'text', usage_raw: 'json', usage_billable: 'json', usage_estimated: 'bool', price_version: 'int',
-  hold_amount: 'money', amount: 'money', tx_id: 'text', delivered: 'json', client_ip: 'text',
-} as const satisfies Record<keyof RequestLogRow, ColumnKind>;
-
-export const LOG_COLUMNS = Object.keys(LOG_COLUMN_KINDS) as Array<keyof RequestLogRow>;
-const NOT_NULL: ReadonlySet<string> = new Set(['id', 'endpoint', 'protocol', 'started_at', 'ended_at', 'duration_ms', 'status', 'outcome', 'hold_amount', 'amount']);
-
-/** A text both engines store: no NUL (PostgreSQL refuses it), at most `max` characters. */
-function storableText(v: string, max = 10_000): string {
-  const t = v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v;
-  return t.length > max ? t.slice(0, max) : t;
-}
-
-function storableJson(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  try {
-    const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
-    return s === undefined ? null : s;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Makes a row storable in place and names what it had to change. A value of the wrong type (an
- * undefined client IP from a half-closed socket, a NaN, a NUL byte in a model name) is replaced by
- * what can be stored, so that one bad row can never fail the batch it is in.
- */
-export function normaliseRow(r: RequestLogRow): string[] {
-  const problems: string[] = [];
-  const row = r as unknown as Record<string, unknown>;
-  for (const col of LOG_COLUMNS) {
-    const kind = LOG_COLUMN_KINDS[col];
-    const v = row[col];
-    let x: unknown = v;
-    if (kind === 'text') {
-      if (typeof v === 'string') x = storableText(v);
-      else x = v === null || v === undefined ? null : storableText(String(v));
-    } else if (kind === 'int') {
-      x = typeof v === 'number' && Number.isSafeInteger(v) ? v : null;
-    } else if (kind === 'money') {
-      x = typeof v === 'bigint' && v >= 0n && v <= INT64_MAX ? v : null;
-    } else if (kind === 'bool') {
-      x = v === true;
-    }
-    if (x === null && NOT_NULL.has(col)) x = kind === 'text' ? '' : kind === 'money' ? 0n : 0;
-    if (x !== v && !(x === null && v === undefined && !NOT_NULL.has(col))) problems.push(`${col}: ${typeof v === 'string' ? 'not storable as given' : String(v)}`);
-    row[col] = x;
-  }
-  return problems;
-}
-
-function rowValues(r: RequestLogRow): SqlValue[] {
-  const row = r as unknown as Record<string, unknown>;
-  return LOG_COLUMNS.map((col) => {
-    const kind = LOG_COLUMN_KINDS[col];
-    const v = row[col];
-    if (kind === 'json') return storableJson(v);
-    if (kind === 'bool') return v ? 1 : 0;
-    return (v ?? null) as SqlValue;
-  });
-}
+// Names kept for the batch writer below; the declaration is requests/schema.ts.
+type RequestLogRow = RequestRow;
+const LOG_COLUMNS = STORAGE_COLUMNS;
+const rowValues = storageValues;
 
 /**
  * A row reduced to what storage certainly accepts: identity, times, outcome and money are kept (a
@@ -153,8 +57,6 @@ export class LogWriter {
   private backoffMs = 0;
   private consecutiveFailures = 0;
   readonly stats: WriterStats = { queued: 0, flushed: 0, batches: 0, failures: 0, lastError: null };
-  /** Called after each committed batch (metrics, tests). */
-  onCommit: ((rows: RequestLogRow[]) => void) | null = null;
 
   constructor(rt: Runtime, balances: Balances, opts: { flushMs?: number; maxBatch?: number; maxQueue?: number } = {}) {
     this.rt = rt;
@@ -209,7 +111,6 @@ export class LogWriter {
           this.consecutiveFailures = 0;
           this.stats.flushed += batch.length;
           this.stats.batches++;
-          this.onCommit?.(batch);
         },
         (err) => {
           // Keep what did not land, in order, and try again later: nothing is lost while the process lives.

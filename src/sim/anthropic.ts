@@ -22,7 +22,7 @@ function frame(event: string, data: string): string {
 }
 
 export function messages(ex: Exchange, body: Obj, d: Readonly<Directives>): void {
-  const model = ex.model !== '' ? ex.model : 'claude-sonnet-4-5';
+  const model = ex.model !== '' ? ex.model : 'claude-sonnet-5-5';
   const p = promptTokens(inputChars(body));
   const cacheRead = d.cached;
   const cacheWrite = d.cacheWrite;

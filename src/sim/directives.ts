@@ -6,6 +6,7 @@ import type { Directives } from './types.ts';
 
 export const NO_DIRECTIVES: Readonly<Directives> = Object.freeze({
   error: 0,
+  quota: false,
   retryAfter: 1,
   timeout: false,
   latencyMs: 0,
@@ -46,6 +47,9 @@ export function parseDirectives(raw: string): Readonly<Directives> {
       case 'error':
         n = Math.trunc(num(v, 100, 599));
         if (n >= 400) d.error = n;
+        break;
+      case 'quota':
+        d.quota = true;
         break;
       case 'retry_after':
         n = num(v, 0, 86_400);

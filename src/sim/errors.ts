@@ -137,6 +137,21 @@ export function protocolError(protocol: Protocol, status: number, message?: stri
   }
 }
 
+/**
+ * The channel's upstream account is out of credit, as each provider says it: OpenAI 429
+ * `insufficient_quota`, Anthropic 400 "credit balance is too low", Gemini 402 (prepay depleted).
+ */
+export function outOfCreditError(protocol: Protocol, requestId?: string): ErrorSpec {
+  switch (protocol) {
+    case 'openai':
+      return openaiError(429, 'You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota');
+    case 'anthropic':
+      return anthropicError(400, 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.', 'invalid_request_error', requestId);
+    case 'gemini':
+      return geminiError(402, 'Your prepayment credits are depleted. Please go to AI Studio to manage your project and billing.');
+  }
+}
+
 /** 401 for a missing (`key === null`) or rejected key, in the protocol's shape. */
 export function authError(protocol: Protocol, key: string | null, requestId?: string): ErrorSpec {
   switch (protocol) {

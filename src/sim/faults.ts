@@ -13,7 +13,7 @@ export interface FaultHit {
   status: number;
 }
 
-const MODES: readonly string[] = ['error', 'timeout', 'reset'];
+const MODES: readonly string[] = ['error', 'timeout', 'reset', 'quota'];
 
 /** Validate and normalise user input; throws Error with a readable message. */
 export function normalizeFaults(input: unknown): SimFault[] {
@@ -29,7 +29,7 @@ export function normalizeFaults(input: unknown): SimFault[] {
       throw new Error(`faults[${i}].status must be an integer in [400,599]`);
     }
     const mode = f.mode === undefined ? 'error' : f.mode;
-    if (typeof mode !== 'string' || !MODES.includes(mode)) throw new Error(`faults[${i}].mode must be error|timeout|reset`);
+    if (typeof mode !== 'string' || !MODES.includes(mode)) throw new Error(`faults[${i}].mode must be error|timeout|reset|quota`);
     for (const k of ['from', 'to'] as const) {
       if (f[k] !== undefined && f[k] !== null && (typeof f[k] !== 'number' || !Number.isFinite(f[k]))) {
         throw new Error(`faults[${i}].${k} must be epoch milliseconds`);

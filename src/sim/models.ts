@@ -11,7 +11,7 @@ export const MODELS: readonly ModelInfo[] = [
   { id: 'gpt-4o', owner: 'openai', display: 'GPT-4o' },
   { id: 'text-embedding-3-small', owner: 'openai', display: 'text-embedding-3-small' },
   { id: 'gpt-image-1', owner: 'openai', display: 'GPT Image 1' },
-  { id: 'claude-sonnet-4-5', owner: 'anthropic', display: 'Claude Sonnet 4.5' },
+  { id: 'claude-sonnet-5-5', owner: 'anthropic', display: 'Claude Sonnet 5.5' },
   { id: 'claude-haiku-4-5', owner: 'anthropic', display: 'Claude Haiku 4.5' },
   { id: 'gemini-2.5-flash', owner: 'google', display: 'Gemini 2.5 Flash' },
   { id: 'gemini-3-pro-image-preview', owner: 'google', display: 'Nano Banana Pro' },

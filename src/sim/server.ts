@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as anthropic from './anthropic.ts';
 import { PNG_BYTES, newId } from './content.ts';
 import { parseDirectives } from './directives.ts';
-import { authError, protocolError } from './errors.ts';
+import { authError, outOfCreditError, protocolError } from './errors.ts';
 import { Exchange, type SimContext } from './exchange.ts';
 import { FaultSchedule, normalizeFaults } from './faults.ts';
 import * as gemini from './gemini.ts';
@@ -180,6 +180,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       ex.reset();
       return;
     }
+    if (d.quota) {
+      ex.sendError(outOfCreditError(ex.protocol, ex.requestId || undefined), 'error', d);
+      return;
+    }
     if (d.error !== 0) {
       ex.sendError(protocolError(ex.protocol, d.error, undefined, ex.requestId || undefined), 'error', d);
       return;
@@ -312,6 +316,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (fault !== null) {
       if (fault.mode === 'timeout') ex.hold('fault_timeout');
       else if (fault.mode === 'reset') ex.reset('fault_reset');
+      else if (fault.mode === 'quota') ex.sendError(outOfCreditError(ex.protocol, ex.requestId || undefined), 'fault');
       else ex.sendError(protocolError(ex.protocol, fault.status, undefined, ex.requestId || undefined), 'fault');
       return;
     }

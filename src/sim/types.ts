@@ -2,7 +2,7 @@
 
 export type Protocol = 'openai' | 'anthropic' | 'gemini';
 
-export type FaultMode = 'error' | 'timeout' | 'reset';
+export type FaultMode = 'error' | 'timeout' | 'reset' | 'quota';
 
 /** One entry of the fault schedule installed with `POST /_sim/faults` or `Simulator.setFaults`. */
 export interface SimFault {
@@ -45,6 +45,7 @@ export interface SimRequestRecord {
 /** Directives found in the raw request body (`[[sim:name=value]]`). */
 export interface Directives {
   error: number;        // 0 = none
+  quota: boolean;       // answer as an upstream account out of credit
   retryAfter: number;   // seconds for 429 retry-after, default 1
   timeout: boolean;
   latencyMs: number;

@@ -308,6 +308,13 @@ ALTER TABLE accounts ADD COLUMN tpm {{big}};
 `,
   },
   {
+    version: 4,
+    name: 'models: family renamed to provider (one name with channels)',
+    sql: `
+ALTER TABLE models RENAME COLUMN family TO provider;
+`,
+  },
+  {
     // Credits: one row per credit into a customer's granted bucket, pointing at its journal
     // transaction; a batch pays each account at most once (unique batch + account).
     // Keys: the limits an operator set on a key (op_*), which customers may tighten but never
@@ -343,6 +350,13 @@ ALTER TABLE api_keys ADD COLUMN op_limit_month {{big}};
 ALTER TABLE api_keys ADD COLUMN op_limit_total {{big}};
 UPDATE api_keys SET op_models = models, op_ips = ips, op_expires_at = expires_at, op_rpm = rpm, op_tpm = tpm, op_concurrency = concurrency,
   op_limit_day = limit_day, op_limit_month = limit_month, op_limit_total = limit_total;
+`,
+  },
+  {
+    version: 6,
+    name: 'request log: one name for the provider API',
+    sql: `
+ALTER TABLE request_log RENAME COLUMN protocol TO provider;
 `,
   },
 ];

@@ -246,7 +246,7 @@ for (const engine of engines()) {
       // The request rows the gateway writes with them, each pointing at its account's transaction.
       for (const c of charges) {
         await db.run(
-          `INSERT INTO request_log (id, account_id, key_id, endpoint, protocol, started_at, ended_at, duration_ms, status, outcome, hold_amount, amount, tx_id)
+          `INSERT INTO request_log (id, account_id, key_id, endpoint, provider, started_at, ended_at, duration_ms, status, outcome, hold_amount, amount, tx_id)
            VALUES (?, ?, ?, 'chat', 'openai', ?, ?, 0, 200, 'ok', ?, ?, ?)`,
           [c.requestId, c.accountId, c.keyId, c.at, c.at, c.amount, c.amount, posted.get(c.accountId)!.txId],
         );

@@ -66,18 +66,20 @@ export interface GatewayStartOptions {
 
 export async function startTestGateway(opts: GatewayStartOptions = {}): Promise<TestGateway> {
   const engine = opts.engine ?? 'sqlite';
-  let dispose: () => Promise<void>;
-  const storage: Partial<Record<ConfigKey, unknown>> = {};
+  // A data directory of its own on both engines (on PostgreSQL it holds the generated secret key).
+  const dir = mkdtempSync(join(tmpdir(), 'surety-gw-'));
+  const storage: Partial<Record<ConfigKey, unknown>> = { dataDir: dir };
+  let dispose = async () => rmSync(dir, { recursive: true, force: true });
   if (engine === 'postgres') {
     // A fresh schema; the gateway opens its own pool on it (search_path in the URL).
     const tdb = await openTestDb('postgres', { migrate: false });
     await tdb.db.close();
     storage.databaseUrl = tdb.url!;
-    dispose = () => tdb.dispose();
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'surety-gw-'));
-    storage.dataDir = dir;
-    dispose = async () => rmSync(dir, { recursive: true, force: true });
+    const rmDir = dispose;
+    dispose = async () => {
+      await tdb.dispose();
+      await rmDir();
+    };
   }
   // An empty env: nothing from the developer's shell (DATABASE_URL…) leaks in.
   const config = loadConfig({}, { port: 0, logLevel: 'silent', adminKey: ADMIN_KEY, demo: String(opts.demo ?? true), ...storage, ...opts.config });

@@ -88,7 +88,7 @@ describe('SURETY_CONFIG catalog file', () => {
       { name: 'file-backup', provider: 'openai', base_url: `${sim.url}/`, keys: [LITERAL_KEY], models: ['house-chat'] },
     ],
     models: {
-      'house-chat': { family: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: output } },
+      'house-chat': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: output } },
     },
     groups: { half: '0.5' },
   });
@@ -187,7 +187,7 @@ describe('SURETY_CONFIG catalog file', () => {
     ].sort());
 
     // A channel made through the admin API, absent from the file.
-    await ok(url, 'PUT', '/admin/v1/models/api-model', { family: 'openai', kind: 'chat', price: { input_per_mtok: '3' } });
+    await ok(url, 'PUT', '/admin/v1/models/api-model', { provider: 'openai', kind: 'chat', price: { input_per_mtok: '3' } });
     apiChannelId = (await ok(url, 'POST', '/admin/v1/channels', { name: 'api-made', provider: 'openai', base_url: sim.url, keys: ['sk-api-made-key-0000'], models: ['api-model'] })).id;
   });
 
@@ -267,13 +267,13 @@ describe('SURETY_CONFIG catalog file', () => {
       },
       {
         what: 'a price with an unknown field',
-        content: { ...good, models: { 'house-chat': { family: 'openai', kind: 'chat', price: { input_per_mtok: '1', ouptut_per_mtok: '2' } } } },
+        content: { ...good, models: { 'house-chat': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '1', ouptut_per_mtok: '2' } } } },
         want: [/models\.house-chat\.price: /, /ouptut_per_mtok/],
       },
       { what: 'duplicate channel names', content: { ...good, channels: [good.channels[0], { ...good.channels[1], name: 'file-main' }] }, want: [/channels: /, /file-main/, /twice/] },
       {
         what: 'a malformed amount',
-        content: { ...good, models: { 'house-chat': { family: 'openai', kind: 'chat', price: { input_per_mtok: '1e3' } } } },
+        content: { ...good, models: { 'house-chat': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '1e3' } } } },
         want: [/models\.house-chat\.price\.input_per_mtok: /],
       },
       {
@@ -282,6 +282,11 @@ describe('SURETY_CONFIG catalog file', () => {
         want: [/models\.house chat/],
       },
       { what: 'an unknown top-level section', content: { ...good, prices: {} }, want: [/prices/] },
+      {
+        what: 'a model written for an earlier version ("family")',
+        content: { ...good, models: { 'house-chat': { family: 'openai', kind: 'chat', price: { input_per_mtok: '1' } } } },
+        want: [/models\.house-chat\.provider: /, /"family" is now called "provider"/],
+      },
     ];
     const before = dump(dataDir);
     const fresh = join(dir, 'never-created');
@@ -316,7 +321,7 @@ describe('SURETY_CONFIG catalog file', () => {
     write(
       {
         channels: [{ name: 'needs-env', provider: 'openai', base_url: sim.url, keys: [`env:${name}`], models: ['env-chat'] }],
-        models: { 'env-chat': { family: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: '2' } } },
+        models: { 'env-chat': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '1', output_per_mtok: '2' } } },
       },
       unsetFile,
     );
@@ -363,7 +368,7 @@ describe('SURETY_CONFIG catalog file', () => {
     write(
       {
         channels: [{ name: 'file-main', provider: 'openai', base_url: sim.url, keys: [LITERAL_KEY], models: ['gpt-4o-mini'] }],
-        models: { 'gpt-4o-mini': { family: 'openai', kind: 'chat', price: { input_per_mtok: '0.20', output_per_mtok: '0.80' } } },
+        models: { 'gpt-4o-mini': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '0.20', output_per_mtok: '0.80' } } },
       },
       demoFile,
     );
@@ -376,7 +381,7 @@ describe('SURETY_CONFIG catalog file', () => {
         assert.equal(m.price_version, 1, `start ${i + 1}: one price version`);
         assert.deepEqual(m.channels, ['file-main'], `start ${i + 1}: the demo does not route the file's model to the simulator`);
         // The rest of the demo catalog is there.
-        assert.ok((await ok(d.url, 'GET', '/admin/v1/models')).data.some((x: { id: string }) => x.id === 'claude-sonnet-4-5'));
+        assert.ok((await ok(d.url, 'GET', '/admin/v1/models')).data.some((x: { id: string }) => x.id === 'claude-sonnet-5-5'));
       } finally {
         await d.stop();
       }

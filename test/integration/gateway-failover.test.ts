@@ -27,7 +27,7 @@ async function channel(name: string, body: Record<string, unknown>): Promise<str
 }
 
 async function model(id: string, body: Record<string, unknown> = {}): Promise<void> {
-  await g.admin('PUT', `/admin/v1/models/${id}`, { family: 'openai', price: PRICE, ...body });
+  await g.admin('PUT', `/admin/v1/models/${id}`, { provider: 'openai', price: PRICE, ...body });
 }
 
 async function chat(modelId: string, content: string): Promise<{ status: number; id: string; body: any }> {
@@ -88,6 +88,10 @@ describe('gateway failover and circuit breaker (sqlite, two simulators)', () => 
       endpoint_timeouts: { images: { first_byte_ms: 5_000, total_ms: 5_000 } },
     });
     await model('fo-chat-fast');
+    await model('fo-quota');
+    await channel('quota-broke', { base_url: simA.url, models: ['fo-quota', 'fo-quota-lone'], priority: 10 });
+    await channel('quota-funded', { base_url: simB.url, models: ['fo-quota'], priority: 0 });
+    await model('fo-quota-lone');
   });
 
   after(async () => {
@@ -179,6 +183,29 @@ describe('gateway failover and circuit breaker (sqlite, two simulators)', () => 
       assert.equal(closed.failures, 0);
       const next = await chat('fo-breaker', 'back to normal');
       assert.equal((await row(next.id)).channel_id, channels['br-primary'], 'the primary serves again');
+    } finally {
+      simA.setFaults([]);
+    }
+  });
+
+  test('an upstream account out of credit (429 insufficient_quota): no pointless retry, failover at once, the channel is taken out and says why', async () => {
+    simA.setFaults([{ model: 'fo-quota', mode: 'quota' }, { model: 'fo-quota-lone', mode: 'quota' }]);
+    try {
+      const t0 = Date.now();
+      const r = await chat('fo-quota', 'out of credit');
+      assert.equal(r.status, 200, 'served by the funded channel');
+      assert.ok(Date.now() - t0 < 900, 'no pause before failing over');
+      const first = await row(r.id);
+      assert.deepEqual(first.attempts.map((a: any) => [a.channel, a.status, a.outcome]), [[channels['quota-broke'], 429, 'platform_error'], [channels['quota-funded'], 200, 'ok']]);
+      const h = await health('quota-broke');
+      assert.deepEqual([h.state, (h as any).reason], ['open', 'out_of_credit']);
+      const second = await row((await chat('fo-quota', 'again')).id);
+      assert.deepEqual(second.attempts.map((a: any) => a.channel), [channels['quota-funded']], 'the broke channel is skipped');
+      // A lone channel out of credit: one attempt, no wait-and-retry (a 429 rate limit would get one).
+      const lone = await chat('fo-quota-lone', 'alone');
+      assert.equal(lone.status, 503, 'its circuit is open: no channel');
+      assert.equal(lone.body.error.code, 'NO_CHANNEL');
+      assert.equal(seen(simA, 'fo-quota-lone').length, 0);
     } finally {
       simA.setFaults([]);
     }

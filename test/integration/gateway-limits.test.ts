@@ -36,7 +36,7 @@ async function call(base: string, protocol: Protocol, key: string | null, text: 
     url = `${base}/v1/messages`;
     if (key !== null) headers['x-api-key'] = key;
     headers['anthropic-version'] = '2023-06-01';
-    body = { model: opts.model ?? 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: text }] };
+    body = { model: opts.model ?? 'claude-sonnet-5-5', max_tokens: 100, messages: [{ role: 'user', content: text }] };
   } else {
     url = `${base}/v1beta/models/${opts.model ?? 'gemini-2.5-flash'}:generateContent`;
     if (key !== null) headers['x-goog-api-key'] = key;
@@ -80,7 +80,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The flat-priced model ($0.01 per request, no token price: the worst case is the price) on the demo OpenAI channel. */
 async function addFlatModel(admin: (m: string, p: string, b?: unknown) => Promise<any>): Promise<void> {
-  await admin('PUT', `/admin/v1/models/${FLAT_MODEL}`, { family: 'openai', kind: 'chat', price: { per_request: '0.01' } });
+  await admin('PUT', `/admin/v1/models/${FLAT_MODEL}`, { provider: 'openai', kind: 'chat', price: { per_request: '0.01' } });
   const ch = (await admin('GET', '/admin/v1/channels')).data.find((c: { name: string }) => c.name === 'sim-openai');
   await admin('PATCH', `/admin/v1/channels/${ch.id}`, { models: [...ch.models, FLAT_MODEL] });
 }
@@ -197,7 +197,7 @@ describe('limits and key rules', () => {
     expectProtocolError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 403, 'MODEL_NOT_ALLOWED', 'PERMISSION_DENIED');
     expectProtocolError(await call(g.url, 'openai', c.key, 'hi', { model: FLAT_MODEL }), 'openai', 403, 'MODEL_NOT_ALLOWED', 'permission_error');
     // Widened: applies at once.
-    await g.admin('PATCH', `/admin/v1/accounts/${c.accountId}/keys/${c.keyId}`, { models: ['gpt-4o-mini', 'claude-sonnet-4-5'] });
+    await g.admin('PATCH', `/admin/v1/accounts/${c.accountId}/keys/${c.keyId}`, { models: ['gpt-4o-mini', 'claude-sonnet-5-5'] });
     await ok(c.key, 'hi', 'anthropic');
   });
 
@@ -282,7 +282,7 @@ describe('limits and key rules', () => {
     assert.equal(l.model, 'gpt-9-imaginary');
     expectProtocolError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'claude-imaginary' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
     expectProtocolError(await call(g.url, 'gemini', c.key, 'hi', { model: 'gemini-imaginary' }), 'gemini', 404, 'UNKNOWN_MODEL', 'NOT_FOUND');
-    // A model of another family through the wrong API is not silently translated.
+    // A model of another provider through the wrong API is not silently translated.
     expectProtocolError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'gpt-4o-mini' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
   });
 

@@ -38,7 +38,7 @@ let simUrl: string;
 const funded = new Map<string, bigint>();
 
 const CHAT = (content: string, extra: Record<string, unknown> = {}, model = 'gpt-4o-mini') => ({ model, messages: [{ role: 'user', content }], ...extra });
-const CLAUDE = (content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-4-5') => ({ model, max_tokens: 256, messages: [{ role: 'user', content }], ...extra });
+const CLAUDE = (content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-5-5') => ({ model, max_tokens: 256, messages: [{ role: 'user', content }], ...extra });
 const GEMINI = (text: string) => ({ contents: [{ role: 'user', parts: [{ text }] }] });
 
 function post(path: string, key: string | null, body: unknown, opts: { headers?: Record<string, string>; raw?: string | Buffer; signal?: AbortSignal } = {}): Promise<Response> {
@@ -168,16 +168,16 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
     g = await startTestGateway({ config: { bodyLimitBytes: 65_536 }, gateway: { router: { failureThreshold: 1_000_000 } } });
     simUrl = g.s.sim!.url;
     const price = { input_per_mtok: PRICES.mini.in, output_per_mtok: PRICES.mini.out };
-    await g.admin('PUT', '/admin/v1/models/slow-mini', { family: 'openai', price });
+    await g.admin('PUT', '/admin/v1/models/slow-mini', { provider: 'openai', price });
     await g.admin('POST', '/admin/v1/channels', { name: 'slow', provider: 'openai', base_url: simUrl, keys: ['sk-slow'], models: ['slow-mini', 'capped-mini'], timeouts: { first_byte_ms: 300 } });
     // A model whose hold assumes 4 output tokens: the simulator's 16 cost more than was reserved.
-    await g.admin('PUT', '/admin/v1/models/capped-mini', { family: 'openai', price, default_max_output_tokens: 4 });
-    await g.admin('PUT', '/admin/v1/models/broken-mini', { family: 'openai', price });
+    await g.admin('PUT', '/admin/v1/models/capped-mini', { provider: 'openai', price, default_max_output_tokens: 4 });
+    await g.admin('PUT', '/admin/v1/models/broken-mini', { provider: 'openai', price });
     await g.admin('POST', '/admin/v1/channels', { name: 'misconfigured', provider: 'openai', base_url: simUrl, keys: ['bad-key-0123456789abcdef'], models: ['broken-mini'] });
     // Models whose price bills moderation refusals.
-    await g.admin('PUT', '/admin/v1/models/mod-billed-mini', { family: 'openai', price: { ...price, billed_on_moderation: true } });
-    await g.admin('PUT', '/admin/v1/models/mod-billed-claude', { family: 'anthropic', price: { input_per_mtok: PRICES.claude.in, output_per_mtok: PRICES.claude.out, billed_on_moderation: true } });
-    await g.admin('PUT', '/admin/v1/models/mod-billed-banana', { family: 'gemini', kind: 'images', price: { per_request: '0.01', per_image: { default: '0.08' }, billed_on_moderation: true } });
+    await g.admin('PUT', '/admin/v1/models/mod-billed-mini', { provider: 'openai', price: { ...price, billed_on_moderation: true } });
+    await g.admin('PUT', '/admin/v1/models/mod-billed-claude', { provider: 'anthropic', price: { input_per_mtok: PRICES.claude.in, output_per_mtok: PRICES.claude.out, billed_on_moderation: true } });
+    await g.admin('PUT', '/admin/v1/models/mod-billed-banana', { provider: 'gemini', kind: 'images', price: { per_request: '0.01', per_image: { default: '0.08' }, billed_on_moderation: true } });
     await g.admin('POST', '/admin/v1/channels', { name: 'mod-openai', provider: 'openai', base_url: simUrl, keys: ['sk-m'], models: ['mod-billed-mini'] });
     await g.admin('POST', '/admin/v1/channels', { name: 'mod-anthropic', provider: 'anthropic', base_url: simUrl, keys: ['sk-ant-m'], models: ['mod-billed-claude'] });
     await g.admin('POST', '/admin/v1/channels', {
@@ -272,14 +272,15 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
       assert.equal(s.row.usage_estimated, true);
     });
 
-    test('a charge never exceeds its hold: capped, and the row keeps the uncapped price', async () => {
+    test('a charge is exactly the price of its usage, also past its hold (never capped below it)', async () => {
       const c = await customer();
+      // The model says 4 output tokens at most (the hold assumes so); the upstream answers 16.
       const o = await expectOutcome(c, () => chat(c.key, CHAT('Hello there', {}, 'capped-mini')), { status: 200, outcome: 'ok', amount: 'positive' });
       const full = tokenCost(3, PRICES.mini.in) + tokenCost(16, PRICES.mini.out);
       assert.equal(o.row.usage_billable.output_tokens, 16);
-      assert.equal(o.amount, usd(o.row.hold), 'charged the hold');
-      assert.ok(o.amount < full);
-      assert.equal(usd(o.row.delivered.capped_from), full);
+      assert.ok(usd(o.row.hold) < full, 'the hold was below the usage');
+      assert.equal(o.amount, full, 'charged the usage, not the hold');
+      assert.equal(o.row.delivered.over_hold, true);
     });
 
     test('images: gpt-image-1 1024x1024 low = $0.011; nano-banana-pro = $0.09 per delivered image', async () => {
@@ -519,10 +520,10 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
 
     test('upstream_error: HTTP 200 with no image ([[sim:images=0]]) is a 502 to the client, not billed', async () => {
       const c = await customer();
-      const o = await expectOutcome(c, () => post('/v1/images/generations', c.key, { model: 'gpt-image-1', prompt: '[[sim:images=0]] nothing' }), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'openai', code: 'UPSTREAM_ERROR' } });
+      const o = await expectOutcome(c, () => post('/v1/images/generations', c.key, { model: 'gpt-image-1', prompt: '[[sim:images=0]] nothing' }), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'openai', code: 'NOTHING_DELIVERED' } });
       assert.match(JSON.parse(o.text).error.message, /not billed/);
       assert.equal(o.row.attempts[0].error, 'no image delivered');
-      const g = await expectOutcome(c, () => generate(c.key, 'nano-banana-pro', GEMINI('[[sim:images=0]] nothing')), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'gemini', code: 'UPSTREAM_ERROR' } });
+      const g = await expectOutcome(c, () => generate(c.key, 'nano-banana-pro', GEMINI('[[sim:images=0]] nothing')), { status: 502, outcome: 'upstream_error', amount: 0n, error: { protocol: 'gemini', code: 'NOTHING_DELIVERED' } });
       assert.equal(g.row.attempts[0].error, 'no image delivered');
     });
 

@@ -130,7 +130,7 @@ for (const engine of engines()) {
     test('in a model name on the data plane: 400, and billing goes on for everyone', async () => {
       const bodies = [
         { path: '/v1/chat/completions', body: '{"model":"gpt-4o-mini\\u0000evil","messages":[{"role":"user","content":"hi"}]}' },
-        { path: '/v1/messages', body: '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi\\u0000"}]}' },
+        { path: '/v1/messages', body: '{"model":"claude-sonnet-5-5","max_tokens":5,"messages":[{"role":"user","content":"hi\\u0000"}]}' },
       ];
       for (const b of bodies) {
         const r = await fetch(g.url + b.path, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' }, body: b.body });
@@ -216,8 +216,123 @@ for (const engine of engines()) {
       const a = await g.admin('POST', '/admin/v1/accounts', { name: 'y' });
       const p = await g.adminRaw('PATCH', `/admin/v1/accounts/${a.id}`, { credit_line: '9223372036.854775807' });
       assert.equal(p.status, 400);
-      const price = await g.adminRaw('PUT', '/admin/v1/models/m-big', { family: 'openai', price: { input_per_mtok: '99999999999' } });
+      const price = await g.adminRaw('PUT', '/admin/v1/models/m-big', { provider: 'openai', price: { input_per_mtok: '99999999999' } });
       assert.equal(price.status, 400);
     });
   });
 }
+
+describe('wrong-typed bodies are refused before any hold, in the caller\'s API shape (sqlite)', () => {
+  let g: TestGateway;
+  let c: Customer;
+  before(async () => {
+    g = await startTestGateway();
+    c = await g.customer('5.00');
+  });
+  after(() => g?.close());
+
+  const post = async (path: string, body: string, headers: Record<string, string> = {}) => {
+    const r = await fetch(g.url + path, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'x-goog-api-key': c.key, 'content-type': 'application/json', ...headers }, body });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+  const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+
+  test('the fuzz corpus: each is a 400 naming the field, nothing goes upstream, nothing is charged', async () => {
+    const sim = g.s.sim!;
+    const before = sim.requests().length;
+    const cases: Array<[string, string, string, string]> = [
+      ['/v1/chat/completions', '{"model":"gpt-4o-mini","messages":"hello"}', 'messages', 'openai'],
+      ['/v1/chat/completions', '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":1e308}', 'max_tokens', 'openai'],
+      ['/v1/chat/completions', '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":-5}', 'max_tokens', 'openai'],
+      ['/v1/chat/completions', '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"stream":"yes"}', 'stream', 'openai'],
+      ['/v1/chat/completions', `{"model":"gpt-4o-mini","messages":[{"role":"user","content":${deep(100_000)}}]}`, 'messages', 'openai'],
+      ['/v1/messages', '{"model":"claude-sonnet-5-5","max_tokens":-1,"messages":[{"role":"user","content":"x"}]}', 'max_tokens', 'anthropic'],
+      ['/v1beta/models/gemini-2.5-flash:generateContent', '{"contents":5}', 'contents', 'gemini'],
+      ['/v1/embeddings', '{"model":"text-embedding-3-small","input":[["a",["b"]]]}', 'input', 'openai'],
+      ['/v1/images/generations', '{"model":"gpt-image-1","prompt":"x","n":"3"}', 'n', 'openai'],
+      ['/v1/images/generations', '{"model":"gpt-image-1","prompt":"x","n":1e20}', 'n', 'openai'],
+    ];
+    for (const [path, body, field, shape] of cases) {
+      const r = await post(path, body, shape === 'anthropic' ? { 'anthropic-version': '2023-06-01' } : {});
+      assert.equal(r.status, 400, `${path} ${body.slice(0, 80)}: ${JSON.stringify(r.body).slice(0, 200)}`);
+      const text = JSON.stringify(r.body);
+      assert.match(text, new RegExp(field), `names ${field}`);
+      if (shape === 'anthropic') assert.equal(r.body.type, 'error');
+      else if (shape === 'gemini') assert.equal(r.body.error.status, 'INVALID_ARGUMENT');
+      else assert.equal(r.body.error.code, 'VALIDATION');
+    }
+    assert.equal(sim.requests().length, before, 'nothing was sent upstream');
+    await g.settle();
+    const rows = await g.logsOfKey(c.keyId);
+    assert.equal(rows.length, cases.length);
+    assert.ok(rows.every((r: any) => r.outcome === 'client_error' && r.amount === '0.00' && r.hold === '0.00'));
+  });
+
+  test('multipart n is read like JSON n: "1.5" is a 400; 2 images asked and delivered are 2 billed', async () => {
+    const form = (n: string) => {
+      const fd = new FormData();
+      fd.set('model', 'gpt-image-1');
+      fd.set('prompt', 'two foxes');
+      fd.set('n', n);
+      fd.set('size', '1024x1024');
+      fd.set('quality', 'low');
+      fd.set('image', new Blob([Buffer.from('89504e47', 'hex')], { type: 'image/png' }), 'a.png');
+      return fd;
+    };
+    const bad = await fetch(`${g.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${c.key}` }, body: form('1.5') });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as any).error.code, 'VALIDATION');
+    const ok = await fetch(`${g.url}/v1/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${c.key}` }, body: form('2') });
+    assert.equal(ok.status, 200);
+    const j = (await ok.json()) as any;
+    assert.equal(j.data.length, 2);
+    assert.equal(ok.headers.get('x-surety-cost'), '0.022', '2 × $0.011');
+  });
+});
+
+describe('edge answers in our own shape (sqlite)', () => {
+  let g: TestGateway;
+  let c: Customer;
+  before(async () => {
+    g = await startTestGateway();
+    c = await g.customer('1.00');
+  });
+  after(() => g?.close());
+
+  test('a body shorter than its Content-Length: 400 in our error shape, on both planes', async () => {
+    const { connect } = await import('node:net');
+    const u = new URL(g.url);
+    for (const path of ['/admin/v1/accounts', '/v1/chat/completions']) {
+      const got = await new Promise<string>((resolve) => {
+        let text = '';
+        const s = connect(Number(u.port), u.hostname, () => s.end(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":`));
+        s.on('data', (d) => (text += d.toString()));
+        s.on('close', () => resolve(text));
+        s.on('error', () => resolve(text));
+      });
+      assert.match(got, /^HTTP\/1\.1 400/, path);
+      const body = JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4));
+      assert.equal(body.error.code, 'VALIDATION', path);
+      assert.equal(typeof body.error.message, 'string');
+    }
+  });
+
+  test('text/plain on a JSON route is 415', async () => {
+    const r = await g.adminRaw('POST', '/admin/v1/accounts', undefined, { 'content-type': 'text/plain' });
+    const r2 = await fetch(`${g.url}/admin/v1/accounts`, { method: 'POST', headers: { authorization: 'Bearer sa-test-operator-key-0123456789abcdef', 'content-type': 'text/plain' }, body: 'name=x' });
+    assert.equal(r2.status, 415);
+    assert.equal(((await r2.json()) as any).error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.notEqual(r.status, 500);
+    const dp = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'content-type': 'text/plain' }, body: 'hi' });
+    assert.equal(dp.status, 415);
+  });
+
+  test('a revoked key with malformed JSON learns that its key is revoked (401), not that its body is bad', async () => {
+    await g.admin('DELETE', `/admin/v1/accounts/${c.accountId}/keys/${c.keyId}`);
+    const r = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' }, body: '{"model":' });
+    assert.equal(r.status, 401);
+    assert.equal(((await r.json()) as any).error.code, 'KEY_REVOKED');
+    const noKey = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' });
+    assert.equal(noKey.status, 400, 'without a key, the body is what is wrong');
+  });
+});

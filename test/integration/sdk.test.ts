@@ -167,7 +167,7 @@ describe('official SDKs against Surety', () => {
 
     test('models.list and models.retrieve: every model, or only those a key may use', async () => {
       const ids = (await openai.models.list()).data.map((m) => m.id).sort();
-      assert.deepEqual(ids, ['claude-sonnet-4-5', 'gemini-2.5-flash', 'gpt-4o-mini', 'gpt-image-1', 'nano-banana-pro', 'text-embedding-3-small']);
+      assert.deepEqual(ids, ['claude-sonnet-5-5', 'gemini-2.5-flash', 'gpt-4o-mini', 'gpt-image-1', 'nano-banana-pro', 'text-embedding-3-small']);
       const narrow = await g.customer('1.00', { models: ['gpt-4o-mini', 'gpt-image-1'] });
       const limited = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: narrow.key, maxRetries: 0 });
       assert.deepEqual((await limited.models.list()).data.map((m) => m.id).sort(), ['gpt-4o-mini', 'gpt-image-1']);
@@ -207,14 +207,14 @@ describe('official SDKs against Surety', () => {
 
   describe('anthropic', () => {
     test('messages.create: response, request id, log row', async () => {
-      const { data, request_id } = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 200, messages: [{ role: 'user', content: 'Hello Claude, via Surety.' }] }).withResponse();
+      const { data, request_id } = await anthropic.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 200, messages: [{ role: 'user', content: 'Hello Claude, via Surety.' }] }).withResponse();
       assert.equal(data.type, 'message');
       assert.equal(data.stop_reason, 'end_turn');
       const block = data.content[0]!;
       assert.ok(block.type === 'text' && block.text.length > 0);
       assert.equal((data as unknown as { _request_id: string })._request_id, request_id);
       const row = await charged(request_id, {
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-5-5',
         endpoint: 'messages',
         stream: false,
         amount: tokenCost(data.usage.input_tokens, '3') + tokenCost(data.usage.output_tokens, '15'),
@@ -223,7 +223,7 @@ describe('official SDKs against Surety', () => {
     });
 
     test('messages.stream: text events and finalMessage usage; billed as streamed', async () => {
-      const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 200, messages: [{ role: 'user', content: 'Stream it. [[sim:tokens=9]] [[sim:cache_write=40]]' }] });
+      const stream = anthropic.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 200, messages: [{ role: 'user', content: 'Stream it. [[sim:tokens=9]] [[sim:cache_write=40]]' }] });
       let text = '';
       stream.on('text', (t) => (text += t));
       const final = await stream.finalMessage();
@@ -233,7 +233,7 @@ describe('official SDKs against Surety', () => {
       const { request_id } = await stream.withResponse();
       assert.equal(stream.request_id, request_id);
       const row = await charged(request_id, {
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-5-5',
         endpoint: 'messages',
         stream: true,
         amount: tokenCost(final.usage.input_tokens, '3') + tokenCost(40, '3.75') + tokenCost(9, '15'),
@@ -243,17 +243,17 @@ describe('official SDKs against Surety', () => {
 
     test('models.list and models.retrieve: the Anthropic models in Anthropic shape', async () => {
       const page = await anthropic.models.list();
-      assert.deepEqual(page.data.map((m) => m.id), ['claude-sonnet-4-5']);
+      assert.deepEqual(page.data.map((m) => m.id), ['claude-sonnet-5-5']);
       assert.equal(page.data[0]!.type, 'model');
-      const one = await anthropic.models.retrieve('claude-sonnet-4-5');
-      assert.equal(one.id, 'claude-sonnet-4-5');
+      const one = await anthropic.models.retrieve('claude-sonnet-5-5');
+      assert.equal(one.id, 'claude-sonnet-5-5');
       const missing = await anthropic.models.retrieve('claude-nonexistent').catch((e: unknown) => e);
       assert.ok(missing instanceof Anthropic.NotFoundError, String(missing));
     });
 
     test('errors: 401 AuthenticationError and 402 billing error carry our code', async () => {
       const bad = new Anthropic({ baseURL: g.url, apiKey: 'sk-sur-wrong', maxRetries: 0 });
-      const e401 = await bad.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      const e401 = await bad.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
       assert.ok(e401 instanceof Anthropic.AuthenticationError, String(e401));
       assert.equal(e401.status, 401);
       const body401 = e401.error as { type: string; error: { type: string; code: string; message: string } };
@@ -263,7 +263,7 @@ describe('official SDKs against Surety', () => {
       assert.match(e401.requestID!, REQ_ID);
 
       const poor = new Anthropic({ baseURL: g.url, apiKey: broke.key, maxRetries: 0 });
-      const e402 = await poor.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      const e402 = await poor.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
       assert.ok(e402 instanceof Anthropic.APIError, String(e402));
       assert.equal(e402.status, 402);
       const body402 = e402.error as { error: { type: string; code: string; message: string } };
@@ -273,7 +273,7 @@ describe('official SDKs against Surety', () => {
       await g.settle();
       assert.equal((await g.log(e402.requestID!)).outcome, 'insufficient_balance');
       // The stream helper rejects with the same class.
-      const es = await poor.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).finalMessage().catch((e: unknown) => e);
+      const es = await poor.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).finalMessage().catch((e: unknown) => e);
       assert.ok(es instanceof Anthropic.APIError && es.status === 402, String(es));
     });
   });

@@ -30,7 +30,7 @@ function post(path: string, headers: Record<string, string>, body: unknown, init
 function chat(content: string, extra: Record<string, unknown> = {}, model = 'gpt-4o-mini'): Promise<Response> {
   return post('/v1/chat/completions', OAI, { model, messages: [{ role: 'user', content }], ...extra });
 }
-function claude(content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-4-5'): Promise<Response> {
+function claude(content: string, extra: Record<string, unknown> = {}, model = 'claude-sonnet-5-5'): Promise<Response> {
   return post('/v1/messages', ANT, { model, max_tokens: 1024, messages: [{ role: 'user', content }], ...extra });
 }
 function gem(model: string, text: string, verb = 'generateContent', query = '', extra: Record<string, unknown> = {}): Promise<Response> {
@@ -212,7 +212,7 @@ test('models: OpenAI, Anthropic (by anthropic-version header) and Gemini shapes'
   const o = await json(await fetch(U + '/v1/models', { headers: OAI }));
   assert.equal(o.object, 'list');
   const ids = o.data.map((m: { id: string }) => m.id);
-  for (const id of ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-image-1', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'gemini-2.5-flash', 'gemini-3-pro-image-preview']) {
+  for (const id of ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small', 'gpt-image-1', 'claude-sonnet-5-5', 'claude-haiku-4-5', 'gemini-2.5-flash', 'gemini-3-pro-image-preview']) {
     assert.ok(ids.includes(id), id);
   }
   assert.equal(o.data[0].object, 'model');

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { buildApp } from '../../src/http/app.ts';
+import { registerGateway } from '../../src/gateway/routes.ts';
 import { COMMANDS } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/kernel/config/load.ts';
 import { ENV_KEYS } from '../../src/kernel/config/schema.ts';
@@ -31,7 +32,8 @@ test('every control-plane route in the route table is documented in the README',
   await migrate(db);
   const rt = await createRuntime(loadConfig({}), { db, log: pino({ level: 'silent' }) });
   try {
-    const { routes } = await buildApp(rt, { adminKeyHash: '0'.repeat(64) });
+    // With the data plane's own operator and customer routes (catalog, logs) too.
+    const { routes } = await buildApp(rt, { adminKeyHash: '0'.repeat(64), plugins: [async (app, r, auth, table) => void (await registerGateway(app, r, auth, table))] });
     const documented = routes.specs.map((s) => `${s.method} ${s.url.replace(/:([A-Za-z_]+)/g, '{$1}')}`);
     assert.ok(documented.length > 20);
     documented.push('GET /healthz', 'GET /readyz', 'GET /admin/v1/openapi.json');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseUsd } from '../money.ts';
 
 // Every setting, its environment variable, its default. Validated once at boot, then frozen.
-// Secrets (admin key, database URL) come from the environment or from a file named by *_FILE.
+// Secrets (admin key, secret key, database URL) come from the environment or from a file named by *_FILE.
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
@@ -16,6 +16,7 @@ export const ENV_KEYS = {
   dataDir: 'SURETY_DATA_DIR',
   databaseUrl: 'DATABASE_URL',
   adminKey: 'SURETY_ADMIN_KEY',
+  secretKey: 'SURETY_SECRET_KEY',
   demo: 'SURETY_DEMO',
   logLevel: 'LOG_LEVEL',
   configFile: 'SURETY_CONFIG',
@@ -48,6 +49,8 @@ export const ConfigSchema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
       .optional(),
     adminKey: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Encrypts upstream keys at rest (catalog/secret-box.ts). */
+    secretKey: z.string().min(32, 'must be at least 32 characters, e.g. the output of `openssl rand -base64 32`').optional(),
     demo: bool.default(true),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     configFile: z.string().optional(),

@@ -1,16 +1,14 @@
-import { billableUsage } from '../../../src/providers/usage.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePrice, PriceSpecSchema, type PriceSpec } from '../../../src/catalog/price-book.ts';
 import {
-  billedOnModeration,
   lookupImagePrice,
   maxImagePrice,
   priceUsage,
   worstCaseCost,
 } from '../../../src/billing/pricing.ts';
 import { parseDecimalRatio, parseUsd } from '../../../src/kernel/money.ts';
-import type { BillableUsage } from '../../../src/providers/types.ts';
+import { billableUsage } from '../../../src/providers/billable.ts';
 
 const usage = billableUsage;
 
@@ -62,71 +60,68 @@ test('PriceSpecSchema rejects bad specs', () => {
 test('rounding happens once, on the total', () => {
   // $0.15 per 1M tokens is 150 nano-USD per token: no fraction. Fractions of a nano-USD appear
   // with prices below $0.001/M or with multipliers; $0.00015/M is 0.15 nano-USD per token.
-  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 1 })).amount, 150n);
+  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 1 })), 150n);
   const tiny = compilePrice({ input_per_mtok: '0.00015', cached_input_per_mtok: '0.000075', output_per_mtok: '0.0006' });
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 1 })).amount, 0n); // 0.15
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 7 })).amount, 1n); // 1.05
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 3 })).amount, 0n); // 0.45
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 10 })).amount, 2n); // 1.5 → half away from zero
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 1 })), 0n); // 0.15
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 7 })), 1n); // 1.05
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 3 })), 0n); // 0.45
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 10 })), 2n); // 1.5 → half away from zero
   // components are summed before rounding: 5 × 0.3 + 5 × 0.3 = 3.0 (per-line rounding would give 4)
   const p = compilePrice({ input_per_mtok: '0.0003', output_per_mtok: '0.0003' });
-  assert.equal(priceUsage(p, usage({ input_tokens: 5, output_tokens: 5 })).amount, 3n);
+  assert.equal(priceUsage(p, usage({ input_tokens: 5, output_tokens: 5 })), 3n);
   // 1 input (0.15) + 1 cached (0.075) + 1 output (0.6) = 0.825 → 1
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 1, cached_input_tokens: 1, output_tokens: 1 })).amount, 1n);
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 1, cached_input_tokens: 1, output_tokens: 1 })), 1n);
   // embeddings at $0.02/M: 20 nano-USD a token; with 0.333333333 multiplier 8 tokens = 53.33… → 53
-  assert.equal(priceUsage(embed, usage({ input_tokens: 8 }), parseDecimalRatio('0.333333333')).amount, 53n);
+  assert.equal(priceUsage(embed, usage({ input_tokens: 8 }), parseDecimalRatio('0.333333333')), 53n);
   // 0.5 exactly rounds away from zero
-  assert.equal(priceUsage(compilePrice({ input_per_mtok: '0.0005' }), usage({ input_tokens: 1 })).amount, 1n);
-  assert.equal(priceUsage(compilePrice({ input_per_mtok: '0.000499999' }), usage({ input_tokens: 1 })).amount, 0n);
+  assert.equal(priceUsage(compilePrice({ input_per_mtok: '0.0005' }), usage({ input_tokens: 1 })), 1n);
+  assert.equal(priceUsage(compilePrice({ input_per_mtok: '0.000499999' }), usage({ input_tokens: 1 })), 0n);
 });
 
 test('demo prices', () => {
   // gpt-4o-mini: 1000 in, 500 cached, 200 out = 150000 + 37500 + 120000
   const r = priceUsage(gpt4oMini, usage({ input_tokens: 1000, cached_input_tokens: 500, output_tokens: 200, reasoning_tokens: 50 }));
-  assert.equal(r.amount, 307_500n);
-  assert.deepEqual(r.lines, [
-    { item: 'input_tokens', quantity: 1000, unit_nanos_per_mtok_or_unit: 150_000_000n },
-    { item: 'cached_input_tokens', quantity: 500, unit_nanos_per_mtok_or_unit: 75_000_000n },
-    { item: 'output_tokens', quantity: 200, unit_nanos_per_mtok_or_unit: 600_000_000n },
-  ]);
-  // claude-sonnet-4-5 with cache write and read
+  assert.equal(r, 307_500n);
+  // each component at its own rate (reasoning is inside output, never priced on its own)
+  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 1000 })), 150_000n);
+  assert.equal(priceUsage(gpt4oMini, usage({ cached_input_tokens: 500 })), 37_500n);
+  assert.equal(priceUsage(gpt4oMini, usage({ output_tokens: 200, reasoning_tokens: 200 })), 120_000n);
+  // claude-sonnet-5-5 with cache write and read
   const c = priceUsage(claude, usage({ input_tokens: 2095, cache_write_tokens: 2051, cached_input_tokens: 2051, output_tokens: 503 }));
-  assert.equal(c.amount, 6_285_000n + 7_691_250n + 615_300n + 7_545_000n);
+  assert.equal(c, 6_285_000n + 7_691_250n + 615_300n + 7_545_000n);
   // gemini-2.5-flash: thinking is inside output_tokens
-  assert.equal(priceUsage(gemini, usage({ input_tokens: 8, output_tokens: 1172, reasoning_tokens: 1052 })).amount, 2_400n + 2_930_000n);
+  assert.equal(priceUsage(gemini, usage({ input_tokens: 8, output_tokens: 1172, reasoning_tokens: 1052 })), 2_400n + 2_930_000n);
   // embeddings
-  assert.equal(priceUsage(embed, usage({ input_tokens: 8 })).amount, 160n);
-  assert.equal(priceUsage(embed, usage({ input_tokens: 1_000_000 })).amount, 20_000_000n);
+  assert.equal(priceUsage(embed, usage({ input_tokens: 8 })), 160n);
+  assert.equal(priceUsage(embed, usage({ input_tokens: 1_000_000 })), 20_000_000n);
   // gpt-image-1 per image
   const img = priceUsage(gptImage, usage({ images: 2, image_size: '1024x1024', image_quality: 'high', input_tokens: 50, image_output_tokens: 4160 }));
-  assert.equal(img.amount, 2n * 167_000_000n);
-  assert.deepEqual(img.lines.at(-1), { item: 'images', quantity: 2, unit_nanos_per_mtok_or_unit: 167_000_000n });
-  assert.ok(img.lines.some((l) => l.item === 'input_tokens' && l.unit_nanos_per_mtok_or_unit === 0n)); // recorded, not charged
+  assert.equal(img, 2n * 167_000_000n); // no input/output rate configured: its tokens are recorded, not charged
   // nano-banana-pro: per request, 4K billed higher
-  assert.equal(priceUsage(nanoBanana, usage({ images: 1, image_size: '1k' })).amount, 90_000_000n);
-  assert.equal(priceUsage(nanoBanana, usage({ images: 1, image_size: '4k' })).amount, 240_000_000n);
-  assert.equal(priceUsage(nanoBanana, usage({})).amount, 90_000_000n);
-  assert.deepEqual(priceUsage(nanoBanana, usage({})).lines, [{ item: 'request', quantity: 1, unit_nanos_per_mtok_or_unit: 90_000_000n }]);
+  assert.equal(priceUsage(nanoBanana, usage({ images: 1, image_size: '1k' })), 90_000_000n);
+  assert.equal(priceUsage(nanoBanana, usage({ images: 1, image_size: '4k' })), 240_000_000n);
+  assert.equal(priceUsage(nanoBanana, usage({})), 90_000_000n);
+  assert.equal(priceUsage(nanoBanana, usage({ input_tokens: 1000, output_tokens: 1000 })), 90_000_000n); // the request fee alone
 });
 
 test('token-priced images use image rates, falling back to text rates', () => {
   const tokenImage = compilePrice({ input_per_mtok: '5', image_input_per_mtok: '10', image_output_per_mtok: '40' });
   const u = usage({ input_tokens: 10, image_input_tokens: 40, image_output_tokens: 4160, images: 1 });
-  assert.equal(priceUsage(tokenImage, u).amount, 50_000n + 400_000n + 166_400_000n);
+  assert.equal(priceUsage(tokenImage, u), 50_000n + 400_000n + 166_400_000n);
   const fallback = compilePrice({ input_per_mtok: '0.30', output_per_mtok: '30' });
-  assert.equal(priceUsage(fallback, usage({ input_tokens: 12, output_tokens: 9, image_output_tokens: 1290 })).amount, 3_600n + 270_000n + 38_700_000n);
+  assert.equal(priceUsage(fallback, usage({ input_tokens: 12, output_tokens: 9, image_output_tokens: 1290 })), 3_600n + 270_000n + 38_700_000n);
 });
 
 test('multiplier applies before the single rounding', () => {
   const tiny = compilePrice({ input_per_mtok: '0.00015' });
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 7 }), parseDecimalRatio('0.9')).amount, 1n); // 1.05 × 0.9 = 0.945
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 10 }), parseDecimalRatio('0.5')).amount, 1n); // 0.75
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 3 }), parseDecimalRatio('1.25')).amount, 1n); // 0.45 → 0 alone, × 1.25 = 0.5625 → 1
-  assert.equal(priceUsage(tiny, usage({ input_tokens: 3 }), parseDecimalRatio('1.1')).amount, 0n); // 0.495
-  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 7 }), parseDecimalRatio('0.9')).amount, 945n);
-  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 1000, output_tokens: 200 }), parseDecimalRatio('1.25')).amount, 337_500n);
-  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 1000 }), parseDecimalRatio('0')).amount, 0n);
-  assert.equal(priceUsage(nanoBanana, usage({ images: 1, image_size: '4K' }), parseDecimalRatio('0.9')).amount, 216_000_000n);
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 7 }), parseDecimalRatio('0.9')), 1n); // 1.05 × 0.9 = 0.945
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 10 }), parseDecimalRatio('0.5')), 1n); // 0.75
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 3 }), parseDecimalRatio('1.25')), 1n); // 0.45 → 0 alone, × 1.25 = 0.5625 → 1
+  assert.equal(priceUsage(tiny, usage({ input_tokens: 3 }), parseDecimalRatio('1.1')), 0n); // 0.495
+  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 7 }), parseDecimalRatio('0.9')), 945n);
+  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 1000, output_tokens: 200 }), parseDecimalRatio('1.25')), 337_500n);
+  assert.equal(priceUsage(gpt4oMini, usage({ input_tokens: 1000 }), parseDecimalRatio('0')), 0n);
+  assert.equal(priceUsage(nanoBanana, usage({ images: 1, image_size: '4K' }), parseDecimalRatio('0.9')), 216_000_000n);
   assert.throws(() => priceUsage(gpt4oMini, usage({}), { num: 1n, den: 0n }), RangeError);
   assert.throws(() => priceUsage(gpt4oMini, usage({}), { num: -1n, den: 1n }), RangeError);
 });
@@ -207,7 +202,7 @@ test('worst case is never below the actual cost for the same inputs', () => {
       output_tokens: o1, image_output_tokens: maxOut - o1, reasoning_tokens: Math.floor(o1 / 2),
       images, image_size: actualSize, image_quality: actualQuality,
     });
-    const actual = priceUsage(price, u, m).amount;
+    const actual = priceUsage(price, u, m);
     assert.ok(worst >= actual, `worst ${worst} < actual ${actual} (case ${i})`);
   }
   // the bound is tight for a plain text model
@@ -219,8 +214,25 @@ test('worst case is never below the actual cost for the same inputs', () => {
   assert.equal(worstCaseCost(nanoBanana, { max_input_tokens: 0, max_output_tokens: 0, images: 1 }), 240_000_000n);
 });
 
-test('moderation billing policy', () => {
-  assert.equal(billedOnModeration(gpt4oMini), false);
-  assert.equal(billedOnModeration(compilePrice({ per_request: '0.09', billed_on_moderation: true })), true);
-  assert.equal(billedOnModeration(compilePrice({ per_request: '0.09', billed_on_moderation: false })), false);
+test('moderation billing policy is the price flag itself', () => {
+  assert.equal(gpt4oMini.billed_on_moderation, false);
+  assert.equal(compilePrice({ per_request: '0.09', billed_on_moderation: true }).billed_on_moderation, true);
+  assert.equal(compilePrice({ per_request: '0.09', billed_on_moderation: false }).billed_on_moderation, false);
+});
+
+test('a token category without its own rate is billed at its base rate, never free', () => {
+  // docs/pricing.md: an OpenAI model with cached input priced and cache writes not (GPT-5.6 reports them)
+  const openaiModel = compilePrice({ input_per_mtok: '1.25', cached_input_per_mtok: '0.125' });
+  assert.equal(priceUsage(openaiModel, usage({ input_tokens: 1000, cached_input_tokens: 500, cache_write_tokens: 2000 })), 1_250_000n + 62_500n + 2_500_000n);
+  // gemini-2.5-flash has no cached rate configured: cached tokens at the input rate
+  assert.equal(priceUsage(gemini, usage({ cached_input_tokens: 20000 })), 20000n * 300n);
+  // a cache-write rate of its own wins; so does an explicit "0"
+  assert.equal(priceUsage(claude, usage({ cache_write_tokens: 1000 })), 3_750_000n);
+  assert.equal(priceUsage(compilePrice({ input_per_mtok: '3', cache_write_per_mtok: '0' }), usage({ cache_write_tokens: 1000 })), 0n);
+  // image tokens at the text rates
+  assert.equal(priceUsage(openaiModel, usage({ image_input_tokens: 1000 })), 1_250_000n);
+  // no base rate: nothing to fall back on (a per-image model)
+  assert.equal(priceUsage(gptImage, usage({ cached_input_tokens: 1000, cache_write_tokens: 1000 })), 0n);
+  // the hold covers it: worst case at the dearest of the defaulted rates
+  assert.equal(worstCaseCost(openaiModel, { max_input_tokens: 1000, max_output_tokens: 0, images: 0 }), 1_250_000n);
 });

@@ -1,0 +1,81 @@
+// Forwarding a streamed answer: chunks go to the client as they arrive (re-framed only where the
+// client's API needs it), while the provider's stream reader counts usage, delivered content and
+// refusals event by event. The policy judges the stream once it ends; its verdict decides the tail.
+
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { createSseParser, type SseEvent } from '../providers/sse.ts';
+import { judgeAttempt, type AttemptResult, type Verdict } from '../requests/policy.ts';
+import type { Flight } from './flight.ts';
+import { transportFailure } from './upstream.ts';
+
+/** Streams an upstream SSE answer to the client and ends it as the policy's verdict says. */
+export async function pipeStream(f: Flight, res: ServerResponse, upstream: Dispatcher.ResponseData): Promise<{ result: AttemptResult; verdict: Verdict }> {
+  const { call, api } = f;
+  const parser = createSseParser();
+  const reader = api.streamReader(f.endpoint, f.facts!.image);
+  // Gemini without alt=sse answers a JSON array of the same objects.
+  const asArray = api.name === 'gemini' && call.geminiSse === false;
+  const keep = asArray ? null : (api.clientStreamFilter?.(f.endpoint, call.body) ?? null);
+  const reframe = asArray || keep !== null;
+  let arrayOpen = false;
+  res.writeHead(200, {
+    'content-type': asArray ? 'application/json' : 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    ...api.requestIdHeaders(call.requestId),
+    'x-accel-buffering': 'no',
+  });
+  const forward = (ev: SseEvent) => {
+    if (asArray) {
+      res.write(`${arrayOpen ? ',\r\n' : '['}${ev.data}`);
+      arrayOpen = true;
+    } else if (keep!(ev.data)) {
+      res.write(ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`);
+    }
+  };
+  let broken: { timeout: boolean; detail: string } | null = null;
+  try {
+    for await (const chunk of upstream.body) {
+      const buf = chunk as Buffer;
+      f.chunks++;
+      f.bytes += buf.length;
+      const events = parser.push(buf);
+      // Without re-framing the bytes go out as they came.
+      if (!reframe) res.write(buf);
+      for (const ev of events) {
+        if (reframe) forward(ev);
+        reader.feed(ev);
+      }
+      f.reachedClient = true;
+    }
+    for (const ev of parser.end()) {
+      reader.feed(ev);
+      if (reframe) forward(ev);
+    }
+  } catch (err) {
+    broken = transportFailure(err);
+  }
+  const facts = reader.result();
+  f.final = facts.complete;
+  const result: AttemptResult = { kind: 'stream', endpoint: f.endpoint, facts, broken, clientGone: f.clientGone };
+  const verdict = judgeAttempt(result);
+  endStream(f, res, verdict, asArray, arrayOpen);
+  return { result, verdict };
+}
+
+/** Ends the client's stream: an error event in its API's shape when the stream broke off. */
+function endStream(f: Flight, res: ServerResponse, v: Verdict, asArray: boolean, arrayOpen: boolean): void {
+  if (res.destroyed) return;
+  if (v.outcome === 'client_cancelled') {
+    res.destroy();
+    return;
+  }
+  if (v.code === 'UPSTREAM_STREAM_CUT') {
+    const payload = JSON.stringify(f.api.errorBody(502, 'UPSTREAM_ERROR', 'The upstream stream broke off; this request is not billed.', f.call.requestId));
+    if (asArray) res.end(`${arrayOpen ? ',\r\n' : '['}${payload}]`);
+    else if (f.api.name === 'anthropic') res.end(`event: error\ndata: ${payload}\n\n`);
+    else res.end(`data: ${payload}\n\n`);
+    return;
+  }
+  res.end(asArray ? (arrayOpen ? ']' : '[]') : undefined);
+}

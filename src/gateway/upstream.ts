@@ -1,0 +1,73 @@
+// Calling a channel: one pooled keep-alive undici Agent per channel, and where and with which
+// timeouts a channel is called for an endpoint kind, computed once per catalog snapshot (no URL
+// parsing on the hot path).
+
+import { Agent, type Dispatcher } from 'undici';
+import { DEFAULT_TIMEOUTS, type LiveChannel, type Timeouts } from '../catalog/index.ts';
+import type { ProviderModule } from '../providers/provider.ts';
+import type { Endpoint } from '../providers/types.ts';
+
+export interface Target {
+  origin: string;
+  prefix: string;
+  timeouts: Timeouts;
+}
+
+export class UpstreamPool {
+  private readonly agents = new Map<string, { agent: Agent; sig: string }>();
+  private readonly targets = new WeakMap<LiveChannel, Map<Endpoint, Target>>();
+
+  agentFor(ch: LiveChannel, connectMs: number): Dispatcher {
+    const sig = `${ch.config.base_url}|${connectMs}`;
+    const cur = this.agents.get(ch.config.id);
+    if (cur && cur.sig === sig) return cur.agent;
+    if (cur) void cur.agent.close();
+    const agent = new Agent({ connect: { timeout: connectMs }, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 512 });
+    this.agents.set(ch.config.id, { agent, sig });
+    return agent;
+  }
+
+  /** Where and with which timeouts `ch` is called for an endpoint kind. */
+  target(ch: LiveChannel, endpoint: Endpoint, upstreamApi: ProviderModule): Target {
+    let byEndpoint = this.targets.get(ch);
+    if (!byEndpoint) this.targets.set(ch, (byEndpoint = new Map()));
+    let t = byEndpoint.get(endpoint);
+    if (!t) {
+      const base = new URL(upstreamApi.normaliseBaseUrl(ch.config.base_url));
+      t = {
+        origin: base.origin,
+        prefix: base.pathname.replace(/\/+$/, ''),
+        timeouts: { ...DEFAULT_TIMEOUTS[endpoint], ...ch.config.timeouts, ...(ch.config.endpoint_timeouts[endpoint] ?? {}) },
+      };
+      byEndpoint.set(endpoint, t);
+    }
+    return t;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.agent.close().catch(() => {})));
+  }
+}
+
+export class DeadlineError extends Error {
+  constructor() {
+    super('upstream deadline exceeded');
+    this.name = 'DeadlineError';
+  }
+}
+
+/** A transport failure: was it a timeout (ours or undici's), and what to tell operators. */
+export function transportFailure(err: unknown): { timeout: boolean; detail: string } {
+  const e = err as { code?: string; name?: string; message?: string; cause?: unknown };
+  const cause = e?.cause as { name?: string } | undefined;
+  const code = e?.code ?? '';
+  const timeout =
+    e instanceof DeadlineError ||
+    cause instanceof DeadlineError ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'ETIMEDOUT';
+  const msg = `${code ? `${code}: ` : ''}${e?.message ?? String(err)}`;
+  return { timeout, detail: msg.length > 300 ? `${msg.slice(0, 300)}…` : msg };
+}

@@ -1,0 +1,49 @@
+// The one request-row declaration: rows are made storable before they are queued, and the views
+// show operators everything and customers no upstream detail.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { STORAGE_COLUMNS, exportColumns, normaliseRow, publicMessage, requestView, storageValues, type RequestRow } from '../../../src/requests/schema.ts';
+
+function row(over: Partial<RequestRow> = {}): RequestRow {
+  return {
+    id: 'req_1', account_id: 'acct_1', key_id: 'key_1', member_id: null, endpoint: 'chat', provider: 'openai', model: 'gpt-4o-mini', upstream_model: 'gpt-4o-mini-2024',
+    channel_id: 'ch_secret', attempts: [{ channel: 'ch_secret', status: 500, outcome: 'upstream_error', ms: 3, error: 'Upstream sim-secret: key sk-… failed' }],
+    started_at: 1_700_000_000_000, first_byte_at: null, ended_at: 1_700_000_000_100, duration_ms: 100, stream: false, status: 200, outcome: 'ok', error_code: null,
+    error: null, usage_raw: { prompt_tokens: 1 }, usage_billable: null, usage_estimated: false, price_version: 1, hold_amount: 10n, amount: 5n, tx_id: null,
+    delivered: { images: 0 }, client_ip: '127.0.0.1', ...over,
+  };
+}
+
+test('normaliseRow repairs what storage would refuse and names it', () => {
+  const r = row({ client_ip: undefined as unknown as string, model: 'a\u0000b', duration_ms: Number.NaN, outcome: 'bogus' as never });
+  const problems = normaliseRow(r);
+  assert.equal(r.client_ip, null);
+  assert.equal(r.model, 'a\uFFFDb');
+  assert.equal(r.duration_ms, 0);
+  assert.equal(r.outcome, 'platform_error');
+  assert.equal(problems.length, 3, problems.join('; '));
+  assert.deepEqual(normaliseRow(row()), [], 'a good row is untouched');
+  const values = storageValues(row());
+  assert.equal(values.length, STORAGE_COLUMNS.length);
+  assert.equal(values[STORAGE_COLUMNS.indexOf('attempts')], JSON.stringify(row().attempts));
+  assert.equal(values[STORAGE_COLUMNS.indexOf('stream')], 0);
+});
+
+test('customers see no channel, upstream model or upstream error text; operators see all', () => {
+  const stored: Record<string, unknown> = Object.fromEntries(STORAGE_COLUMNS.map((c, i) => [c, storageValues(row({ outcome: 'upstream_error', error_code: 'UPSTREAM_ERROR', error: 'sim-secret: answered 500 with key sk-…' }))[i]]));
+  const op = requestView(stored, 'operator');
+  assert.equal(op.channel_id, 'ch_secret');
+  assert.match(String(op.error), /sim-secret/);
+  assert.equal((op.attempts as any[])[0].channel, 'ch_secret');
+  assert.equal(op.amount, '0.000000005');
+  assert.equal(op.hold, '0.00000001', 'hold_amount is shown as hold');
+  const cu = requestView(stored, 'customer');
+  assert.equal('channel_id' in cu, false);
+  assert.equal('upstream_model' in cu, false);
+  assert.doesNotMatch(JSON.stringify(cu), /secret|sk-/);
+  assert.equal(cu.error, 'The upstream provider failed.');
+  assert.deepEqual(Object.keys((cu.attempts as any[])[0]).sort(), ['ms', 'outcome', 'status']);
+  assert.equal(exportColumns('customer').includes('channel_id'), false);
+  assert.equal(exportColumns('operator').includes('channel_id'), true);
+  assert.equal(publicMessage({ outcome: 'platform_error', error_code: null }), "Surety's own fault (a bug, storage down, a misconfigured channel); never billed.");
+});
