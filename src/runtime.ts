@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from './kernel/config/schema.ts';
-import { secretToken, sha256Hex } from './kernel/ids.ts';
+import { secretToken } from './kernel/ids.ts';
 import { expireHolds } from './billing/holds.ts';
 import { expireBalances } from './billing/topups.ts';
 import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
@@ -75,18 +75,5 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
   return rt;
 }
 
-/**
- * The operator key: SURETY_ADMIN_KEY when set; otherwise one generated at first start, printed
- * once, and kept only as a hash (settings table) so later starts accept it without printing it.
- */
-export async function resolveAdminKey(rt: Runtime): Promise<{ hash: string; generated: string | null }> {
-  if (rt.config.adminKey) return { hash: sha256Hex(rt.config.adminKey), generated: null };
-  const row = await rt.db.get<{ value: string }>("SELECT value FROM settings WHERE name = 'admin_key_hash'");
-  if (row) return { hash: row.value, generated: null };
-  const key = `sa-sur-${secretToken(40)}`;
-  const hash = sha256Hex(key);
-  await rt.db.run("INSERT INTO settings (name, value, updated_at) VALUES ('admin_key_hash', ?, ?) ON CONFLICT (name) DO NOTHING", [hash, rt.now()]);
-  const stored = await rt.db.get<{ value: string }>("SELECT value FROM settings WHERE name = 'admin_key_hash'");
-  // Another instance may have won the race: then its key is the one, and ours is not printed.
-  return stored?.value === hash ? { hash, generated: key } : { hash: stored!.value, generated: null };
-}
+// The operator key at start is the operator-key service's (it alone writes the stored hash).
+export { resolveAdminKey } from './accounts/operator-key.ts';

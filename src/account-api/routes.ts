@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { AppError } from '../kernel/errors.ts';
-import {
-  AddMemberInput, UpdateMemberInput, accountView, addMember, balanceView, getAccount, getBalance, listMembers, memberView, removeMember, updateMember,
-} from '../accounts/accounts.ts';
+import { AppError, isAppError } from '../kernel/errors.ts';
+import { accountView, balanceView, getAccount, getBalance } from '../accounts/accounts.ts';
+import { AddMemberInput, UpdateMemberInput, addMember, listMembers, memberView, removeMember, updateMember } from '../accounts/members.ts';
 import { requireRole } from '../kernel/authorisation.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
-import { accountJournal } from '../billing/journal.ts';
+import { accountJournal } from '../billing/statement.ts';
+import { creditView, listCredits } from '../billing/credits.ts';
 import { redeemCode } from '../billing/redemption.ts';
+import { RedemptionThrottle } from '../billing/redemption-throttle.ts';
 import { RefundRequestInput, getRefund, listRefunds, refundView, requestRefund } from '../billing/refunds.ts';
 import { listTopups, topupView } from '../billing/topups.ts';
 import { withActor, type Actor, type Runtime } from '../kernel/context.ts';
@@ -56,6 +57,11 @@ export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
     return { ok: true };
   });
 
+  t.add({ method: 'GET', url: '/account/v1/credits', auth: cu, tag, summary: 'Credits granted to the account (compensation, reissue, SLA, goodwill), newest first', query: Paging }, async (c) => {
+    const p = parseInput(Paging, c.query, 'query');
+    const rows = await listCredits(ctx(c), acct(c), { limit: p.limit ?? 100, before: p.before });
+    return { data: rows.map(creditView), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null };
+  });
   t.add({ method: 'GET', url: '/account/v1/topups', auth: cu, tag, summary: 'List top-ups', query: Paging }, async (c) =>
     ({ data: (await listTopups(ctx(c), acct(c), parseInput(Paging, c.query, 'query').limit ?? 100)).map(topupView) }));
   t.add({ method: 'POST', url: '/account/v1/refunds', auth: cu, tag, summary: 'Ask to refund a top-up (owners and admins)', body: RefundRequestInput, idempotent: true, status: 201 }, async (c) => {
@@ -67,6 +73,14 @@ export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
     ({ data: (await listRefunds(ctx(c), { accountId: acct(c), limit: parseInput(Paging, c.query, 'query').limit ?? 100 })).map(refundView) }));
   t.add({ method: 'GET', url: '/account/v1/refunds/:refundId', auth: cu, tag, summary: 'Get a refund' }, async (c) => refundView(await getRefund(ctx(c), c.params.refundId!)));
   const RedeemInput = z.object({ code: z.string() }).strict();
-  t.add({ method: 'POST', url: '/account/v1/redeem', auth: cu, tag, summary: 'Redeem a code', body: RedeemInput, status: 201 }, async (c) =>
-    topupView(await redeemCode(ctx(c), acct(c), parseInput(RedeemInput, c.body).code)));
+  // Failed redemptions are throttled per account and per client address (this process's memory).
+  const throttle = new RedemptionThrottle();
+  t.add({ method: 'POST', url: '/account/v1/redeem', auth: cu, tag, summary: 'Redeem a code (failed attempts are throttled)', body: RedeemInput, status: 201 }, async (c) => {
+    try {
+      return topupView(await redeemCode(ctx(c), acct(c), parseInput(RedeemInput, c.body).code, { throttle, ip: c.request.ip ?? null }));
+    } catch (e) {
+      if (isAppError(e) && e.code === 'RATE_LIMITED') c.reply.header('retry-after', String(e.details?.retry_after));
+      throw e;
+    }
+  });
 }

@@ -2,12 +2,15 @@ import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { formatUsd, parseUsd } from '../kernel/money.ts';
-import { bucketBalances, type SpendOrder } from '../billing/journal.ts';
+import { available, bucketBalances, type SpendOrder } from '../billing/books.ts';
 import { audit } from '../kernel/audit.ts';
-import { ROLES, type Role, type Runtime, type ServiceContext } from '../kernel/context.ts';
+import type { Runtime, ServiceContext } from '../kernel/context.ts';
 import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
 import { requireOperator, requireRole } from '../kernel/authorisation.ts';
+
+// Accounts: individual or enterprise, with their status, price group, credit line, spending order
+// and account-wide rate limits; and the balance view (members are in members.ts).
 
 export type AccountKind = 'individual' | 'enterprise';
 
@@ -198,7 +201,7 @@ export async function getBalance(rt: Runtime | ServiceContext, id: string): Prom
     held: a.held,
     credit_line: a.credit_line,
     total,
-    available: total + a.credit_line - a.held,
+    available: available({ balance: total, creditLine: a.credit_line, held: a.held }),
     balance_expires_at: a.balance_expires_at,
   };
 }
@@ -216,114 +219,3 @@ export function balanceView(b: Balance): Record<string, unknown> {
     balance_expires_at: iso(b.balance_expires_at),
   };
 }
-
-// ---- members ----
-
-export interface Member {
-  id: string;
-  account_id: string;
-  email: string;
-  name: string | null;
-  role: Role;
-  created_at: number;
-  removed_at: number | null;
-}
-
-function toMember(r: Row): Member {
-  return {
-    id: str(r.id),
-    account_id: str(r.account_id),
-    email: str(r.email),
-    name: (r.name as string | null) ?? null,
-    role: str(r.role) as Role,
-    created_at: Number(r.created_at),
-    removed_at: optNum(r.removed_at),
-  };
-}
-
-export function memberView(m: Member): Record<string, unknown> {
-  return { id: m.id, account_id: m.account_id, email: m.email, name: m.name, role: m.role, created_at: iso(m.created_at) };
-}
-
-const role = z.enum(ROLES as [Role, ...Role[]]);
-export const AddMemberInput = z.object({ email: z.email(), name: z.string().max(200).optional(), role }).strict();
-export const UpdateMemberInput = z.object({ role: role.optional(), name: z.string().max(200).optional() }).strict();
-
-export async function listMembers(ctx: ServiceContext, accountId: string): Promise<Member[]> {
-  requireRole(ctx.actor, accountId, 'viewer');
-  const rows = await ctx.db.all('SELECT * FROM members WHERE account_id = ? AND removed_at IS NULL ORDER BY created_at, id', [accountId]);
-  return rows.map(toMember);
-}
-
-export async function getMemberRow(q: Queryable, accountId: string, memberId: string): Promise<Member> {
-  const r = await q.get('SELECT * FROM members WHERE id = ? AND account_id = ? AND removed_at IS NULL', [memberId, accountId]);
-  if (!r) throw new AppError('NOT_FOUND', `member ${memberId} not found`, { resource: 'member' });
-  return toMember(r);
-}
-
-/** Only owners may create, promote to, demote from or remove owners. */
-function checkOwnerChange(ctx: ServiceContext, touchesOwner: boolean): void {
-  if (touchesOwner && ctx.actor.type === 'customer' && ctx.actor.role !== 'owner') {
-    throw new AppError('FORBIDDEN', 'Only an owner can grant, change or remove the owner role.');
-  }
-}
-
-export async function addMember(ctx: ServiceContext, accountId: string, raw: unknown): Promise<Member> {
-  requireRole(ctx.actor, accountId, 'admin');
-  const input = parseInput(AddMemberInput, raw);
-  checkOwnerChange(ctx, input.role === 'owner');
-  const now = ctx.now();
-  return ctx.db.tx(async (q) => {
-    const account = await getAccountRow(q, accountId);
-    if (account.kind !== 'enterprise') throw new AppError('CONFLICT', 'Only enterprise accounts have members.');
-    const dup = await q.get('SELECT id FROM members WHERE account_id = ? AND email = ? AND removed_at IS NULL', [accountId, input.email.toLowerCase()]);
-    if (dup) throw new AppError('CONFLICT', `${input.email} is already a member of this account.`);
-    const m: Member = { id: newId('mem', now), account_id: accountId, email: input.email.toLowerCase(), name: input.name ?? null, role: input.role, created_at: now, removed_at: null };
-    await q.run('INSERT INTO members (id, account_id, email, name, role, created_at) VALUES (?, ?, ?, ?, ?, ?)', [m.id, accountId, m.email, m.name, m.role, now]);
-    await audit(q, ctx.actor, 'member.add', { type: 'member', id: m.id, accountId }, undefined, m, now);
-    return m;
-  });
-}
-
-async function ownerCount(q: Queryable, accountId: string): Promise<number> {
-  const r = await q.get("SELECT COUNT(*) AS n FROM members WHERE account_id = ? AND role = 'owner' AND removed_at IS NULL", [accountId]);
-  return Number(r?.n ?? 0);
-}
-
-export async function updateMember(ctx: ServiceContext, accountId: string, memberId: string, raw: unknown): Promise<Member> {
-  requireRole(ctx.actor, accountId, 'admin');
-  const input = parseInput(UpdateMemberInput, raw);
-  const now = ctx.now();
-  const out = await ctx.db.tx(async (q) => {
-    const before = await getMemberRow(q, accountId, memberId);
-    checkOwnerChange(ctx, before.role === 'owner' || input.role === 'owner');
-    if (before.role === 'owner' && input.role && input.role !== 'owner' && (await ownerCount(q, accountId)) <= 1) {
-      throw new AppError('CONFLICT', 'An enterprise account keeps at least one owner.');
-    }
-    const after: Member = { ...before, role: input.role ?? before.role, name: input.name ?? before.name };
-    await q.run('UPDATE members SET role = ?, name = ? WHERE id = ?', [after.role, after.name, memberId]);
-    await audit(q, ctx.actor, 'member.update', { type: 'member', id: memberId, accountId }, before, after, now);
-    return after;
-  });
-  ctx.bus.accountChanged(accountId);
-  return out;
-}
-
-export async function removeMember(ctx: ServiceContext, accountId: string, memberId: string): Promise<void> {
-  requireRole(ctx.actor, accountId, 'admin');
-  const now = ctx.now();
-  const revoked = await ctx.db.tx(async (q) => {
-    const before = await getMemberRow(q, accountId, memberId);
-    checkOwnerChange(ctx, before.role === 'owner');
-    if (before.role === 'owner' && (await ownerCount(q, accountId)) <= 1) throw new AppError('CONFLICT', 'An enterprise account keeps at least one owner.');
-    await q.run('UPDATE members SET removed_at = ? WHERE id = ?', [now, memberId]);
-    // A removed member's keys stop working with them.
-    const keys = await q.all<{ id: string }>("SELECT id FROM api_keys WHERE member_id = ? AND status = 'active'", [memberId]);
-    await q.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE member_id = ? AND status = 'active'", [now, memberId]);
-    await audit(q, ctx.actor, 'member.remove', { type: 'member', id: memberId, accountId }, before, { ...before, removed_at: now, keys_revoked: keys.map((k) => k.id) }, now);
-    return keys.map((k) => k.id);
-  });
-  for (const k of revoked) ctx.bus.keyChanged(k);
-  ctx.bus.accountChanged(accountId);
-}
-

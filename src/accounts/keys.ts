@@ -1,36 +1,61 @@
-import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
 import { newId, secretToken, sha256Hex } from '../kernel/ids.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { audit } from '../kernel/audit.ts';
-import { ROLES, type Role, type Runtime, type ServiceContext } from '../kernel/context.ts';
-import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
-import { json, optBig, optNum, str, type Queryable, type Row } from '../storage/port.ts';
-import { getAccountRow, getMemberRow } from './accounts.ts';
+import { ROLES, type Role, type ServiceContext } from '../kernel/context.ts';
+import { iso, isoTime, parseInput, requireFuture, usdAmount } from '../kernel/validation.ts';
+import { json, optBig, optNum, str, type Queryable, type Row, type SqlValue } from '../storage/port.ts';
+import { parseCidr } from './key-auth.ts';
+import { LIMIT_FIELDS, NO_LIMITS, checkCustomerChange, limitsForCreate, limitsOf, withGiven, type GivenLimits, type KeyLimits } from './key-limits.ts';
+import { getAccountRow } from './accounts.ts';
+import { getMemberRow } from './members.ts';
 import { requireRole, roleAtLeast } from '../kernel/authorisation.ts';
+
+// The key service: customer API keys (a secret shown once, stored as its SHA-256), their role,
+// allow-lists, expiry, rate and spend limits; creating, listing, changing and revoking them.
+// Authenticating a presented key is key-auth.ts.
+
+// The data plane imports these from here.
+export { KeyAuthenticator, ipAllowed, type Principal } from './key-auth.ts';
 
 export const KEY_PREFIX = 'sk-sur-';
 
-export interface ApiKey {
+export interface ApiKey extends KeyLimits {
   id: string;
   account_id: string;
   member_id: string | null;
   name: string;
   role: Role;
   prefix: string;
-  models: string[] | null;
-  ips: string[] | null;
-  expires_at: number | null;
-  rpm: number | null;
-  tpm: number | null;
-  concurrency: number | null;
-  limit_day: bigint | null;
-  limit_month: bigint | null;
-  limit_total: bigint | null;
+  /** The limits an operator last set on this key: customers may tighten them, never loosen them. */
+  op: KeyLimits;
   status: 'active' | 'revoked';
   created_at: number;
   revoked_at: number | null;
+}
+
+/** The limit columns of a row (`prefix` '' for the key's limits, 'op_' for the operator's). */
+function limitColumns(r: Row, prefix: '' | 'op_'): KeyLimits {
+  return {
+    models: json<string[] | null>(r[`${prefix}models`], null),
+    ips: json<string[] | null>(r[`${prefix}ips`], null),
+    expires_at: optNum(r[`${prefix}expires_at`]),
+    rpm: optNum(r[`${prefix}rpm`]),
+    tpm: optNum(r[`${prefix}tpm`]),
+    concurrency: optNum(r[`${prefix}concurrency`]),
+    limit_day: optBig(r[`${prefix}limit_day`]),
+    limit_month: optBig(r[`${prefix}limit_month`]),
+    limit_total: optBig(r[`${prefix}limit_total`]),
+  };
+}
+
+/** Column values of limits, in LIMIT_FIELDS order. */
+function limitValues(l: KeyLimits): SqlValue[] {
+  return LIMIT_FIELDS.map((f) => {
+    const v = l[f];
+    return Array.isArray(v) ? JSON.stringify(v) : v;
+  });
 }
 
 export function toKey(r: Row): ApiKey {
@@ -41,15 +66,8 @@ export function toKey(r: Row): ApiKey {
     name: str(r.name),
     role: str(r.role) as Role,
     prefix: str(r.prefix),
-    models: json<string[] | null>(r.models, null),
-    ips: json<string[] | null>(r.ips, null),
-    expires_at: optNum(r.expires_at),
-    rpm: optNum(r.rpm),
-    tpm: optNum(r.tpm),
-    concurrency: optNum(r.concurrency),
-    limit_day: optBig(r.limit_day),
-    limit_month: optBig(r.limit_month),
-    limit_total: optBig(r.limit_total),
+    ...limitColumns(r, ''),
+    op: limitColumns(r, 'op_'),
     status: str(r.status) as ApiKey['status'],
     created_at: Number(r.created_at),
     revoked_at: optNum(r.revoked_at),
@@ -81,35 +99,6 @@ export function keyView(k: ApiKey): Record<string, unknown> {
 
 const cidr = z.string().refine((s) => parseCidr(s) !== null, 'must be an IP address or CIDR block like "10.0.0.0/8"');
 
-function parseCidr(s: string): { addr: string; bits: number; type: 'ipv4' | 'ipv6' } | null {
-  const [addr, bitsStr, extra] = s.split('/');
-  if (extra !== undefined || !addr) return null;
-  const v = isIP(addr);
-  if (!v) return null;
-  const max = v === 4 ? 32 : 128;
-  const bits = bitsStr === undefined ? max : Number(bitsStr);
-  if (!Number.isInteger(bits) || bits < 0 || bits > max || (bitsStr !== undefined && !/^\d+$/.test(bitsStr))) return null;
-  return { addr, bits, type: v === 4 ? 'ipv4' : 'ipv6' };
-}
-
-/** A compiled IP allow-list; null allows every address. */
-export function compileIpAllowList(ips: string[] | null): BlockList | null {
-  if (!ips || ips.length === 0) return null;
-  const bl = new BlockList();
-  for (const s of ips) {
-    const c = parseCidr(s);
-    if (c) bl.addSubnet(c.addr, c.bits, c.type);
-  }
-  return bl;
-}
-
-export function ipAllowed(list: BlockList | null, ip: string): boolean {
-  if (!list) return true;
-  const v4mapped = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  const type = isIP(v4mapped) === 4 ? 'ipv4' : 'ipv6';
-  return list.check(v4mapped, type);
-}
-
 const limits = z
   .object({
     day: usdAmount().nullable().optional(),
@@ -139,10 +128,28 @@ export const CreateKeyInput = z
   .strict();
 export const UpdateKeyInput = z.object({ ...keyFields, name: keyFields.name.optional() }).strict();
 
+/** The limits an input gives (undefined: not given). */
+function givenLimits(input: z.infer<typeof UpdateKeyInput>): GivenLimits {
+  return {
+    models: input.models, ips: input.ips, expires_at: input.expires_at, rpm: input.rpm, tpm: input.tpm, concurrency: input.concurrency,
+    limit_day: input.limits?.day, limit_month: input.limits?.month, limit_total: input.limits?.total,
+  };
+}
+
+/** The key a customer acts with (it authenticated, so it exists). */
+async function actingKey(ctx: ServiceContext, q: Queryable, accountId: string): Promise<ApiKey | null> {
+  return ctx.actor.type === 'customer' ? getKeyRow(q, accountId, ctx.actor.keyId) : null;
+}
+
 export async function getKeyRow(q: Queryable, accountId: string, keyId: string): Promise<ApiKey> {
   const r = await q.get('SELECT * FROM api_keys WHERE id = ? AND account_id = ?', [keyId, accountId]);
   if (!r) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
   return toKey(r);
+}
+
+/** "a member", "an admin", "an owner". */
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'An' : 'A';
 }
 
 /** A member (not admin) only sees and manages the keys bound to them. */
@@ -166,6 +173,7 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
   requireRole(ctx.actor, accountId, 'admin');
   const input = parseInput(CreateKeyInput, raw);
   const now = ctx.now();
+  requireFuture('expires_at', input.expires_at, now);
   const secret = KEY_PREFIX + secretToken(40);
   return ctx.db.tx(async (q) => {
     const account = await getAccountRow(q, accountId);
@@ -183,8 +191,12 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
     }
     // Never above the caller's own role: neither by asking for it nor by binding the key to a higher member.
     if (ctx.actor.type === 'customer' && roleAtLeast(role, ctx.actor.role) && role !== ctx.actor.role) {
-      throw new AppError('FORBIDDEN', `A ${ctx.actor.role} cannot create a key with the ${role} role.`);
+      throw new AppError('FORBIDDEN', `${article(ctx.actor.role)} ${ctx.actor.role} cannot create a key with the ${role} role.`);
     }
+    // A customer's key is bounded by the key it is created with; an operator's limits are the bound.
+    const acting = await actingKey(ctx, q, accountId);
+    const given = givenLimits(input);
+    const limits = acting ? limitsForCreate(given, acting) : withGiven(NO_LIMITS, given);
     const key: ApiKey = {
       id: newId('key', now),
       account_id: accountId,
@@ -192,27 +204,16 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
       name: input.name,
       role,
       prefix: secret.slice(0, KEY_PREFIX.length + 4),
-      models: input.models ?? null,
-      ips: input.ips ?? null,
-      expires_at: input.expires_at ?? null,
-      rpm: input.rpm ?? null,
-      tpm: input.tpm ?? null,
-      concurrency: input.concurrency ?? null,
-      limit_day: input.limits?.day ?? null,
-      limit_month: input.limits?.month ?? null,
-      limit_total: input.limits?.total ?? null,
+      ...limits,
+      op: acting ? NO_LIMITS : limitsOf(limits),
       status: 'active',
       created_at: now,
       revoked_at: null,
     };
     await q.run(
-      `INSERT INTO api_keys (id, account_id, member_id, name, role, prefix, hash, models, ips, expires_at, rpm, tpm, concurrency, limit_day, limit_month, limit_total, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)`,
-      [
-        key.id, accountId, key.member_id, key.name, key.role, key.prefix, sha256Hex(secret),
-        key.models ? JSON.stringify(key.models) : null, key.ips ? JSON.stringify(key.ips) : null,
-        key.expires_at, key.rpm, key.tpm, key.concurrency, key.limit_day, key.limit_month, key.limit_total, now,
-      ],
+      `INSERT INTO api_keys (id, account_id, member_id, name, role, prefix, hash, ${LIMIT_FIELDS.join(', ')}, ${LIMIT_FIELDS.map((f) => `op_${f}`).join(', ')}, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ${LIMIT_FIELDS.map(() => '?, ?').join(', ')}, 'active', ?)`,
+      [key.id, accountId, key.member_id, key.name, key.role, key.prefix, sha256Hex(secret), ...limitValues(key), ...limitValues(key.op), now],
     );
     await audit(q, ctx.actor, 'key.create', { type: 'key', id: key.id, accountId }, undefined, key, now);
     return { key, secret };
@@ -234,6 +235,7 @@ export async function updateKey(ctx: ServiceContext, accountId: string, keyId: s
   requireRole(ctx.actor, accountId, 'member');
   const input = parseInput(UpdateKeyInput, raw);
   const now = ctx.now();
+  requireFuture('expires_at', input.expires_at, now);
   const out = await ctx.db.tx(async (q) => {
     const before = await getKeyRow(q, accountId, keyId);
     if (!customerMayTouch(ctx, before)) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
@@ -242,32 +244,31 @@ export async function updateKey(ctx: ServiceContext, accountId: string, keyId: s
     if (ctx.actor.type === 'customer' && !roleAtLeast(ctx.actor.role, 'admin') && Object.keys(input).some((k) => k !== 'name')) {
       throw new AppError('FORBIDDEN', "Only admins can change a key's limits, allow-lists and expiry.");
     }
-    const pick = <T>(v: T | undefined, old: T): T => (v === undefined ? old : v);
-    const after: ApiKey = {
-      ...before,
-      name: input.name ?? before.name,
-      models: pick(input.models, before.models),
-      ips: pick(input.ips, before.ips),
-      expires_at: pick(input.expires_at, before.expires_at),
-      rpm: pick(input.rpm, before.rpm),
-      tpm: pick(input.tpm, before.tpm),
-      concurrency: pick(input.concurrency, before.concurrency),
-      limit_day: pick(input.limits?.day, before.limit_day),
-      limit_month: pick(input.limits?.month, before.limit_month),
-      limit_total: pick(input.limits?.total, before.limit_total),
-    };
+    const limits = withGiven(before, givenLimits(input));
+    const acting = await actingKey(ctx, q, accountId);
+    if (acting) checkCustomerChange(limits, limitsOf(before), acting, before.op);
+    const after: ApiKey = { ...before, name: input.name ?? before.name, ...limits, op: acting ? before.op : limitsOf(limits) };
     await q.run(
-      'UPDATE api_keys SET name = ?, models = ?, ips = ?, expires_at = ?, rpm = ?, tpm = ?, concurrency = ?, limit_day = ?, limit_month = ?, limit_total = ? WHERE id = ?',
-      [
-        after.name, after.models ? JSON.stringify(after.models) : null, after.ips ? JSON.stringify(after.ips) : null,
-        after.expires_at, after.rpm, after.tpm, after.concurrency, after.limit_day, after.limit_month, after.limit_total, keyId,
-      ],
+      `UPDATE api_keys SET name = ?, ${[...LIMIT_FIELDS, ...LIMIT_FIELDS.map((f) => `op_${f}`)].map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
+      [after.name, ...limitValues(after), ...limitValues(after.op), keyId],
     );
     await audit(q, ctx.actor, 'key.update', { type: 'key', id: keyId, accountId }, before, after, now);
     return after;
   });
   ctx.bus.keyChanged(keyId);
   return out;
+}
+
+/**
+ * The one way a key is revoked: marks it revoked with its audit entry, inside the caller's
+ * transaction. The caller sends the bus notice (`ctx.bus.keyChanged`) once that transaction has
+ * committed, so that every cache drops the key at once.
+ */
+async function revokeInTx(ctx: ServiceContext, q: Queryable, before: ApiKey, now: number): Promise<ApiKey> {
+  const after: ApiKey = { ...before, status: 'revoked', revoked_at: now };
+  await q.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, before.id]);
+  await audit(q, ctx.actor, 'key.revoke', { type: 'key', id: before.id, accountId: before.account_id }, before, after, now);
+  return after;
 }
 
 /** Revokes a key; the data plane drops it from its cache at once (bus notice). Idempotent. */
@@ -279,123 +280,18 @@ export async function revokeKey(ctx: ServiceContext, accountId: string, keyId: s
     if (!customerMayTouch(ctx, before)) throw new AppError('NOT_FOUND', `key ${keyId} not found`, { resource: 'key' });
     checkOwnerKey(ctx, before);
     if (before.status === 'revoked') return before;
-    const after: ApiKey = { ...before, status: 'revoked', revoked_at: now };
-    await q.run("UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", [now, keyId]);
-    await audit(q, ctx.actor, 'key.revoke', { type: 'key', id: keyId, accountId }, before, after, now);
-    return after;
+    return revokeInTx(ctx, q, before, now);
   });
   ctx.bus.keyChanged(keyId);
   return out;
 }
 
-// ---- authentication ----
-
-export interface Principal {
-  key: ApiKey;
-  accountStatus: string;
-  accountGroup: string;
-  accountKind: string;
-  accountRpm: number | null;
-  accountTpm: number | null;
-  /** The member's current role when the key is bound to a member, else the key's own role. */
-  role: Role;
-  ipList: BlockList | null;
-  modelSet: Set<string> | null;
-}
-
-interface CacheEntry {
-  principal: Principal | null;
-  loadedAt: number;
-}
-
 /**
- * Resolves API keys to principals with a small cache. Changes made through this process's
- * services evict at once (bus); entries also expire after `ttlMs` so changes made by another
- * gateway instance on shared PostgreSQL are seen within that time.
+ * Revokes the active keys bound to a member, inside the caller's transaction (a member's removal,
+ * authorised by the caller). Returns their ids for the caller's bus notices after commit.
  */
-export class KeyAuthenticator {
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly byKeyId = new Map<string, string>();
-  private readonly byAccount = new Map<string, Set<string>>();
-  private readonly rt: Runtime;
-  private readonly ttlMs: number;
-
-  constructor(rt: Runtime, ttlMs = 5000) {
-    this.rt = rt;
-    this.ttlMs = ttlMs;
-  }
-
-  /** SHA-256 of presented secrets, remembered for keys seen recently (hashing is per request). */
-  private readonly hashes = new Map<string, string>();
-  private hashOf(secret: string): string {
-    let h = this.hashes.get(secret);
-    if (h === undefined) {
-      h = sha256Hex(secret);
-      if (this.hashes.size >= 10_000) this.hashes.clear();
-      this.hashes.set(secret, h);
-    }
-    return h;
-  }
-
-  evictKey(keyId: string): void {
-    const h = this.byKeyId.get(keyId);
-    if (h) this.cache.delete(h);
-  }
-
-  evictAccount(accountId: string): void {
-    for (const h of this.byAccount.get(accountId) ?? []) this.cache.delete(h);
-  }
-
-  /** Returns the principal or throws the auth error that applies (invalid, revoked, expired, suspended). */
-  async authenticate(secret: string): Promise<Principal> {
-    if (!secret) throw new AppError('AUTH_REQUIRED');
-    const hash = this.hashOf(secret);
-    const now = this.rt.now();
-    let entry = this.cache.get(hash);
-    if (!entry || now - entry.loadedAt > this.ttlMs) {
-      entry = { principal: await this.load(hash), loadedAt: now };
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(hash, entry);
-      if (entry.principal) {
-        this.byKeyId.set(entry.principal.key.id, hash);
-        let set = this.byAccount.get(entry.principal.key.account_id);
-        if (!set) this.byAccount.set(entry.principal.key.account_id, (set = new Set()));
-        set.add(hash);
-      }
-    }
-    const p = entry.principal;
-    if (!p) throw new AppError('KEY_INVALID');
-    if (p.key.status === 'revoked') throw new AppError('KEY_REVOKED');
-    if (p.key.expires_at !== null && p.key.expires_at <= now) throw new AppError('KEY_EXPIRED');
-    if (p.accountStatus !== 'active') throw new AppError('ACCOUNT_SUSPENDED', `The account is ${p.accountStatus}.`);
-    return p;
-  }
-
-  /** The principal of a key that exists, whatever its state (after authenticate(); from the cache). */
-  known(secret: string): Principal | null {
-    return secret ? (this.cache.get(this.hashOf(secret))?.principal ?? null) : null;
-  }
-
-  private async load(hash: string): Promise<Principal | null> {
-    const r = await this.rt.db.get(
-      `SELECT k.*, a.status AS account_status, a.group_name AS account_group, a.kind AS account_kind, a.rpm AS account_rpm, a.tpm AS account_tpm, m.role AS member_role, m.removed_at AS member_removed_at
-         FROM api_keys k JOIN accounts a ON a.id = k.account_id LEFT JOIN members m ON m.id = k.member_id
-        WHERE k.hash = ?`,
-      [hash],
-    );
-    if (!r) return null;
-    const key = toKey(r);
-    if (r.member_removed_at !== null && r.member_removed_at !== undefined) key.status = 'revoked';
-    return {
-      key,
-      accountStatus: str(r.account_status),
-      accountGroup: str(r.account_group),
-      accountKind: str(r.account_kind),
-      accountRpm: optNum(r.account_rpm),
-      accountTpm: optNum(r.account_tpm),
-      role: ((r.member_role as string | null) ?? key.role) as Role,
-      ipList: compileIpAllowList(key.ips),
-      modelSet: key.models ? new Set(key.models) : null,
-    };
-  }
+export async function revokeMemberKeys(ctx: ServiceContext, q: Queryable, accountId: string, memberId: string, now: number): Promise<string[]> {
+  const rows = await q.all("SELECT * FROM api_keys WHERE account_id = ? AND member_id = ? AND status = 'active' ORDER BY id", [accountId, memberId]);
+  for (const r of rows) await revokeInTx(ctx, q, toKey(r), now);
+  return rows.map((r) => str(r.id));
 }

@@ -1,12 +1,11 @@
 import { z } from 'zod';
-import {
-  AddMemberInput, CreateAccountInput, UpdateAccountInput, UpdateMemberInput,
-  accountView, addMember, balanceView, createAccount, getAccount, getBalance, listAccounts, listMembers, memberView, removeMember, updateAccount, updateMember,
-} from '../accounts/accounts.ts';
+import { CreateAccountInput, UpdateAccountInput, accountView, balanceView, createAccount, getAccount, getBalance, listAccounts, updateAccount } from '../accounts/accounts.ts';
+import { AddMemberInput, UpdateMemberInput, addMember, listMembers, memberView, removeMember, updateMember } from '../accounts/members.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.ts';
+import { GoodwillInput, creditView, grantGoodwill, listCredits } from '../billing/credits.ts';
 import { CreateHoldInput, createHold, getHold, holdView, postHold, voidHold } from '../billing/holds.ts';
-import { accountJournal } from '../billing/journal.ts';
-import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, redeemCode } from '../billing/redemption.ts';
+import { accountJournal } from '../billing/statement.ts';
+import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, listRedemptionBatches, redeemCode } from '../billing/redemption.ts';
 import { DecisionInput, RefundRequestInput, approveRefund, getRefund, listRefunds, refundView, rejectRefund, requestRefund } from '../billing/refunds.ts';
 import { TopupInput, listTopups, recordTopup, topupView } from '../billing/topups.ts';
 import { verifyLedger } from '../billing/verify.ts';
@@ -68,11 +67,26 @@ export function registerAdminRoutes(t: RouteTable, rt: Runtime): void {
   });
   t.add({ method: 'GET', url: '/admin/v1/accounts/:id/topups', auth: op, tag, summary: "List an account's top-ups", query: Paging }, async (c) => ({ data: (await listTopups(ctx(c), c.params.id!, limitOf(c.query))).map(topupView) }));
   const RedeemInput = z.object({ code: z.string() }).strict();
+  t.add({ method: 'POST', url: '/admin/v1/accounts/:id/credits', auth: op, tag, summary: 'Grant a goodwill credit into the granted bucket (memo says why)', body: GoodwillInput, idempotent: true, status: 201 }, async (c) => {
+    const { credit, replayed } = await grantGoodwill(ctx(c), c.params.id!, c.body, c.idempotencyKey);
+    if (replayed) c.reply.header('idempotent-replayed', 'true');
+    return creditView(credit);
+  });
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/credits', auth: op, tag, summary: "An account's credits, newest first (?before=<credit id>&limit=)", query: Paging }, async (c) => {
+    const p = parseInput(Paging, c.query, 'query');
+    const rows = await listCredits(ctx(c), c.params.id!, { limit: p.limit ?? 100, before: p.before });
+    return { data: rows.map(creditView), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null };
+  });
   t.add({ method: 'POST', url: '/admin/v1/accounts/:id/redeem', auth: op, tag, summary: 'Redeem a code into an account', body: RedeemInput, status: 201 }, async (c) =>
     topupView(await redeemCode(ctx(c), c.params.id!, parseInput(RedeemInput, c.body).code)));
   t.add({ method: 'POST', url: '/admin/v1/redemption-batches', auth: op, tag, summary: 'Generate a batch of redemption codes (codes shown once)', body: CreateBatchInput, status: 201 }, async (c) => {
     const { batch, codes } = await createRedemptionBatch(ctx(c), c.body);
     return { ...batchView(batch), codes };
+  });
+  t.add({ method: 'GET', url: '/admin/v1/redemption-batches', auth: op, tag, summary: 'Redemption batches, newest first, with how many codes were redeemed (?before=<batch id>&limit=)', query: Paging }, async (c) => {
+    const p = parseInput(Paging, c.query, 'query');
+    const rows = await listRedemptionBatches(ctx(c), { limit: p.limit ?? 100, before: p.before });
+    return { data: rows.map((r) => batchView(r.batch, r.redeemed)), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.batch.id : null };
   });
   t.add({ method: 'GET', url: '/admin/v1/redemption-batches/:id/codes', auth: op, tag, summary: 'Codes of a batch with their redemption state (hints only)' }, async (c) => ({ data: await listBatchCodes(ctx(c), c.params.id!) }));
 

@@ -1,5 +1,5 @@
 import { formatUsd } from '../kernel/money.ts';
-import type { LedgerEntryView } from '../billing/journal.ts';
+import type { LedgerEntryView } from '../billing/statement.ts';
 import { str, type Db, type SqlValue } from '../storage/port.ts';
 import { fromJson } from '../kernel/json.ts';
 

@@ -1,13 +1,14 @@
 import type { Runtime } from '../kernel/context.ts';
 import { big } from '../storage/port.ts';
+import { available } from './books.ts';
 
 // The data plane's view of each account's money, in memory, so that no storage write happens on
 // the hot path before the upstream call. The durable part (paid + granted, credit line, holds
 // made through the ledger API) is read from storage; request holds and settled-but-unflushed
 // charges live here. A crash loses in-memory holds (nothing was charged for them) and at most
 // one unflushed batch of settlements together with their log rows (never a charge without a row).
-//
-//   available = durable + credit line − durable holds − request holds − unflushed charges
+// What an account can commit is the one formula of books.ts `available`, with this process's
+// request holds and unflushed charges as money in flight.
 
 interface AccountMoneyState {
   durable: bigint;
@@ -20,6 +21,10 @@ interface AccountMoneyState {
   stale: boolean;
   loading: Promise<void> | null;
   loadedAt: number;
+}
+
+function free(s: AccountMoneyState): bigint {
+  return available({ balance: s.durable, creditLine: s.creditLine, held: s.durableHeld, inFlight: s.held + s.unflushed });
 }
 
 export class Balances {
@@ -76,14 +81,13 @@ export class Balances {
   }
 
   async available(accountId: string): Promise<bigint> {
-    const s = await this.ensure(accountId);
-    return s.durable + s.creditLine - s.durableHeld - s.held - s.unflushed;
+    return free(await this.ensure(accountId));
   }
 
   /** Reserves `amount` if the account can commit it. */
   async reserve(accountId: string, amount: bigint): Promise<boolean> {
     const s = await this.ensure(accountId);
-    if (s.durable + s.creditLine - s.durableHeld - s.held - s.unflushed < amount) return false;
+    if (free(s) < amount) return false;
     s.held += amount;
     return true;
   }

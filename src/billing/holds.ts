@@ -6,7 +6,9 @@ import { audit } from '../kernel/audit.ts';
 import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts';
 import { idempotent } from '../kernel/idempotency.ts';
 import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
-import { available, chargeEntries, lockAccount, writeTx } from './journal.ts';
+import { getKeyRow } from '../accounts/keys.ts';
+import { available, chargeEntries, lockAccount } from './books.ts';
+import { writeTx } from './journal.ts';
 
 // Two-phase spending: reserve (hold) → post part or all → or void. An open hold counts against
 // the balance; a hold that outlives its TTL is voided by the sweeper and never charged.
@@ -58,6 +60,8 @@ export async function createHold(ctx: ServiceContext, accountId: string, input: 
   const { result } = await idempotent(ctx.db, { scope: `hold:${accountId}`, key: idempotencyKey, payload: { op: 'hold', accountId, ...input } }, async (q) => {
     const m = await lockAccount(ctx.db, q, accountId);
     if (m.status !== 'active') throw new AppError('ACCOUNT_SUSPENDED');
+    // The key a hold is attributed to is one of the account's own (another's answers as missing).
+    if (input.key_id !== undefined) await getKeyRow(q, accountId, input.key_id);
     if (input.amount > available(m)) {
       throw new AppError('INSUFFICIENT_BALANCE', `The account can commit ${formatUsd(available(m) > 0n ? available(m) : 0n)} USD; the hold needs ${formatUsd(input.amount)} USD.`);
     }
@@ -91,7 +95,13 @@ async function loadHold(ctx: ServiceContext, q: Queryable, holdId: string): Prom
   return toHold(r);
 }
 
-/** Posts part or all of an open hold as a usage charge; the rest of the hold is released. */
+/**
+ * Posts part or all of an open hold as a usage charge; the rest of the hold is released.
+ *
+ * Read, lock, read again: the hold is first read only to learn its account; the account is locked
+ * (accounts are always locked first, see books.ts); then the hold is read again under that lock,
+ * because another post or void may have settled it between the two reads.
+ */
 export async function postHold(ctx: ServiceContext, holdId: string, amount: bigint, idempotencyKey: string, accountScope?: string): Promise<Hold> {
   const now = ctx.now();
   const { result } = await idempotent(ctx.db, { scope: `hold-post:${holdId}`, key: idempotencyKey, payload: { op: 'post', holdId, amount } }, async (q) => {
@@ -100,10 +110,12 @@ export async function postHold(ctx: ServiceContext, holdId: string, amount: bigi
     const m = await lockAccount(ctx.db, q, peek.account_id);
     const hold = await loadHold(ctx, q, holdId);
     if (hold.status !== 'open' || hold.expires_at <= now) throw new AppError('HOLD_NOT_OPEN', `hold ${holdId} is ${hold.status === 'open' ? 'expired' : hold.status}`);
+    // The hold is the cap: only the reserved amount was checked against `available` when the hold
+    // was made, so posting more could take the account past its credit line.
     if (amount < 0n || amount > hold.amount) throw new AppError('HOLD_EXCEEDED', `post amount ${formatUsd(amount)} exceeds the hold of ${formatUsd(hold.amount)}`);
     let txId: string | null = null;
     if (amount > 0n) {
-      txId = await writeTx(q, {
+      txId = await writeTx(ctx.db, q, {
         kind: 'charge',
         accountId: hold.account_id,
         memo: hold.reference,
@@ -124,7 +136,7 @@ export async function postHold(ctx: ServiceContext, holdId: string, amount: bigi
   return result;
 }
 
-/** Releases an open hold without charging anything. Voiding a voided hold returns it unchanged. */
+/** Releases an open hold without charging anything (read, lock, read again as postHold). Voiding a voided hold returns it unchanged. */
 export async function voidHold(ctx: ServiceContext, holdId: string, accountScope?: string): Promise<Hold> {
   const now = ctx.now();
   const out = await ctx.db.tx(async (q) => {

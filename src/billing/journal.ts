@@ -1,35 +1,23 @@
 import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
-import { INT64_MAX, formatUsd } from '../kernel/money.ts';
-import type { Db, Queryable } from '../storage/port.ts';
+import { formatUsd } from '../kernel/money.ts';
+import { insertMany } from '../storage/batch.ts';
+import type { Db, Queryable, SqlValue } from '../storage/port.ts';
 import { big, str } from '../storage/port.ts';
+import { bookLimit, bookMeta, chargeEntries, customerOf, isKnownBook, lockAccount, type SpendOrder } from './books.ts';
 
-// The double-entry ledger. A journal transaction moves money between books; its entries sum to
-// zero; book balances are materialised in the same database transaction. Entries are never
-// changed: a correction is a new transaction.
-//
-// Books and their sign convention (balance = sum of entries):
-//   c:<account>:paid      customer cash balance (refundable)             positive = customer has money
-//   c:<account>:granted   customer granted balance (bonus, credits)      positive = customer has money
-//   s:cash:<method>       money received from / paid back to customers   negative = net cash received
-//   s:revenue             usage charged                                  positive = earned
-//   s:bonus               bonuses and credits granted                    negative = given away
-//   s:redemption          redemption codes redeemed                      negative = value issued
-//   s:refund_fees         fees kept on refunds                           positive = earned
-//   s:expired             balances expired under the expiry setting      positive = expired
+// The journal writer: the ONE place that writes journal transactions (`ledger_tx`), their entries
+// (`ledger_entries`) and the materialised book balances (`books`). Every movement of money — a
+// top-up, a refund, a posted hold, a credit, an expiry, and the gateway's usage charges — goes
+// through `writeTx` or `postUsage`, and so through the same checks:
+//   - the entries of a transaction sum to zero, with at least two non-zero entries;
+//   - every book is a known book (books.ts), and a customer book is one of the transaction's own account;
+//   - no book leaves its range (BALANCE_OUT_OF_RANGE, nothing moved).
+// Entries are never changed: a correction is a new transaction. The books and their signs, the
+// lock order and the spending order are in books.ts.
 
-export type Bucket = 'paid' | 'granted';
-export type SpendOrder = 'granted_first' | 'paid_first';
-
-export const book = {
-  customer: (accountId: string, bucket: Bucket) => `c:${accountId}:${bucket}`,
-  cash: (method: string) => `s:cash:${method}`,
-  revenue: 's:revenue',
-  bonus: 's:bonus',
-  redemption: 's:redemption',
-  refundFees: 's:refund_fees',
-  expired: 's:expired',
-} as const;
+// Lock order and bucket choice live with the books; re-exported for the callers that charge usage.
+export { chargeEntries, lockAccount } from './books.ts';
 
 export interface Entry {
   book: string;
@@ -48,56 +36,69 @@ export interface JournalTx {
   id?: string;
 }
 
-function bookMeta(code: string): { accountId: string | null; bucket: string } {
-  if (code.startsWith('c:')) {
-    const i = code.lastIndexOf(':');
-    return { accountId: code.slice(2, i), bucket: code.slice(i + 1) };
+/** A journal transaction the writer refused: a bug in the caller, never a customer's mistake. */
+export class JournalError extends Error {
+  override name = 'JournalError';
+}
+
+interface Checked {
+  id: string;
+  tx: JournalTx;
+  entries: Entry[];
+  moved: bigint;
+}
+
+/** The writer's checks (see the top of this file); zero entries are dropped. */
+function check(tx: JournalTx): Checked {
+  const entries = tx.entries.filter((e) => e.amount !== 0n);
+  let sum = 0n;
+  let moved = 0n;
+  for (const e of entries) {
+    if (!isKnownBook(e.book)) throw new JournalError(`journal transaction ${tx.kind}: unknown book ${e.book}`);
+    const owner = customerOf(e.book);
+    if (owner !== null && owner !== tx.accountId) {
+      throw new JournalError(`journal transaction ${tx.kind} of ${tx.accountId ?? 'no account'} touches ${e.book}, a book of another account`);
+    }
+    sum += e.amount;
+    if (e.amount > 0n) moved += e.amount;
   }
-  return { accountId: null, bucket: code.slice(2) };
+  if (sum !== 0n) throw new JournalError(`unbalanced journal transaction ${tx.kind}: sum ${sum}`);
+  if (entries.length < 2) throw new JournalError(`journal transaction ${tx.kind} needs two non-zero entries`);
+  return { id: tx.id ?? newId('tx', tx.at), tx, entries, moved };
+}
+
+const TX_COLUMNS = ['id', 'kind', 'account_id', 'amount', 'memo', 'ref_type', 'ref_id', 'actor', 'created_at'] as const;
+
+/** Checks, then writes, several transactions with their entries and book balances, in bulk. */
+async function post(db: Db, q: Queryable, txs: readonly JournalTx[]): Promise<Checked[]> {
+  const checked = txs.map(check);
+  const deltas = new Map<string, bigint>();
+  let at = 0;
+  for (const c of checked) {
+    for (const e of c.entries) deltas.set(e.book, (deltas.get(e.book) ?? 0n) + e.amount);
+    if (c.tx.at > at) at = c.tx.at;
+  }
+  await applyBookDeltas(q, deltas, at);
+  const txRows: SqlValue[][] = checked.map(({ id, tx, moved }) => [id, tx.kind, tx.accountId, moved, tx.memo ?? null, tx.refType ?? null, tx.refId ?? null, tx.actor, tx.at]);
+  const entryRows: SqlValue[][] = checked.flatMap(({ id, entries }) => entries.map((e) => [id, e.book, e.amount]));
+  await insertMany(q, db.engine, 'ledger_tx', TX_COLUMNS, txRows);
+  await insertMany(q, db.engine, 'ledger_entries', ['tx_id', 'book', 'amount'], entryRows);
+  return checked;
 }
 
 /** Writes one balanced journal transaction and updates the materialised book balances. */
-export async function writeTx(q: Queryable, tx: JournalTx): Promise<string> {
-  const entries = tx.entries.filter((e) => e.amount !== 0n);
-  let sum = 0n;
-  for (const e of entries) sum += e.amount;
-  if (sum !== 0n) throw new Error(`unbalanced journal transaction ${tx.kind}: sum ${sum}`);
-  if (entries.length < 2) throw new Error(`journal transaction ${tx.kind} needs two non-zero entries`);
-  const id = tx.id ?? newId('tx', tx.at);
-  let moved = 0n;
-  for (const e of entries) if (e.amount > 0n) moved += e.amount;
-  await q.run(
-    'INSERT INTO ledger_tx (id, kind, account_id, amount, memo, ref_type, ref_id, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [id, tx.kind, tx.accountId, moved, tx.memo ?? null, tx.refType ?? null, tx.refId ?? null, tx.actor, tx.at],
-  );
-  const deltas = new Map<string, bigint>();
-  for (const e of entries) {
-    await q.run('INSERT INTO ledger_entries (tx_id, book, amount) VALUES (?, ?, ?)', [id, e.book, e.amount]);
-    deltas.set(e.book, (deltas.get(e.book) ?? 0n) + e.amount);
-  }
-  await applyBookDeltas(q, deltas, tx.at);
-  return id;
-}
-
-/**
- * The largest absolute balance of a book. A customer's books are summed with each other and with
- * the credit line (available = paid + granted + credit line − held): 2^61 nano-USD (~$2.3e9)
- * each keeps that sum inside a signed 64-bit integer. System books are never summed together,
- * so they may use the whole range.
- */
-export const MAX_CUSTOMER_BOOK = 2n ** 61n;
-
-function bookLimit(code: string): bigint {
-  return code.startsWith('c:') ? MAX_CUSTOMER_BOOK : INT64_MAX;
+export async function writeTx(db: Db, q: Queryable, tx: JournalTx): Promise<string> {
+  const [c] = await post(db, q, [tx]);
+  return c!.id;
 }
 
 /**
  * Adds entry amounts to the materialised book balances (creating books on first use), in book
- * order so that concurrent transactions on PostgreSQL lock rows in the same order. A balance that
- * would leave its range is refused (BALANCE_OUT_OF_RANGE) before anything is written: SQLite
- * would silently turn an overflowing integer into a float.
+ * code order: the second half of the lock order (accounts first, see books.ts lockAccount). A
+ * balance that would leave its range is refused (BALANCE_OUT_OF_RANGE) before any book is
+ * written: SQLite would silently turn an overflowing integer into a float.
  */
-export async function applyBookDeltas(q: Queryable, deltas: ReadonlyMap<string, bigint>, at: number): Promise<void> {
+async function applyBookDeltas(q: Queryable, deltas: ReadonlyMap<string, bigint>, at: number): Promise<void> {
   const sorted = [...deltas].sort(([a], [b]) => (a < b ? -1 : 1));
   const current = new Map<string, bigint>();
   const codes = sorted.map(([code]) => code);
@@ -122,126 +123,61 @@ export async function applyBookDeltas(q: Queryable, deltas: ReadonlyMap<string, 
   }
 }
 
-export interface AccountMoney {
-  id: string;
-  status: string;
-  paid: bigint;
-  granted: bigint;
-  held: bigint;
-  creditLine: bigint;
-  spendOrder: SpendOrder | null;
+/** One charged request of a group-committed batch. */
+export interface UsageCharge {
+  accountId: string;
+  requestId: string;
+  keyId: string | null;
+  amount: bigint;
+  at: number;
 }
 
-/** Reads (and on PostgreSQL row-locks) an account's money state; all money movements start here. */
-export async function lockAccount(db: Db, q: Queryable, accountId: string): Promise<AccountMoney> {
-  const a = await q.get(`SELECT id, status, held, credit_line, spend_order FROM accounts WHERE id = ?${db.forUpdate}`, [accountId]);
-  if (!a) throw new AppError('NOT_FOUND', `account ${accountId} not found`, { resource: 'account' });
-  const b = await bucketBalances(q, accountId);
-  return {
-    id: str(a.id),
-    status: str(a.status),
-    held: big(a.held),
-    creditLine: big(a.credit_line),
-    spendOrder: (a.spend_order as SpendOrder | null) ?? null,
-    ...b,
-  };
-}
-
-export async function bucketBalances(q: Queryable, accountId: string): Promise<{ paid: bigint; granted: bigint }> {
-  const rows = await q.all<{ code: string; balance: bigint }>('SELECT code, balance FROM books WHERE code IN (?, ?)', [
-    book.customer(accountId, 'paid'),
-    book.customer(accountId, 'granted'),
-  ]);
-  let paid = 0n;
-  let granted = 0n;
-  for (const r of rows) {
-    if (r.code.endsWith(':paid')) paid = big(r.balance);
-    else granted = big(r.balance);
-  }
-  return { paid, granted };
-}
-
-/** Money the account can commit to a new hold or charge: both buckets, plus credit line, less holds. */
-export function available(m: AccountMoney): bigint {
-  return m.paid + m.granted + m.creditLine - m.held;
+export interface UsagePosted {
+  txId: string;
+  charged: bigint;
+  /** paid + granted of the account once this batch is committed. */
+  balanceAfter: bigint;
 }
 
 /**
- * Splits a charge across the buckets in spending order. Each bucket gives what it has (never
- * below zero); whatever is left (only possible within the credit line) is drawn from paid.
+ * Posts the gateway's usage charges of one batch: ONE `usage` journal transaction per account,
+ * whose amount is the sum of its requests' amounts (each request row points at it through
+ * `tx_id`; `surety ledger verify` checks that they agree). Far fewer ledger rows than one per
+ * request, written in bulk, through the same checks as every other transaction. Accounts are
+ * locked in id order, then books are updated in code order (the lock order, books.ts).
  */
-export function splitCharge(amount: bigint, paid: bigint, granted: bigint, order: SpendOrder): { paid: bigint; granted: bigint } {
-  const first: Bucket = order === 'granted_first' ? 'granted' : 'paid';
-  const have = { paid: paid > 0n ? paid : 0n, granted: granted > 0n ? granted : 0n };
-  const take = { paid: 0n, granted: 0n };
-  let rest = amount;
-  const firstTake = rest < have[first] ? rest : have[first];
-  take[first] += firstTake;
-  rest -= firstTake;
-  const second: Bucket = first === 'paid' ? 'granted' : 'paid';
-  const secondTake = rest < have[second] ? rest : have[second];
-  take[second] += secondTake;
-  rest -= secondTake;
-  take.paid += rest;
-  return take;
-}
-
-/** Entries for charging `amount` of usage to an account, in its spending order. */
-export function chargeEntries(accountId: string, amount: bigint, m: { paid: bigint; granted: bigint }, order: SpendOrder): Entry[] {
-  const s = splitCharge(amount, m.paid, m.granted, order);
-  return [
-    { book: book.customer(accountId, 'granted'), amount: -s.granted },
-    { book: book.customer(accountId, 'paid'), amount: -s.paid },
-    { book: book.revenue, amount },
-  ];
-}
-
-export interface LedgerEntryView {
-  tx_id: string;
-  kind: string;
-  at: number;
-  memo: string | null;
-  ref_type: string | null;
-  ref_id: string | null;
-  paid: bigint;
-  granted: bigint;
-  amount: bigint;
-}
-
-/** An account's journal, newest first, with the movement on each of its buckets. */
-export async function accountJournal(q: Queryable, accountId: string, opts: { limit: number; before?: string | undefined }): Promise<LedgerEntryView[]> {
-  const params: Array<string | number> = [book.customer(accountId, 'paid'), book.customer(accountId, 'granted'), accountId];
-  let where = 't.account_id = ?';
-  if (opts.before) {
-    where += ' AND t.id < ?';
-    params.push(opts.before);
+export async function postUsage(db: Db, q: Queryable, charges: readonly UsageCharge[], defaultOrder: SpendOrder): Promise<Map<string, UsagePosted>> {
+  const perAccount = new Map<string, UsageCharge[]>();
+  for (const c of charges) {
+    if (c.amount <= 0n) throw new JournalError(`usage charge of request ${c.requestId} is ${c.amount}: only positive charges are posted`);
+    let list = perAccount.get(c.accountId);
+    if (!list) perAccount.set(c.accountId, (list = []));
+    list.push(c);
   }
-  params.push(opts.limit);
-  const rows = await q.all(
-    `SELECT t.id, t.kind, t.created_at, t.memo, t.ref_type, t.ref_id,
-            CAST(SUM(CASE WHEN e.book = ? THEN e.amount ELSE 0 END) AS BIGINT) AS paid,
-            CAST(SUM(CASE WHEN e.book = ? THEN e.amount ELSE 0 END) AS BIGINT) AS granted
-       FROM ledger_tx t JOIN ledger_entries e ON e.tx_id = t.id
-      WHERE ${where}
-      GROUP BY t.id, t.kind, t.created_at, t.memo, t.ref_type, t.ref_id
-      ORDER BY t.id DESC
-      LIMIT ?`,
-    params,
-  );
-  return rows.map((r) => {
-    const paid = big(r.paid);
-    const granted = big(r.granted);
-    return {
-      tx_id: str(r.id),
-      kind: str(r.kind),
-      at: Number(r.created_at),
-      memo: (r.memo as string | null) ?? null,
-      ref_type: (r.ref_type as string | null) ?? null,
-      ref_id: (r.ref_id as string | null) ?? null,
-      paid,
-      granted,
-      amount: paid + granted,
-    };
-  });
+  const txs: JournalTx[] = [];
+  const out = new Map<string, UsagePosted>();
+  for (const accountId of [...perAccount.keys()].sort()) {
+    const list = perAccount.get(accountId)!;
+    const m = await lockAccount(db, q, accountId);
+    let total = 0n;
+    for (const c of list) total += c.amount;
+    const at = list[list.length - 1]!.at;
+    const keys = new Set(list.map((c) => c.keyId));
+    const only = list[0]!;
+    const id = newId('tx', at);
+    txs.push({
+      id,
+      kind: 'usage',
+      accountId,
+      memo: `${list.length} request${list.length === 1 ? '' : 's'}`,
+      refType: 'requests',
+      refId: list.length === 1 ? only.requestId : null,
+      actor: keys.size === 1 && only.keyId ? `key:${only.keyId}` : 'gateway',
+      entries: chargeEntries(accountId, total, m, m.spendOrder ?? defaultOrder),
+      at,
+    });
+    out.set(accountId, { txId: id, charged: total, balanceAfter: m.balance - total });
+  }
+  await post(db, q, txs);
+  return out;
 }
-

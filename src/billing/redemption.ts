@@ -6,9 +6,10 @@ import { formatUsd } from '../kernel/money.ts';
 import { requireOperator, requireRole } from '../kernel/authorisation.ts';
 import { audit } from '../kernel/audit.ts';
 import { actorId, type ServiceContext } from '../kernel/context.ts';
-import { iso, isoTime, parseInput, usdAmount } from '../kernel/validation.ts';
+import { iso, isoTime, parseInput, requireFuture, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str } from '../storage/port.ts';
-import { book, lockAccount, type Bucket } from './journal.ts';
+import { book, lockAccount, type Bucket } from './books.ts';
+import { RedemptionThrottle } from './redemption-throttle.ts';
 import { writeTopup, type Topup } from './topups.ts';
 
 // Redemption codes: generated in batches (shown once, stored hashed), each redeemed once.
@@ -52,7 +53,7 @@ export async function createRedemptionBatch(ctx: ServiceContext, raw: unknown): 
   requireOperator(ctx.actor);
   const input = parseInput(CreateBatchInput, raw);
   const now = ctx.now();
-  if (input.expires_at !== undefined && input.expires_at <= now) throw new AppError('VALIDATION', 'expires_at: must be in the future', { field: 'expires_at' });
+  requireFuture('expires_at', input.expires_at, now);
   const batch: Batch = { id: newId('rcb', now), amount: input.amount, count: input.count, expires_at: input.expires_at ?? null, bucket: input.bucket, note: input.note ?? null, created_at: now };
   const codes: string[] = [];
   await ctx.db.tx(async (q) => {
@@ -71,8 +72,25 @@ export async function createRedemptionBatch(ctx: ServiceContext, raw: unknown): 
   return { batch, codes };
 }
 
-export function batchView(b: Batch): Record<string, unknown> {
-  return { id: b.id, amount: formatUsd(b.amount), count: b.count, expires_at: iso(b.expires_at), bucket: b.bucket, note: b.note, created_at: iso(b.created_at) };
+export function batchView(b: Batch, redeemed = 0): Record<string, unknown> {
+  return { id: b.id, amount: formatUsd(b.amount), count: b.count, redeemed, expires_at: iso(b.expires_at), bucket: b.bucket, note: b.note, created_at: iso(b.created_at) };
+}
+
+/** Redemption batches, newest first (paged by id: `before`), each with how many of its codes were redeemed. */
+export async function listRedemptionBatches(ctx: ServiceContext, opts: { limit: number; before?: string | undefined }): Promise<Array<{ batch: Batch; redeemed: number }>> {
+  requireOperator(ctx.actor);
+  const rows = await ctx.db.all(
+    `SELECT b.*, (SELECT COUNT(*) FROM redemption_codes c WHERE c.batch_id = b.id AND c.redeemed_by IS NOT NULL) AS redeemed
+       FROM redemption_batches b ${opts.before ? 'WHERE b.id < ?' : ''} ORDER BY b.id DESC LIMIT ?`,
+    opts.before ? [opts.before, opts.limit] : [opts.limit],
+  );
+  return rows.map((r) => ({
+    batch: {
+      id: str(r.id), amount: big(r.amount), count: Number(r.count), expires_at: optNum(r.expires_at), bucket: str(r.bucket) as Bucket,
+      note: (r.note as string | null) ?? null, created_at: Number(r.created_at),
+    },
+    redeemed: Number(r.redeemed),
+  }));
 }
 
 export async function listBatchCodes(ctx: ServiceContext, batchId: string): Promise<Array<Record<string, unknown>>> {
@@ -89,14 +107,33 @@ export async function listBatchCodes(ctx: ServiceContext, batchId: string): Prom
   }));
 }
 
+/** Where a redemption comes from, for the throttle of failed attempts (customer requests). */
+export interface RedeemGuard {
+  throttle: RedemptionThrottle;
+  ip: string | null;
+}
+
 /**
  * Redeems a code into an account. The conditional UPDATE is the guard: of any number of
  * concurrent redemptions of one code exactly one changes the row; the rest see it redeemed.
+ * With a guard, failed attempts (unknown, used or expired codes) count against the account and
+ * the client's address, and too many refuse further attempts (redemption-throttle.ts).
  */
-export async function redeemCode(ctx: ServiceContext, accountId: string, code: string): Promise<Topup> {
+export async function redeemCode(ctx: ServiceContext, accountId: string, code: string, guard?: RedeemGuard): Promise<Topup> {
   requireRole(ctx.actor, accountId, 'member');
-  if (typeof code !== 'string' || normalise(code).length < 8) throw new AppError('VALIDATION', 'code: must be a redemption code like SR-XXXX-XXXX-XXXX-XXXX', { field: 'code' });
   const now = ctx.now();
+  const subjects = RedemptionThrottle.subjects(accountId, guard?.ip ?? null);
+  guard?.throttle.check(subjects, now);
+  if (typeof code !== 'string' || normalise(code).length < 8) throw new AppError('VALIDATION', 'code: must be a redemption code like SR-XXXX-XXXX-XXXX-XXXX', { field: 'code' });
+  try {
+    return await redeem(ctx, accountId, code, now);
+  } catch (e) {
+    if (guard && e instanceof AppError && e.code.startsWith('REDEMPTION_CODE_')) guard.throttle.failed(subjects, now);
+    throw e;
+  }
+}
+
+async function redeem(ctx: ServiceContext, accountId: string, code: string, now: number): Promise<Topup> {
   const hash = sha256Hex(normalise(code));
   const topup = await ctx.db.tx(async (q) => {
     await lockAccount(ctx.db, q, accountId);

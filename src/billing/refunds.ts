@@ -8,7 +8,8 @@ import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts
 import { idempotent } from '../kernel/idempotency.ts';
 import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
-import { available, book, lockAccount, writeTx, type Entry } from './journal.ts';
+import { available, book, bucketBalances, lockAccount } from './books.ts';
+import { writeTx, type Entry } from './journal.ts';
 import { getTopupRow, type PaymentMethod, type Topup } from './topups.ts';
 
 // Refunds go back along the original path: a customer asks to refund one top-up; an operator
@@ -36,6 +37,8 @@ export interface Refund {
   decided_at: number | null;
   tx_id: string | null;
   created_at: number;
+  /** Pending refunds only: fee, bonus claw-back and payout if approved now (not stored). */
+  estimate?: { fee: bigint; bonus_clawback: bigint; payout: bigint } | null;
 }
 
 function toRefund(r: Row): Refund {
@@ -58,15 +61,24 @@ function toRefund(r: Row): Refund {
   };
 }
 
+/**
+ * `fee`, `bonus_clawback` and `payout` are what an approved refund kept and paid; they are null
+ * until then. A pending refund shows `*_estimate` instead: the same figures if approved now.
+ */
 export function refundView(r: Refund): Record<string, unknown> {
+  const decided = r.status === 'approved';
+  const est = r.status === 'pending' ? (r.estimate ?? null) : null;
   return {
     id: r.id,
     topup_id: r.topup_id,
     account_id: r.account_id,
     amount: formatUsd(r.amount),
-    fee: formatUsd(r.fee),
-    bonus_clawback: formatUsd(r.bonus_clawback),
-    payout: formatUsd(r.payout),
+    fee: decided ? formatUsd(r.fee) : null,
+    bonus_clawback: decided ? formatUsd(r.bonus_clawback) : null,
+    payout: decided ? formatUsd(r.payout) : null,
+    fee_estimate: est ? formatUsd(est.fee) : null,
+    bonus_clawback_estimate: est ? formatUsd(est.bonus_clawback) : null,
+    payout_estimate: est ? formatUsd(est.payout) : null,
     status: r.status,
     reason: r.reason,
     decision_note: r.decision_note,
@@ -94,6 +106,35 @@ function feePct(rt: Runtime, method: PaymentMethod): number {
 function feeFor(amount: bigint, pct: number): bigint {
   const bp = BigInt(Math.round(pct * 10_000)); // hundredths of a basis point
   return (amount * bp + 500_000n) / 1_000_000n;
+}
+
+/**
+ * What approving `amount` of top-up `t` moves, given the account's `granted` balance: the method's
+ * fee; the bonus given with the payment, taken back in proportion to the part refunded — from
+ * `granted` as far as it goes (clawFromGranted), the rest (already spent) kept from the payout
+ * (shortfall); and the payout. Example: 50 of a 100 card payment with a 20 bonus, 3 % fee, 4 left
+ * in granted: fee 1.50, bonus due 10 (4 from granted, 6 short), payout 50 − 1.50 − 6 = 42.50.
+ */
+function settlement(rt: Runtime, t: Topup, amount: bigint, granted: bigint): { fee: bigint; clawFromGranted: bigint; shortfall: bigint; payout: bigint } {
+  const fee = feeFor(amount, feePct(rt, t.method));
+  const bonusDue = t.bonus > 0n ? (t.bonus * (t.refunded + amount)) / t.amount - t.bonus_clawed_back : 0n;
+  const grantedFree = granted > 0n ? granted : 0n;
+  const clawFromGranted = bonusDue < grantedFree ? bonusDue : grantedFree;
+  let shortfall = bonusDue - clawFromGranted;
+  if (shortfall > amount - fee) shortfall = amount - fee;
+  return { fee, clawFromGranted, shortfall, payout: amount - fee - shortfall };
+}
+
+/**
+ * A pending refund with what approving it now would keep and pay (estimates: the balance and the
+ * bonus still in `granted` may change before an operator decides). Decided refunds are unchanged.
+ */
+async function withEstimate(rt: Runtime, q: Queryable, r: Refund): Promise<Refund> {
+  if (r.status !== 'pending') return r;
+  const t = await getTopupRow(q, r.topup_id);
+  const { granted } = await bucketBalances(q, r.account_id);
+  const s = settlement(rt, t, r.amount, granted);
+  return { ...r, estimate: { fee: s.fee, bonus_clawback: s.clawFromGranted + s.shortfall, payout: s.payout } };
 }
 
 async function pendingOn(q: Queryable, topupId: string, except?: string): Promise<bigint> {
@@ -149,7 +190,7 @@ export async function requestRefund(ctx: ServiceContext, accountId: string, raw:
     await audit(q, ctx.actor, 'refund.request', { type: 'refund', id: refund.id, accountId }, undefined, refund, now);
     return refund;
   }, now);
-  return { refund: result, replayed };
+  return { refund: await withEstimate(ctx, ctx.db, result), replayed };
 }
 
 async function getRefundRow(db: ServiceContext['db'], q: Queryable, id: string): Promise<Refund> {
@@ -172,6 +213,8 @@ export async function approveRefund(ctx: ServiceContext, refundId: string, raw: 
     if (before.status === 'approved') return before;
     if (before.status !== 'pending') throw new AppError('CONFLICT', `The refund is ${before.status}.`);
     const t = await getTopupRow(q, before.topup_id, ctx.db.forUpdate);
+    // Never pending (refused at request), but the cash book must be a payment method's.
+    if (t.method === 'redemption_code') throw new AppError('REFUND_NOT_ALLOWED', 'Redemption-code top-ups are not refundable.');
     // Re-check at approval: the balance may have been spent since the request (the window is
     // judged at request time: a request made in time is honoured).
     const leftOfPayment = t.amount - t.refunded;
@@ -179,14 +222,7 @@ export async function approveRefund(ctx: ServiceContext, refundId: string, raw: 
     if (before.amount > leftOfPayment || before.amount > unspent || before.amount > available(m)) {
       throw new AppError('REFUND_NOT_ALLOWED', `The account no longer has ${formatUsd(before.amount)} USD of unspent paid balance for this refund.`);
     }
-    const fee = feeFor(before.amount, feePct(ctx, t.method));
-    // Bonus given with the payment goes back in proportion; what of it was spent is kept from the payout.
-    const bonusDue = t.bonus > 0n ? (t.bonus * (t.refunded + before.amount)) / t.amount - t.bonus_clawed_back : 0n;
-    const grantedFree = m.granted > 0n ? m.granted : 0n;
-    const clawFromGranted = bonusDue < grantedFree ? bonusDue : grantedFree;
-    let shortfall = bonusDue - clawFromGranted;
-    if (shortfall > before.amount - fee) shortfall = before.amount - fee;
-    const payout = before.amount - fee - shortfall;
+    const { fee, clawFromGranted, shortfall, payout } = settlement(ctx, t, before.amount, m.granted);
     const entries: Entry[] = [
       { book: book.customer(t.account_id, 'paid'), amount: -before.amount },
       { book: book.cash(t.method), amount: payout },
@@ -194,7 +230,7 @@ export async function approveRefund(ctx: ServiceContext, refundId: string, raw: 
       { book: book.bonus, amount: shortfall + clawFromGranted },
       { book: book.customer(t.account_id, 'granted'), amount: -clawFromGranted },
     ];
-    const txId = await writeTx(q, { kind: 'refund', accountId: t.account_id, memo: input.note ?? null, refType: 'refund', refId: refundId, actor: actorId(ctx.actor), entries, at: now });
+    const txId = await writeTx(ctx.db, q, { kind: 'refund', accountId: t.account_id, memo: input.note ?? null, refType: 'refund', refId: refundId, actor: actorId(ctx.actor), entries, at: now });
     const after: Refund = {
       ...before, status: 'approved', fee, payout, bonus_clawback: clawFromGranted + shortfall, decision_note: input.note ?? null,
       decided_by: actorId(ctx.actor), decided_at: now, tx_id: txId,
@@ -234,7 +270,7 @@ export async function listRefunds(ctx: ServiceContext, filter: { accountId?: str
   if (filter.status) (where.push('status = ?'), params.push(filter.status));
   params.push(filter.limit);
   const rows = await ctx.db.all(`SELECT * FROM refunds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`, params);
-  return rows.map(toRefund);
+  return Promise.all(rows.map((r) => withEstimate(ctx, ctx.db, toRefund(r))));
 }
 
 export async function getRefund(ctx: ServiceContext, refundId: string): Promise<Refund> {
@@ -242,5 +278,5 @@ export async function getRefund(ctx: ServiceContext, refundId: string): Promise<
   // Another account's refund answers exactly like a missing one: a key cannot probe for ids.
   if (!r || (ctx.actor.type === 'customer' && ctx.actor.accountId !== r.account_id)) throw new AppError('NOT_FOUND', `refund ${refundId} not found`, { resource: 'refund' });
   requireRole(ctx.actor, str(r.account_id), 'viewer');
-  return toRefund(r);
+  return withEstimate(ctx, ctx.db, toRefund(r));
 }

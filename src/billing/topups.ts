@@ -8,9 +8,10 @@ import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts
 import { idempotent } from '../kernel/idempotency.ts';
 import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
 import { big, str, type Queryable, type Row } from '../storage/port.ts';
-import { book, lockAccount, writeTx, type Bucket, type Entry } from './journal.ts';
+import { CASH_METHODS, book, lockAccount, type Bucket } from './books.ts';
+import { writeTx, type Entry } from './journal.ts';
 
-export const PAYMENT_METHODS = ['bank_transfer', 'card', 'other'] as const;
+export const PAYMENT_METHODS = CASH_METHODS;
 export type PaymentMethod = (typeof PAYMENT_METHODS)[number] | 'redemption_code';
 
 export interface Topup {
@@ -110,7 +111,7 @@ export async function writeTopup(
     { book: source, amount: -t.amount },
   ];
   if (t.bonus > 0n) entries.push({ book: book.customer(t.account_id, 'granted'), amount: t.bonus }, { book: book.bonus, amount: -t.bonus });
-  const txId = await writeTx(q, { kind: 'topup', accountId: t.account_id, memo: t.reference, refType: 'topup', refId: t.id, actor, entries, at: t.created_at });
+  const txId = await writeTx(rt.db, q, { kind: 'topup', accountId: t.account_id, memo: t.reference, refType: 'topup', refId: t.id, actor, entries, at: t.created_at });
   const full: Topup = { ...t, tx_id: txId, refunded: 0n, bonus_clawed_back: 0n, created_by: actor };
   await q.run(
     `INSERT INTO topups (id, account_id, method, amount, bonus, reference, contract_number, invoiced, refundable, redemption_code_id, note, tx_id, created_by, created_at)
@@ -190,7 +191,7 @@ export async function expireBalances(rt: Runtime, now = rt.now()): Promise<numbe
       if (expire > 0n) {
         const fromGranted = expire < granted ? expire : granted;
         const fromPaid = expire - fromGranted;
-        await writeTx(q, {
+        await writeTx(rt.db, q, {
           kind: 'expiry',
           accountId: id,
           memo: 'balance expired',

@@ -21,7 +21,7 @@ export interface VerifyReport {
  *  3. each account's materialised `held` equals the sum of its open holds;
  *  4. no open hold is past its expiry;
  *  5. no customer is below their credit line (paid + granted ≥ −credit line);
- *  6. every top-up and every approved refund points at an existing journal transaction;
+ *  6. every top-up, approved refund and credit points at an existing journal transaction;
  *  7. every usage transaction equals the sum of the request-log rows that point at it, and every
  *     charged request points at a usage transaction.
  */
@@ -87,6 +87,9 @@ export async function verifyLedger(db: Db, now = Date.now(), limit = 100): Promi
   }
   for (const r of await db.all("SELECT x.id FROM refunds x LEFT JOIN ledger_tx t ON t.id = x.tx_id WHERE x.status = 'approved' AND t.id IS NULL LIMIT ?", [limit])) {
     add('payments_have_entries', str(r.id), 'approved refund without its journal transaction');
+  }
+  for (const r of await db.all('SELECT x.id FROM credits x LEFT JOIN ledger_tx t ON t.id = x.tx_id WHERE t.id IS NULL LIMIT ?', [limit])) {
+    add('payments_have_entries', str(r.id), 'credit without its journal transaction');
   }
 
   // 7. Usage charges and the request log agree: each usage transaction's amount is the sum of the

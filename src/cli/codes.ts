@@ -1,6 +1,6 @@
-import { batchView, createRedemptionBatch, listBatchCodes, redeemCode } from '../billing/redemption.ts';
+import { batchView, createRedemptionBatch, listBatchCodes, listRedemptionBatches, redeemCode } from '../billing/redemption.ts';
 import { topupView } from '../billing/topups.ts';
-import { defined, int, required, str, withServices, type Command } from './framework.ts';
+import { defined, int, limit, LIMIT_OPTION, required, str, withServices, type Command } from './framework.ts';
 
 export const commands: Command[] = [
   {
@@ -30,6 +30,33 @@ export const commands: Command[] = [
         io.line();
         io.line(`Codes (shown once; ${codes.length}):`);
         for (const c of codes) io.line(c);
+      });
+    },
+  },
+  {
+    name: 'codes batches',
+    summary: 'Redemption batches, newest first, with how many of their codes were redeemed',
+    options: {
+      limit: LIMIT_OPTION,
+      before: { type: 'string', value: 'ID', help: 'older than this batch id (the previous page\'s next_before)' },
+    },
+    async run({ values: v, io }) {
+      const n = limit(v, 'codes batches');
+      const rows = await withServices((ctx) => listRedemptionBatches(ctx, { limit: n, before: str(v, 'before') }));
+      const data = rows.map((r) => batchView(r.batch, r.redeemed));
+      const next = rows.length === n ? rows.at(-1)!.batch.id : null;
+      io.result({ data, next_before: next }, () => {
+        io.table(data, [
+          ['id', 'ID'],
+          ['amount', 'AMOUNT'],
+          ['count', 'CODES'],
+          ['redeemed', 'REDEEMED'],
+          ['bucket', 'BUCKET'],
+          ['expires_at', 'EXPIRES'],
+          ['note', 'NOTE'],
+          ['created_at', 'CREATED'],
+        ]);
+        if (next) io.line(`(more: --before ${next})`);
       });
     },
   },

@@ -1,5 +1,5 @@
 import { getAccount } from '../accounts/accounts.ts';
-import { accountJournal } from '../billing/journal.ts';
+import { accountJournal } from '../billing/statement.ts';
 import { verifyLedger, type VerifyReport } from '../billing/verify.ts';
 import { ledgerView } from '../admin/views.ts';
 import { limit, LIMIT_OPTION, str, withServices, type Command, type Io } from './framework.ts';
@@ -14,7 +14,8 @@ const CHECKS: Array<[string, string]> = [
   ['held_matches_open_holds', "every account's held amount equals the sum of its open holds"],
   ['no_expired_open_holds', 'no open hold is past its expiry'],
   ['within_credit_line', 'no customer balance is below its credit line'],
-  ['payments_have_entries', 'every top-up and approved refund has its journal transaction'],
+  ['payments_have_entries', 'every top-up, approved refund and credit has its journal transaction'],
+  ['usage_matches_request_log', "every usage transaction equals the sum of its requests' amounts"],
 ];
 
 function printReport(io: Io, report: VerifyReport): void {

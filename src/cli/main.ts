@@ -11,6 +11,7 @@ import { commands as accounts } from './accounts.ts';
 import { commands as adminKey } from './admin-key.ts';
 import { commands as audit } from './audit.ts';
 import { commands as codes } from './codes.ts';
+import { commands as credits } from './credits.ts';
 import { commands as holds } from './holds.ts';
 import { commands as keys } from './keys.ts';
 import { commands as ledger } from './ledger.ts';
@@ -49,6 +50,7 @@ export const COMMANDS: Command[] = [
   ...ledger,
   ...refunds,
   ...codes,
+  ...credits,
   ...holds,
   ...audit,
   ...adminKey,

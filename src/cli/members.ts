@@ -1,4 +1,4 @@
-import { addMember, listMembers, memberView, removeMember, updateMember } from '../accounts/accounts.ts';
+import { addMember, listMembers, memberView, removeMember, updateMember } from '../accounts/members.ts';
 import { defined, required, str, UsageError, withServices, type Command } from './framework.ts';
 
 export const commands: Command[] = [

@@ -27,6 +27,8 @@ export const commands: Command[] = [
             ['amount', 'AMOUNT'],
             ['fee', 'FEE'],
             ['payout', 'PAYOUT'],
+            ['fee_estimate', 'EST. FEE'],
+            ['payout_estimate', 'EST. PAYOUT'],
             ['status', 'STATUS'],
             ['created_at', 'REQUESTED'],
           ],

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AppError, errorBody } from '../kernel/errors.ts';
 import { safeEqual, sha256Hex } from '../kernel/ids.ts';
-import { KeyAuthenticator } from '../accounts/keys.ts';
+import { KEY_PREFIX, KeyAuthenticator } from '../accounts/keys.ts';
 import { RouteTable, type Auth } from './routes.ts';
 import { parseJsonBody } from './body.ts';
 import { requestError } from './errors.ts';
@@ -86,8 +86,12 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     const token = bearer(req);
     if (!token) throw new AppError('AUTH_REQUIRED');
     if (mode === 'operator') {
-      if (!safeEqual(sha256Hex(token), adminHash)) throw new AppError('KEY_INVALID', 'The operator key is not valid.');
-      return { type: 'operator', id: 'admin' };
+      if (safeEqual(sha256Hex(token), adminHash)) return { type: 'operator', id: 'admin' };
+      // A working customer key is the wrong kind of key here (403); anything else is no operator key (401).
+      if (token.startsWith(KEY_PREFIX) && (await auth.authenticate(token).then(() => true, () => false))) {
+        throw new AppError('FORBIDDEN', 'This route is for the operator; a customer key cannot use it.');
+      }
+      throw new AppError('KEY_INVALID', 'The operator key is not valid.');
     }
     const p = await auth.authenticate(token);
     return { type: 'customer', accountId: p.key.account_id, keyId: p.key.id, memberId: p.key.member_id, role: p.role };
@@ -113,7 +117,11 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
   });
   registerAdminRoutes(routes, rt);
   registerAccountRoutes(routes, rt);
-  app.get('/admin/v1/openapi.json', async () => routes.openapi('Surety control plane', '0.1.0'));
+  // The operator API's map is for the operator: it lists every operator route and its inputs.
+  app.get('/admin/v1/openapi.json', async (req) => {
+    await authenticate(req, 'operator');
+    return routes.openapi('Surety control plane', '0.1.0');
+  });
   for (const p of opts.plugins ?? []) await p(app, rt, auth, routes, readiness);
   return { app, auth, routes };
 }

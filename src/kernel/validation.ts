@@ -40,6 +40,11 @@ export const isoTime = z.string().transform((s, ctx) => {
 
 export const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
 
+/** Refuses a time given for the future (an expiry) that is not after `now`, naming the field. */
+export function requireFuture(field: string, t: number | null | undefined, now: number): void {
+  if (t !== null && t !== undefined && t <= now) throw new AppError('VALIDATION', `${field}: must be in the future (${iso(t)} is not after ${iso(now)})`, { field });
+}
+
 /**
  * The path of the first string holding a NUL character in a parsed value (object keys included),
  * or null. PostgreSQL cannot store NUL in text and SQLite truncates at it in places, so every text

@@ -1,5 +1,5 @@
 import { newId } from '../kernel/ids.ts';
-import { applyBookDeltas, chargeEntries, lockAccount, type Entry } from '../billing/journal.ts';
+import { postUsage, type UsagePosted } from '../billing/journal.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { insertMany } from '../storage/batch.ts';
 import type { SqlValue } from '../storage/port.ts';
@@ -159,58 +159,28 @@ export class LogWriter {
 
   private async write(batch: RequestLogRow[]): Promise<void> {
     const { db } = this.rt;
-    const committed = new Map<string, { charged: bigint; after: bigint }>();
+    let posted = new Map<string, UsagePosted>();
     await db.tx(async (q) => {
       const charged = batch.filter((r) => r.amount > 0n && r.account_id);
-      const txRows: SqlValue[][] = [];
-      const entryRows: SqlValue[][] = [];
-      const bookDelta = new Map<string, bigint>();
-      const spend = new Map<string, bigint>();
       if (charged.length > 0) {
-        const ids = [...new Set(charged.map((r) => r.account_id!))].sort();
-        const state = new Map<string, { paid: bigint; granted: bigint; order: 'granted_first' | 'paid_first' }>();
-        for (const id of ids) {
-          const m = await lockAccount(db, q, id);
-          state.set(id, { paid: m.paid, granted: m.granted, order: m.spendOrder ?? this.rt.config.spendOrder });
-        }
-        // One journal transaction per account and batch ("usage"), covering its requests: each
-        // row points at it (tx_id) and the transaction's amount is the sum of those rows' amounts
-        // (`surety ledger verify` checks it). Far fewer ledger rows than one per request.
-        const perAccount = new Map<string, RequestLogRow[]>();
+        // The journal writer posts one usage transaction per account (its checks, bulk inserts
+        // and lock order); each charged row points at its account's transaction.
+        posted = await postUsage(
+          db,
+          q,
+          charged.map((r) => ({ accountId: r.account_id!, requestId: r.id, keyId: r.key_id, amount: r.amount, at: r.ended_at })),
+          this.rt.config.spendOrder,
+        );
+        for (const r of charged) r.tx_id = posted.get(r.account_id!)!.txId;
+        const spend = new Map<string, bigint>();
         for (const r of charged) {
-          let list = perAccount.get(r.account_id!);
-          if (!list) perAccount.set(r.account_id!, (list = []));
-          list.push(r);
-          if (r.key_id) {
-            const p = spendPeriods(r.ended_at);
-            for (const period of [p.day, p.month, p.total]) {
-              const k = `${r.key_id}\u0000${period}`;
-              spend.set(k, (spend.get(k) ?? 0n) + r.amount);
-            }
+          if (!r.key_id) continue;
+          const p = spendPeriods(r.ended_at);
+          for (const period of [p.day, p.month, p.total]) {
+            const k = `${r.key_id}\u0000${period}`;
+            spend.set(k, (spend.get(k) ?? 0n) + r.amount);
           }
         }
-        for (const [accountId, rows] of perAccount) {
-          const s = state.get(accountId)!;
-          let total = 0n;
-          for (const r of rows) total += r.amount;
-          const at = rows[rows.length - 1]!.ended_at;
-          const txId = newId('tx', at);
-          for (const r of rows) r.tx_id = txId;
-          const keys = new Set(rows.map((r) => r.key_id));
-          const actor = keys.size === 1 && rows[0]!.key_id ? `key:${rows[0]!.key_id}` : 'gateway';
-          txRows.push([txId, 'usage', accountId, total, `${rows.length} request${rows.length === 1 ? '' : 's'}`, 'requests', rows.length === 1 ? rows[0]!.id : null, actor, at]);
-          const entries: Entry[] = chargeEntries(accountId, total, s, s.order).filter((e) => e.amount !== 0n);
-          for (const e of entries) {
-            entryRows.push([txId, e.book, e.amount]);
-            bookDelta.set(e.book, (bookDelta.get(e.book) ?? 0n) + e.amount);
-            if (e.book.endsWith(':paid')) s.paid += e.amount;
-            else if (e.book.endsWith(':granted')) s.granted += e.amount;
-          }
-          committed.set(accountId, { charged: total, after: s.paid + s.granted });
-        }
-        await insertMany(q, db.engine, 'ledger_tx', ['id', 'kind', 'account_id', 'amount', 'memo', 'ref_type', 'ref_id', 'actor', 'created_at'], txRows);
-        await insertMany(q, db.engine, 'ledger_entries', ['tx_id', 'book', 'amount'], entryRows);
-        await applyBookDeltas(q, bookDelta, batch[batch.length - 1]!.ended_at);
         for (const [k, amount] of [...spend].sort(([a], [b]) => (a < b ? -1 : 1))) {
           const [keyId, period] = k.split('\u0000');
           await q.run(
@@ -221,7 +191,7 @@ export class LogWriter {
       }
       await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
     });
-    for (const [accountId, c] of committed) this.balances.committed(accountId, c.charged, c.after);
+    for (const [accountId, p] of posted) this.balances.committed(accountId, p.charged, p.balanceAfter);
   }
 
   /** Flushes everything and stops (graceful shutdown). Retries for up to `timeoutMs`. */

@@ -315,6 +315,44 @@ ALTER TABLE models RENAME COLUMN family TO provider;
 `,
   },
   {
+    // Credits: one row per credit into a customer's granted bucket, pointing at its journal
+    // transaction; a batch pays each account at most once (unique batch + account).
+    // Keys: the limits an operator set on a key (op_*), which customers may tighten but never
+    // loosen. Existing keys' limits are taken as operator-set: the safe reading of the past.
+    version: 5,
+    name: 'credits; operator-set key limits',
+    sql: `
+CREATE TABLE credits (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES accounts(id),
+  kind TEXT NOT NULL,
+  amount {{big}} NOT NULL,
+  ref_type TEXT,
+  ref_id TEXT,
+  memo TEXT,
+  batch_id TEXT,
+  tx_id TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at {{big}} NOT NULL
+);
+CREATE INDEX credits_account ON credits(account_id, created_at);
+CREATE INDEX credits_ref ON credits(ref_type, ref_id);
+CREATE UNIQUE INDEX credits_batch_account ON credits(batch_id, account_id) WHERE batch_id IS NOT NULL;
+
+ALTER TABLE api_keys ADD COLUMN op_models TEXT;
+ALTER TABLE api_keys ADD COLUMN op_ips TEXT;
+ALTER TABLE api_keys ADD COLUMN op_expires_at {{big}};
+ALTER TABLE api_keys ADD COLUMN op_rpm {{big}};
+ALTER TABLE api_keys ADD COLUMN op_tpm {{big}};
+ALTER TABLE api_keys ADD COLUMN op_concurrency {{big}};
+ALTER TABLE api_keys ADD COLUMN op_limit_day {{big}};
+ALTER TABLE api_keys ADD COLUMN op_limit_month {{big}};
+ALTER TABLE api_keys ADD COLUMN op_limit_total {{big}};
+UPDATE api_keys SET op_models = models, op_ips = ips, op_expires_at = expires_at, op_rpm = rpm, op_tpm = tpm, op_concurrency = concurrency,
+  op_limit_day = limit_day, op_limit_month = limit_month, op_limit_total = limit_total;
+`,
+  },
+  {
     version: 6,
     name: 'request log: one name for the provider API',
     sql: `

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createAccount, getBalance, updateAccount } from '../../src/accounts/accounts.ts';
 import { createHold, expireHolds, getHold, postHold, voidHold } from '../../src/billing/holds.ts';
-import { accountJournal, book, splitCharge, writeTx } from '../../src/billing/journal.ts';
+import { book } from '../../src/billing/books.ts';
+import { JournalError, postUsage, writeTx } from '../../src/billing/journal.ts';
+import { accountJournal } from '../../src/billing/statement.ts';
 import { createRedemptionBatch, redeemCode } from '../../src/billing/redemption.ts';
 import { approveRefund, getRefund, rejectRefund, requestRefund } from '../../src/billing/refunds.ts';
 import { expireBalances, getTopupRow, recordTopup } from '../../src/billing/topups.ts';
@@ -83,33 +85,41 @@ for (const engine of engines()) {
       assert.equal(r.ok, true);
     };
 
-    test('writeTx writes balanced transactions, materialises balances, rejects unbalanced ones', async () => {
-      const a = 's:test:alpha';
-      const b = 's:test:beta';
+    test('writeTx writes balanced transactions, materialises balances, refuses what breaks a rule', async () => {
+      const acct = await newAccount();
+      const a = book.customer(acct, 'granted');
+      const b = book.credits;
       const at = t.clock.now();
-      const id = await db.tx((q) =>
-        writeTx(q, { kind: 'test', accountId: null, actor: 'test', at, entries: [{ book: a, amount: 5n }, { book: b, amount: -5n }] }),
-      );
+      const bBefore = await bookBalance(db, b);
+      const write = (entries: Array<{ book: string; amount: bigint }>, accountId: string | null = acct) =>
+        db.tx((q) => writeTx(db, q, { kind: 'test', accountId, actor: 'test', at, entries }));
+      const id = await write([{ book: a, amount: 5n }, { book: b, amount: -5n }]);
       assert.equal(await bookBalance(db, a), 5n);
-      assert.equal(await bookBalance(db, b), -5n);
+      assert.equal(await bookBalance(db, b), bBefore - 5n);
       const tx = await db.get('SELECT amount, kind FROM ledger_tx WHERE id = ?', [id]);
       assert.equal(BigInt(tx!.amount as bigint), 5n);
       assert.equal(await count(db, 'ledger_entries WHERE tx_id = ?', [id]), 2);
 
       const txBefore = await count(db, 'ledger_tx');
       const entriesBefore = await count(db, 'ledger_entries');
-      await assert.rejects(
-        db.tx((q) => writeTx(q, { kind: 'test', accountId: null, actor: 'test', at, entries: [{ book: a, amount: 5n }, { book: b, amount: -4n }] })),
-        /unbalanced/,
-      );
-      await assert.rejects(
-        db.tx((q) => writeTx(q, { kind: 'test', accountId: null, actor: 'test', at, entries: [{ book: a, amount: 0n }, { book: b, amount: 0n }] })),
-        /two non-zero entries/,
-      );
+      const refused = async (entries: Array<{ book: string; amount: bigint }>, pattern: RegExp, accountId: string | null = acct) => {
+        const err = await write(entries, accountId).then(() => null, (e: unknown) => e);
+        assert.ok(err instanceof JournalError, `expected a JournalError, got ${String(err)}`);
+        assert.match(err.message, pattern);
+      };
+      await refused([{ book: a, amount: 5n }, { book: b, amount: -4n }], /unbalanced/);
+      await refused([{ book: a, amount: 0n }, { book: b, amount: 0n }], /two non-zero entries/);
+      // Only known books: a typo never opens a new book.
+      await refused([{ book: a, amount: 5n }, { book: 's:credit', amount: -5n }], /unknown book s:credit/);
+      await refused([{ book: `c:${acct}:bonus`, amount: 5n }, { book: b, amount: -5n }], /unknown book/);
+      // A customer book belongs to the transaction's own account.
+      const other = await newAccount();
+      await refused([{ book: book.customer(other, 'paid'), amount: 5n }, { book: b, amount: -5n }], /a book of another account/);
+      await refused([{ book: a, amount: 5n }, { book: b, amount: -5n }], /a book of another account/, null);
       // A balanced write followed by a failure in the same transaction leaves nothing behind.
       await assert.rejects(
         db.tx(async (q) => {
-          await writeTx(q, { kind: 'test', accountId: null, actor: 'test', at, entries: [{ book: a, amount: 7n }, { book: b, amount: -7n }] });
+          await writeTx(db, q, { kind: 'test', accountId: acct, actor: 'test', at, entries: [{ book: a, amount: 7n }, { book: b, amount: -7n }] });
           throw new Error('boom');
         }),
         /boom/,
@@ -117,13 +127,11 @@ for (const engine of engines()) {
       assert.equal(await count(db, 'ledger_tx'), txBefore);
       assert.equal(await count(db, 'ledger_entries'), entriesBefore);
       assert.equal(await bookBalance(db, a), 5n);
-      assert.equal(await bookBalance(db, b), -5n);
+      assert.equal(await bookBalance(db, book.customer(other, 'paid')), 0n);
       // Three-way transactions are fine as long as they sum to zero.
-      await db.tx((q) =>
-        writeTx(q, { kind: 'test', accountId: null, actor: 'test', at, entries: [{ book: a, amount: 3n }, { book: b, amount: 2n }, { book: 's:test:gamma', amount: -5n }] }),
-      );
+      await write([{ book: a, amount: 3n }, { book: book.customer(acct, 'paid'), amount: 2n }, { book: b, amount: -5n }]);
       assert.equal(await bookBalance(db, a), 8n);
-      assert.equal(await bookBalance(db, 's:test:gamma'), -5n);
+      assert.equal(await bookBalance(db, book.customer(acct, 'paid')), 2n);
       await verifyOk();
     });
 
@@ -150,16 +158,6 @@ for (const engine of engines()) {
       const row = await getTopupRow(db, top.id);
       assert.equal(row.contract_number, 'C-9');
       assert.equal(row.tx_id, journal[0]!.tx_id);
-    });
-
-    test('splitCharge takes buckets in spending order and overdraws only paid', () => {
-      assert.deepEqual(splitCharge(usd('30'), usd('50'), usd('20'), 'granted_first'), { paid: usd('10'), granted: usd('20') });
-      assert.deepEqual(splitCharge(usd('30'), usd('50'), usd('20'), 'paid_first'), { paid: usd('30'), granted: 0n });
-      assert.deepEqual(splitCharge(usd('60'), usd('50'), usd('20'), 'paid_first'), { paid: usd('50'), granted: usd('10') });
-      assert.deepEqual(splitCharge(usd('10'), usd('50'), usd('20'), 'granted_first'), { paid: 0n, granted: usd('10') });
-      // Beyond both buckets (credit line): the rest comes from paid, granted never goes negative.
-      assert.deepEqual(splitCharge(usd('100'), usd('10'), usd('5'), 'granted_first'), { paid: usd('95'), granted: usd('5') });
-      assert.deepEqual(splitCharge(usd('3'), usd('-2'), usd('1'), 'paid_first'), { paid: usd('2'), granted: usd('1') });
     });
 
     test('charges follow the spending order: setting, per-account override, and both ways', async () => {
@@ -201,6 +199,59 @@ for (const engine of engines()) {
       b = await balance(p);
       assert.equal(b.granted, usd('6'));
       assert.equal(b.paid, usd('5'));
+    });
+
+    test('postUsage: one usage transaction per account and batch, in bulk, through the writer\'s checks', async () => {
+      const a = await newAccount();
+      const b = await newAccount({ spend_order: 'paid_first' });
+      await topup(a, { amount: '10.00', bonus: '1.00' });
+      await topup(b, { amount: '10.00', bonus: '1.00' });
+      const revenueBefore = await bookBalance(db, book.revenue);
+      const at = t.clock.now();
+      const charges = [
+        { accountId: b, requestId: 'req_b1', keyId: 'key_b', amount: usd('2'), at },
+        { accountId: a, requestId: 'req_a1', keyId: 'key_a1', amount: usd('0.5'), at },
+        { accountId: a, requestId: 'req_a2', keyId: 'key_a2', amount: usd('1'), at: at + 1 },
+      ];
+      const posted = await db.tx((q) => postUsage(db, q, charges, 'granted_first'));
+      assert.deepEqual([...posted.keys()].sort(), [a, b].sort());
+      assert.equal(posted.get(a)!.charged, usd('1.5'));
+      assert.equal(posted.get(a)!.balanceAfter, usd('9.5'));
+      assert.equal(posted.get(b)!.balanceAfter, usd('9'));
+      const txA = await db.get('SELECT * FROM ledger_tx WHERE id = ?', [posted.get(a)!.txId]);
+      assert.deepEqual([txA!.kind, BigInt(txA!.amount as bigint), txA!.memo, txA!.ref_id, txA!.actor, Number(txA!.created_at)], ['usage', usd('1.5'), '2 requests', null, 'gateway', at + 1]);
+      const txB = await db.get('SELECT * FROM ledger_tx WHERE id = ?', [posted.get(b)!.txId]);
+      assert.deepEqual([txB!.memo, txB!.ref_type, txB!.ref_id, txB!.actor], ['1 request', 'requests', 'req_b1', 'key:key_b']);
+      // Each account's spending order: a granted first, b (its own setting) paid first.
+      let ba = await balance(a);
+      assert.deepEqual([ba.granted, ba.paid], [0n, usd('9.5')]);
+      const bb = await balance(b);
+      assert.deepEqual([bb.granted, bb.paid], [usd('1'), usd('8')]);
+      assert.equal(await bookBalance(db, book.revenue), revenueBefore + usd('3.5'));
+      // A charge that is not positive is a bug in the caller: nothing of the batch is written.
+      const txBefore = await count(db, 'ledger_tx');
+      await assert.rejects(
+        db.tx((q) => postUsage(db, q, [{ ...charges[1]!, requestId: 'req_ok' }, { ...charges[1]!, requestId: 'req_zero', amount: 0n }], 'granted_first')),
+        (e: unknown) => e instanceof JournalError && /req_zero/.test(e.message),
+      );
+      assert.equal(await count(db, 'ledger_tx'), txBefore);
+      ba = await balance(a);
+      assert.equal(ba.paid, usd('9.5'));
+      // A charge that would take the balance out of range moves nothing (the book check applies here too).
+      await assert.rejects(
+        db.tx((q) => postUsage(db, q, [{ ...charges[1]!, amount: 2n ** 62n }], 'granted_first')),
+        (e: unknown) => e instanceof AppError && e.code === 'BALANCE_OUT_OF_RANGE',
+      );
+      assert.equal(await count(db, 'ledger_tx'), txBefore);
+      // The request rows the gateway writes with them, each pointing at its account's transaction.
+      for (const c of charges) {
+        await db.run(
+          `INSERT INTO request_log (id, account_id, key_id, endpoint, provider, started_at, ended_at, duration_ms, status, outcome, hold_amount, amount, tx_id)
+           VALUES (?, ?, ?, 'chat', 'openai', ?, ?, 0, 200, 'ok', ?, ?, ?)`,
+          [c.requestId, c.accountId, c.keyId, c.at, c.at, c.amount, c.amount, posted.get(c.accountId)!.txId],
+        );
+      }
+      await verifyOk();
     });
 
     test('holds: reserve, post part (rest released), void, and the errors after', async () => {

@@ -78,7 +78,7 @@ export interface Res {
 export interface TestApp extends TestRuntime {
   app: App;
   /** Sends a request; `key` is a bearer token (the operator key by default for /admin routes). */
-  req(method: string, url: string, opts?: { key?: string | null; body?: unknown; raw?: string; idem?: string; headers?: Record<string, string> }): Promise<Res>;
+  req(method: string, url: string, opts?: { key?: string | null; body?: unknown; raw?: string; idem?: string; headers?: Record<string, string>; ip?: string }): Promise<Res>;
   /** Operator request that must succeed (2xx); returns the JSON body. */
   admin(method: string, url: string, body?: unknown, idem?: string): Promise<any>;
 }
@@ -96,7 +96,7 @@ export async function createTestApp(engine: Engine, overrides: Overrides = {}): 
     if (opts.raw !== undefined) payload = opts.raw;
     else if (opts.body !== undefined) payload = JSON.stringify(opts.body);
     if (payload !== undefined) headers['content-type'] ??= 'application/json';
-    const r = await app.app.inject({ method: method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) });
+    const r = await app.app.inject({ method: method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}), ...(opts.ip ? { remoteAddress: opts.ip } : {}) });
     let body: unknown = null;
     try {
       body = r.body ? JSON.parse(r.body) : null;

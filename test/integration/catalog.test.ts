@@ -198,7 +198,7 @@ describe('catalog admin', () => {
     assert.equal(hc.price_version, 3);
     // The operator routes need the operator key.
     const anon = await fetch(`${g.url}/admin/v1/models/house-chat`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${c.key}` }, body: JSON.stringify(model) });
-    assert.equal(anon.status, 401);
+    assert.equal(anon.status, 403, 'a customer key on an operator route is forbidden');
   });
 
   /** A chat request for `model`; the status and error code, and its log row when it has one. */

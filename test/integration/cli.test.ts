@@ -218,6 +218,16 @@ describe('surety CLI on SQLite', () => {
     assert.match(refused.stderr, /^error CONFLICT: SURETY_ADMIN_KEY is set/m);
   });
 
+  test('codes generate, then codes batches lists the batch with its redeemed count', async () => {
+    const made = json<{ id: string; codes: string[] }>(await run('codes', 'generate', '--count', '2', '--amount', '3.00', '--note', 'cli batch', '--json'));
+    json(await run('codes', 'redeem', accountId, made.codes[0]!, '--json'));
+    const listed = json<{ data: Array<{ id: string; count: number; redeemed: number; note: string }> }>(await run('codes', 'batches', '--json'));
+    assert.deepEqual(listed.data.map((x) => [x.id, x.count, x.redeemed, x.note]), [[made.id, 2, 1, 'cli batch']]);
+    const table = await run('codes', 'batches');
+    assert.equal(table.code, 0);
+    assert.match(table.stdout, new RegExp(`${made.id}\\s+3\\.00\\s+2\\s+1\\s+paid`));
+  });
+
   test('help lists every command group; --help prints a command\'s options', async () => {
     const help = await run('--help');
     assert.equal(help.code, 0);

@@ -251,13 +251,21 @@ for (const engine of engines()) {
       expectError(r2, 400, 'VALIDATION', 'amount');
     });
 
-    test('operator authentication: a wrong or missing key gets 401 and does nothing', async () => {
+    test('operator authentication: a wrong or missing key gets 401, a customer key 403, and nothing happens', async () => {
       const acct = await newAccount();
       const key = await newKey(acct);
+      const gone = await newKey(acct);
+      await t.admin('DELETE', `/admin/v1/accounts/${acct}/keys/${gone.id}`);
       const before = await counts(db);
       expectError(await t.req('POST', '/admin/v1/accounts', { key: 'sa-wrong-key-000000000000000000', body: { name: 'x' } }), 401, 'KEY_INVALID');
       expectError(await t.req('POST', '/admin/v1/accounts', { key: null, body: { name: 'x' } }), 401, 'AUTH_REQUIRED');
-      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/topups`, { key: key.secret, body: { amount: '1.00', method: 'card' }, idem: idem() }), 401, 'KEY_INVALID');
+      // A valid customer key is the wrong kind of key (403); a revoked or unknown one is no key at all (401).
+      const wrongKind = await t.req('POST', `/admin/v1/accounts/${acct}/topups`, { key: key.secret, body: { amount: '1.00', method: 'card' }, idem: idem() });
+      expectError(wrongKind, 403, 'FORBIDDEN');
+      assert.match(wrongKind.body.error.message, /for the operator/);
+      expectError(await t.req('GET', '/admin/v1/accounts', { key: key.secret }), 403, 'FORBIDDEN');
+      expectError(await t.req('GET', '/admin/v1/accounts', { key: `${key.secret}x` }), 401, 'KEY_INVALID');
+      expectError(await t.req('GET', '/admin/v1/accounts', { key: gone.secret }), 401, 'KEY_INVALID');
       expectError(await t.req('GET', `/admin/v1/accounts/${acct}/balance`, { key: ADMIN_KEY.slice(0, -1) }), 401, 'KEY_INVALID');
       expectError(await t.req('GET', '/admin/v1/accounts', { key: null, headers: { authorization: `Basic ${ADMIN_KEY}` } }), 401, 'AUTH_REQUIRED');
       // The operator key is not a customer key.
@@ -395,11 +403,15 @@ for (const engine of engines()) {
 
       const pending = await t.admin('GET', `/admin/v1/refunds?status=pending&account_id=${acct}`);
       assert.deepEqual(pending.data.map((x: { id: string }) => x.id), [r.body.id]);
+      // Pending: nothing is decided yet, so no fee or payout; the estimates say what approval would do now.
+      const est = (x: Record<string, unknown>) => [x.fee, x.bonus_clawback, x.payout, x.fee_estimate, x.bonus_clawback_estimate, x.payout_estimate];
+      assert.deepEqual(est(r.body), [null, null, null, '0.90', '0.00', '29.10']);
+      assert.deepEqual(est(pending.data[0]), [null, null, null, '0.90', '0.00', '29.10']);
+      assert.deepEqual(est((await t.req('GET', `/account/v1/refunds/${r.body.id}`, { key: owner.secret })).body), [null, null, null, '0.90', '0.00', '29.10']);
       const ledgerBefore = await t.admin('GET', `/admin/v1/accounts/${acct}/ledger`);
       const ap = await t.admin('POST', `/admin/v1/refunds/${r.body.id}/approve`, { note: 'ok' });
       assert.equal(ap.status, 'approved');
-      assert.equal(ap.fee, '0.90');
-      assert.equal(ap.payout, '29.10');
+      assert.deepEqual(est(ap), ['0.90', '0.00', '29.10', null, null, null]);
       const ap2 = await t.admin('POST', `/admin/v1/refunds/${r.body.id}/approve`, {});
       assert.equal(ap2.tx_id, ap.tx_id);
       const ledgerAfter = await t.admin('GET', `/admin/v1/accounts/${acct}/ledger`);
@@ -413,6 +425,7 @@ for (const engine of engines()) {
       const rj = await t.admin('POST', `/admin/v1/refunds/${op2.id}/reject`, { note: 'duplicate' });
       assert.equal(rj.status, 'rejected');
       assert.equal(rj.decision_note, 'duplicate');
+      assert.deepEqual(est(rj), [null, null, null, null, null, null]);
       expectError(await t.req('POST', `/admin/v1/refunds/${op2.id}/approve`, { body: {} }), 409, 'CONFLICT');
       assert.equal((await t.admin('GET', `/admin/v1/accounts/${acct}/balance`)).paid, '50.00');
       expectError(await t.req('POST', '/admin/v1/refunds/rfd_nope/approve', { body: {} }), 404, 'NOT_FOUND');
@@ -422,6 +435,17 @@ for (const engine of engines()) {
       const one = await t.req('GET', `/account/v1/refunds/${r.body.id}`, { key: owner.secret });
       assert.equal(one.body.status, 'approved');
       assert.equal((await t.admin('GET', `/admin/v1/refunds/${op2.id}`)).status, 'rejected');
+
+      // With a bonus: the estimate takes back its share, from granted as far as it goes, the rest off the payout.
+      const bonused = await newAccount();
+      const bt = await topup(bonused, { amount: '100.00', method: 'card', reference: 'ch_10', bonus: '20.00' });
+      const half = await t.admin('POST', `/admin/v1/accounts/${bonused}/refunds`, { topup_id: bt.id, amount: '50.00' }, idem());
+      assert.deepEqual(est(half), [null, null, null, '1.50', '10.00', '48.50']);
+      const h = await t.admin('POST', `/admin/v1/accounts/${bonused}/holds`, { amount: '16.00' }, idem());
+      await t.admin('POST', `/admin/v1/holds/${h.id}/post`, { amount: '16.00' }, idem());
+      const later = await t.admin('GET', `/admin/v1/refunds/${half.id}`);
+      assert.deepEqual(est(later), [null, null, null, '1.50', '10.00', '42.50'], '4.00 of granted left: 6.00 of the bonus comes off the payout');
+      assert.deepEqual(est(await t.admin('POST', `/admin/v1/refunds/${half.id}/approve`, {})), ['1.50', '10.00', '42.50', null, null, null]);
 
       const invoiced = await topup(acct, { amount: '10.00', invoiced: true });
       expectError(await t.req('POST', '/account/v1/refunds', { key: owner.secret, body: { topup_id: invoiced.id }, idem: idem() }), 409, 'REFUND_NOT_ALLOWED');
@@ -453,9 +477,84 @@ for (const engine of engines()) {
       const after = await t.admin('GET', `/admin/v1/redemption-batches/${b.body.id}/codes`);
       assert.equal(after.data.filter((c: { redeemed_by: string | null }) => c.redeemed_by === acct).length, 2);
       expectError(await t.req('GET', '/admin/v1/redemption-batches/rcb_nope/codes'), 404, 'NOT_FOUND');
+      // Batches are listed newest first, with how many of their codes were redeemed, and paged.
+      const second = await t.admin('POST', '/admin/v1/redemption-batches', { count: 2, amount: '2.00', bucket: 'granted', note: 'second' });
+      const listed = await t.admin('GET', '/admin/v1/redemption-batches?limit=2');
+      assert.deepEqual(listed.data.map((x: { id: string; count: number; redeemed: number }) => [x.id, x.count, x.redeemed]), [[second.id, 2, 0], [b.body.id, 3, 2]]);
+      assert.deepEqual([listed.data[1].amount, listed.data[1].note, listed.data[0].bucket], ['5.00', 'promo', 'granted']);
+      assert.equal(listed.next_before, b.body.id);
+      const older = await t.admin('GET', `/admin/v1/redemption-batches?before=${b.body.id}&limit=1000`);
+      assert.ok(older.data.every((x: { id: string }) => x.id < b.body.id));
+      assert.ok(!JSON.stringify(listed).includes(b.body.codes[2].slice(3)), 'no code in the listing');
+      expectError(await t.req('GET', '/admin/v1/redemption-batches?limit=0'), 400, 'VALIDATION', 'limit');
       const exp = await t.admin('POST', '/admin/v1/redemption-batches', { count: 1, amount: '1.00', expires_at: new Date(t.clock.now() + 60_000).toISOString() });
       t.clock.advance(120_000);
       expectError(await t.req('POST', '/account/v1/redeem', { key: key.secret, body: { code: exp.codes[0] } }), 410, 'REDEMPTION_CODE_EXPIRED');
+    });
+
+    test('credits: goodwill over the admin API (idempotent, memo required); the customer sees its credits', async () => {
+      const acct = await newAccount();
+      const key = await newKey(acct);
+      const url = `/admin/v1/accounts/${acct}/credits`;
+      const body = { amount: '5.00', memo: 'sorry for the outage', ref_type: 'ticket', ref_id: 'T-1' };
+      expectError(await t.req('POST', url, { body }), 400, 'IDEMPOTENCY_KEY_REQUIRED');
+      const before = await counts(db);
+      expectError(await t.req('POST', url, { body: { amount: '5.00' }, idem: idem() }), 400, 'VALIDATION', 'memo');
+      expectError(await t.req('POST', url, { body: { ...body, kind: 'sla' }, idem: idem() }), 400, 'VALIDATION', 'kind');
+      expectError(await t.req('POST', url, { body: { amount: '5.00', memo: 'x', ref_type: 'ticket' }, idem: idem() }), 400, 'VALIDATION', 'ref_id');
+      expectError(await t.req('POST', '/admin/v1/accounts/acct_none/credits', { body, idem: idem() }), 404, 'NOT_FOUND');
+      assert.deepEqual(await counts(db), before, 'refused calls change nothing');
+      const r = await t.req('POST', url, { body, idem: 'gw-1' });
+      assert.equal(r.status, 201, r.text);
+      assert.deepEqual([r.body.kind, r.body.amount, r.body.memo, r.body.ref_type, r.body.ref_id], ['goodwill', '5.00', 'sorry for the outage', 'ticket', 'T-1']);
+      const again = await t.req('POST', url, { body, idem: 'gw-1' });
+      assert.equal(again.headers['idempotent-replayed'], 'true');
+      assert.equal(again.body.id, r.body.id);
+      expectError(await t.req('POST', url, { body: { ...body, amount: '6.00' }, idem: 'gw-1' }), 409, 'IDEMPOTENCY_CONFLICT');
+      const bal = await t.admin('GET', `/admin/v1/accounts/${acct}/balance`);
+      assert.deepEqual([bal.granted, bal.paid], ['5.00', '0.00']);
+      const ledger = await t.admin('GET', `/admin/v1/accounts/${acct}/ledger`);
+      assert.deepEqual(ledger.data.map((e: { kind: string; granted: string; ref_id: string }) => [e.kind, e.granted, e.ref_id]), [['credit', '5.00', r.body.id]]);
+      const mine = await t.req('GET', '/account/v1/credits', { key: key.secret });
+      assert.deepEqual(mine.body.data.map((c: { id: string }) => c.id), [r.body.id]);
+      assert.deepEqual((await t.admin('GET', `${url}?limit=1`)).next_before, r.body.id);
+    });
+
+    test('redemption guessing is throttled per account and per client address', async () => {
+      const { body: batch } = await t.req('POST', '/admin/v1/redemption-batches', { body: { count: 4, amount: '1.00' } });
+      const [codeA, codeB, codeC, codeD] = batch.codes as string[];
+      const [a, b, c, d] = [await newAccount(), await newAccount(), await newAccount(), await newAccount()];
+      const [ka, kb, kc, kd] = [await newKey(a), await newKey(b), await newKey(c), await newKey(d)];
+      const redeem = (k: { secret: string }, code: string, ip: string) => t.req('POST', '/account/v1/redeem', { key: k.secret, body: { code }, ip });
+      const guess = (i: number) => `SR-2222-2222-2222-${String(i).padStart(4, '2').replace(/[01]/g, '3')}`;
+      // Ten failures from one account (spread over addresses) use up the account's attempts.
+      for (let i = 0; i < 10; i++) expectError(await redeem(ka, guess(i), `198.51.100.${i}`), 404, 'REDEMPTION_CODE_INVALID');
+      const limited = await redeem(ka, codeA!, '198.51.100.99');
+      expectError(limited, 429, 'RATE_LIMITED');
+      assert.equal(limited.headers['retry-after'], '600');
+      assert.equal(limited.body.error.retry_after, 600);
+      assert.equal((await t.admin('GET', `/admin/v1/accounts/${a}/balance`)).paid, '0.00', 'a real code is refused too while throttled');
+      // Ten failures from one address (spread over accounts) use up the address's attempts, for every account.
+      for (let i = 0; i < 10; i++) expectError(await redeem(i % 2 ? kb : kc, guess(20 + i), '203.0.113.7'), 404, 'REDEMPTION_CODE_INVALID');
+      expectError(await redeem(kd, codeD!, '203.0.113.7'), 429, 'RATE_LIMITED');
+      // The same accounts from another address are fine (each has 5 failures).
+      assert.equal((await redeem(kb, codeB!, '203.0.113.8')).status, 201);
+      // A success resets nothing: nine failures and a real code from one account, then one failure of
+      // another account from the same address, and the address has used up its attempts.
+      const [e, f] = [await newAccount(), await newAccount()];
+      const [ke, kf] = [await newKey(e), await newKey(f)];
+      for (let i = 0; i < 9; i++) expectError(await redeem(ke, guess(40 + i), '192.0.2.1'), 404, 'REDEMPTION_CODE_INVALID');
+      assert.equal((await redeem(ke, codeC!, '192.0.2.1')).status, 201);
+      expectError(await redeem(kf, codeC!, '192.0.2.1'), 409, 'REDEMPTION_CODE_USED');
+      expectError(await redeem(kf, codeD!, '192.0.2.1'), 429, 'RATE_LIMITED');
+      // After the window, attempts are allowed again.
+      t.clock.advance(10 * 60_000 + 1);
+      assert.equal((await redeem(ka, codeA!, '198.51.100.99')).status, 201);
+      assert.equal((await redeem(kd, codeD!, '203.0.113.7')).status, 201);
+      assert.deepEqual(
+        await Promise.all([a, b, c, d, e, f].map(async (x) => (await t.admin('GET', `/admin/v1/accounts/${x}/balance`)).paid)),
+        ['1.00', '1.00', '0.00', '1.00', '1.00', '0.00'],
+      );
     });
 
     test('members (operator): add, list, change role, remove; individual accounts have none', async () => {
@@ -473,9 +572,23 @@ for (const engine of engines()) {
       const devKey = await newKey(ent, { member_id: dev.id });
       assert.equal(devKey.view.role, 'admin');
       assert.equal((await t.req('GET', '/account/v1/balance', { key: devKey.secret })).status, 200);
+      const devKey2 = await newKey(ent, { member_id: dev.id });
+      const revokedAlready = await newKey(ent, { member_id: dev.id });
+      await t.admin('DELETE', `/admin/v1/accounts/${ent}/keys/${revokedAlready.id}`);
       await t.admin('DELETE', `/admin/v1/accounts/${ent}/members/${dev.id}`);
       assert.equal((await t.admin('GET', `/admin/v1/accounts/${ent}/members`)).data.length, 1);
       expectError(await t.req('GET', '/account/v1/balance', { key: devKey.secret }), 401, 'KEY_REVOKED');
+      // Revoked as any key is: one key.revoke audit entry per key, by the actor who removed the member.
+      for (const k of [devKey, devKey2, revokedAlready]) {
+        const entries = await t.admin('GET', `/admin/v1/audit?target_id=${k.id}&action=key.revoke`);
+        assert.equal(entries.data.length, 1, k.id);
+        assert.equal(entries.data[0].after.status, 'revoked');
+        assert.equal(entries.data[0].actor_type, 'operator');
+      }
+      const keys = (await t.admin('GET', `/admin/v1/accounts/${ent}/keys`)).data.filter((k: { member_id: string }) => k.member_id === dev.id);
+      assert.deepEqual(keys.map((k: { status: string }) => k.status), ['revoked', 'revoked', 'revoked']);
+      const removal = await t.admin('GET', `/admin/v1/audit?target_id=${dev.id}&action=member.remove`);
+      assert.deepEqual(removal.data[0].after.keys_revoked.sort(), [devKey.id, devKey2.id].sort());
       expectError(await t.req('PATCH', `/admin/v1/accounts/${ent}/members/mem_nope`, { body: { role: 'admin' } }), 404, 'NOT_FOUND');
       const ind = await newAccount();
       expectError(await t.req('POST', `/admin/v1/accounts/${ind}/members`, { body: { email: 'x@y.test', role: 'member' } }), 409, 'CONFLICT');
@@ -486,6 +599,19 @@ for (const engine of engines()) {
       const acct = await newAccount();
       await topup(acct, { amount: '10.00' });
       expectError(await t.req('POST', `/admin/v1/accounts/${acct}/holds`, { body: { amount: '1.00' } }), 400, 'IDEMPOTENCY_KEY_REQUIRED');
+      // A hold is attributed to a key of its own account only.
+      const other = await newAccount();
+      const othersKey = await newKey(other);
+      const before = await counts(db);
+      const foreign = await t.req('POST', `/admin/v1/accounts/${acct}/holds`, { body: { amount: '1.00', key_id: othersKey.id }, idem: idem() });
+      expectError(foreign, 404, 'NOT_FOUND');
+      assert.equal(foreign.body.error.resource, 'key');
+      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/holds`, { body: { amount: '1.00', key_id: 'key_nope' }, idem: idem() }), 404, 'NOT_FOUND');
+      assert.deepEqual(await counts(db), before);
+      const ownKey = await newKey(acct);
+      const attributed = await t.admin('POST', `/admin/v1/accounts/${acct}/holds`, { amount: '1.00', key_id: ownKey.id }, idem());
+      assert.equal(attributed.key_id, ownKey.id);
+      await t.admin('POST', `/admin/v1/holds/${attributed.id}/void`);
       const h = await t.admin('POST', `/admin/v1/accounts/${acct}/holds`, { amount: '4.00', reference: 'req-1' }, idem());
       assert.equal(h.status, 'open');
       assert.equal((await t.admin('GET', `/admin/v1/accounts/${acct}/balance`)).available, '6.00');
@@ -536,9 +662,20 @@ for (const engine of engines()) {
     test('expired keys get KEY_EXPIRED; a suspended account gets ACCOUNT_SUSPENDED at once', async () => {
       const acct = await newAccount();
       const soon = await newKey(acct, { expires_at: new Date(t.clock.now() + 3_600_000).toISOString() });
-      const past = await newKey(acct, { expires_at: new Date(t.clock.now() - 1000).toISOString() });
+      const past = await newKey(acct, { expires_at: new Date(t.clock.now() + 1000).toISOString() });
+      t.clock.advance(1000);
       assert.equal((await t.req('GET', '/account/v1/balance', { key: soon.secret })).status, 200);
       expectError(await t.req('GET', '/account/v1/balance', { key: past.secret }), 401, 'KEY_EXPIRED');
+      // An expiry in the past is a mistake, not a key born expired: 400 naming the field, nothing written.
+      const before = await counts(db);
+      const ago = new Date(t.clock.now() - 1).toISOString();
+      const now = new Date(t.clock.now()).toISOString();
+      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/keys`, { body: { name: 'x', expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('POST', `/admin/v1/accounts/${acct}/keys`, { body: { name: 'x', expires_at: now } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('PATCH', `/admin/v1/accounts/${acct}/keys/${soon.id}`, { body: { expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('POST', '/account/v1/keys', { key: soon.secret, body: { name: 'x', expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      expectError(await t.req('POST', '/admin/v1/redemption-batches', { body: { count: 1, amount: '1.00', expires_at: ago } }), 400, 'VALIDATION', 'expires_at');
+      assert.deepEqual(await counts(db), before);
       t.clock.advance(3_600_001);
       expectError(await t.req('GET', '/account/v1/balance', { key: soon.secret }), 401, 'KEY_EXPIRED');
       // Extending the expiry takes effect at once.
@@ -626,7 +763,9 @@ for (const engine of engines()) {
       expectError(await t.req('PATCH', `/account/v1/members/${memberId}`, { key: admin.secret, body: { role: 'owner' } }), 403, 'FORBIDDEN');
       expectError(await t.req('PATCH', `/account/v1/members/${ownerId}`, { key: admin.secret, body: { role: 'admin' } }), 403, 'FORBIDDEN');
       expectError(await t.req('DELETE', `/account/v1/members/${ownerId}`, { key: admin.secret }), 403, 'FORBIDDEN');
-      expectError(await t.req('POST', '/account/v1/keys', { key: admin.secret, body: { name: 'x', role: 'owner' } }), 403, 'FORBIDDEN');
+      const asOwnerKey = await t.req('POST', '/account/v1/keys', { key: admin.secret, body: { name: 'x', role: 'owner' } });
+      expectError(asOwnerKey, 403, 'FORBIDDEN');
+      assert.equal(asOwnerKey.body.error.message, 'An admin cannot create a key with the owner role.');
       expectError(await t.req('POST', '/account/v1/keys', { key: admin.secret, body: { name: 'x', member_id: ownerId } }), 403, 'FORBIDDEN');
       assert.deepEqual(await counts(db), beforeOwner);
       const o2 = await t.req('POST', '/account/v1/members', { key: owner.secret, body: { email: 'o2@e.test', role: 'owner' } });
@@ -640,7 +779,58 @@ for (const engine of engines()) {
       expectError(await t.req('POST', '/account/v1/keys', { key: member.secret, body: { name: 'v' } }), 403, 'FORBIDDEN');
     });
 
+    test('key limits: an admin key cannot lift what an operator set on it, nor mint or widen keys beyond its own', async () => {
+      const ent = await newAccount({ kind: 'enterprise' });
+      const adminId = (await t.admin('POST', `/admin/v1/accounts/${ent}/members`, { email: 'lim-admin@e.test', role: 'admin' })).id;
+      const bounded = await newKey(ent, { member_id: adminId, models: ['gpt-4o-mini'], rpm: 60, ips: ['10.0.0.0/8'], limits: { month: '100.00' } });
+      const free = await newKey(ent, { member_id: adminId });
+      const before = await counts(db);
+      const patchOwn = (body: Record<string, unknown>) => t.req('PATCH', `/account/v1/keys/${bounded.id}`, { key: bounded.secret, body });
+      // Lifting its own operator-set limits: refused, naming the limit.
+      expectError(await patchOwn({ models: null }), 403, 'FORBIDDEN', 'models');
+      expectError(await patchOwn({ models: ['gpt-4o-mini', 'claude-sonnet-4-5'] }), 403, 'FORBIDDEN', 'models');
+      expectError(await patchOwn({ limits: { month: null } }), 403, 'FORBIDDEN', 'limits.month');
+      expectError(await patchOwn({ limits: { month: '100.01' } }), 403, 'FORBIDDEN', 'limits.month');
+      expectError(await patchOwn({ rpm: null }), 403, 'FORBIDDEN', 'rpm');
+      expectError(await patchOwn({ ips: ['0.0.0.0/0'] }), 403, 'FORBIDDEN', 'ips');
+      // Minting a key beyond its own limits: refused; a key it mints without limits gets its own.
+      const mint = (body: Record<string, unknown>) => t.req('POST', '/account/v1/keys', { key: bounded.secret, body: { name: 'child', ...body } });
+      expectError(await mint({ models: null }), 403, 'FORBIDDEN', 'models');
+      expectError(await mint({ rpm: 61 }), 403, 'FORBIDDEN', 'rpm');
+      expectError(await mint({ limits: { month: '500.00' } }), 403, 'FORBIDDEN', 'limits.month');
+      expectError(await mint({ ips: ['11.0.0.0/8'] }), 403, 'FORBIDDEN', 'ips');
+      expectError(await mint({ expires_at: '2999-01-01T00:00:00Z', rpm: 1_000_000 }), 403, 'FORBIDDEN', 'rpm');
+      assert.deepEqual(await counts(db), before, 'refused calls change nothing');
+      const child = await mint({});
+      assert.equal(child.status, 201, child.text);
+      assert.deepEqual([child.body.models, child.body.rpm, child.body.ips, child.body.limits.month], [['gpt-4o-mini'], 60, ['10.0.0.0/8'], '100.00']);
+      const narrower = await mint({ rpm: 10, ips: ['10.1.0.0/16'], limits: { month: '5.00', day: '1.00' } });
+      assert.equal(narrower.status, 201, narrower.text);
+      // Tightening is always allowed, its own key included; loosening back is not (it now acts with less).
+      assert.equal((await patchOwn({ rpm: 30, name: 'tightened' })).body.rpm, 30);
+      expectError(await patchOwn({ rpm: 60 }), 403, 'FORBIDDEN', 'rpm');
+      // An unlimited admin key may loosen another key up to what the operator set on it, never beyond.
+      const patchBy = (k: { secret: string }, id: string, body: Record<string, unknown>) => t.req('PATCH', `/account/v1/keys/${id}`, { key: k.secret, body });
+      assert.equal((await patchBy(free, bounded.id, { rpm: 60 })).status, 200);
+      expectError(await patchBy(free, bounded.id, { rpm: 61 }), 403, 'FORBIDDEN', 'rpm');
+      expectError(await patchBy(free, bounded.id, { models: null }), 403, 'FORBIDDEN', 'models');
+      // Limits a customer set (not an operator) the unlimited key may lift; the bounded key may not widen them.
+      assert.equal((await patchBy(free, narrower.body.id, { limits: { day: null } })).status, 200);
+      expectError(await patchBy(bounded, narrower.body.id, { rpm: 61 }), 403, 'FORBIDDEN', 'rpm');
+      assert.equal((await patchBy(bounded, narrower.body.id, { rpm: 20 })).body.rpm, 20);
+      // The operator sets and lifts anything; customers are then bound by the new setting.
+      const lifted = await t.admin('PATCH', `/admin/v1/accounts/${ent}/keys/${bounded.id}`, { models: null, rpm: 120 });
+      assert.deepEqual([lifted.models, lifted.rpm], [null, 120]);
+      assert.equal((await patchBy(free, bounded.id, { rpm: 100 })).status, 200);
+      expectError(await patchBy(free, bounded.id, { rpm: 121 }), 403, 'FORBIDDEN', 'rpm');
+    });
+
     test('OpenAPI at /admin/v1/openapi.json lists every registered route', async () => {
+      // It documents the operator API, so it is served to the operator key only.
+      expectError(await t.req('GET', '/admin/v1/openapi.json', { key: null }), 401, 'AUTH_REQUIRED');
+      expectError(await t.req('GET', '/admin/v1/openapi.json', { key: 'sa-wrong-key-000000000000000000' }), 401, 'KEY_INVALID');
+      const customer = await newKey(await newAccount());
+      expectError(await t.req('GET', '/admin/v1/openapi.json', { key: customer.secret }), 403, 'FORBIDDEN');
       const r = await t.req('GET', '/admin/v1/openapi.json');
       assert.equal(r.status, 200);
       const doc = r.body;

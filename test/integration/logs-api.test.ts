@@ -328,7 +328,7 @@ for (const engine of engines()) {
       const nd = (await logs('?format=ndjson', b.key)).text.trimEnd().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(ids(nd), sentIds((s) => s.who === 'b'));
       const single = await fetch(`${g.url}/admin/v1/logs/${sent[0]!.id}`, { headers: { authorization: `Bearer ${b.key}` } });
-      assert.equal(single.status, 401, 'the operator route does not take customer keys');
+      assert.equal(single.status, 403, 'the operator route does not take customer keys');
     });
 
     test('/metrics: requests by model and outcome, latency histograms, amount charged, in flight, channel health', async () => {

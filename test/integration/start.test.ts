@@ -218,7 +218,7 @@ describe('npm start on an empty data directory, SIGTERM, and a restart', () => {
     const accounts = await call(`${url}/admin/v1/accounts`, adminKey);
     assert.equal(accounts.status, 200, JSON.stringify(accounts.body));
     assert.deepEqual(accounts.body.data.map((a: { id: string }) => a.id), [accountId]);
-    assert.equal((await call(`${url}/admin/v1/accounts`, demoKey)).status, 401, 'a customer key does not open the admin API');
+    assert.equal((await call(`${url}/admin/v1/accounts`, demoKey)).status, 403, 'a customer key does not open the admin API');
 
     const row = await logRow(url, adminKey, requestId);
     assert.equal(row.outcome, 'ok');
