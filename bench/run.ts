@@ -1,12 +1,17 @@
 // `npm run bench`: the simulator directly, a bare Node passthrough and Surety with every feature
-// on, measured interleaved in one run (this machine is noisy: only ratios against the baseline
-// measured in the same run mean anything). Each target and the load generator run in their own
-// processes. Prints a table and writes .bench/results.json. No assertions: numbers, not tests.
+// on, measured interleaved (this machine is noisy: only ratios against the baseline measured in
+// the same run mean anything). Each target and the load generator run in their own processes.
+//
+// BENCH_RUNS consecutive runs (default 3), each with fresh target processes and BENCH_ROUNDS
+// interleaved rounds (default 3, order rotated each round; medians taken); prints each run's
+// table, the budget figures of every run and their spread, and writes .bench/results.json.
+// No assertions: numbers, not tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const node = process.execPath;
+const runs = Number(process.env.BENCH_RUNS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const secs = Number(process.env.BENCH_SECONDS ?? 3);
 const here = new URL('.', import.meta.url).pathname;
@@ -18,16 +23,47 @@ interface Target {
   proc: ChildProcess;
 }
 
-// Surety runs with the flags `npm start` gives it (a smaller young generation: same throughput
-// here, ~60 MB less peak RSS; 8 MB would save more but triples the time in GC).
-const START_FLAGS = (/"start":\s*"node ([^"]*?)src\/main\.ts"/.exec(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+interface Run {
+  n: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  ttfb50: number | null;
+  ttfb99: number | null;
+  cpuPerReq: number;
+}
 
+// Surety runs with the flags `npm start` gives it.
+const START_FLAGS = (/"start":\s*"node ([^"]*?)src\/main\.ts"/.exec(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+const PROFILE_FLAGS = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}/.bench/profiles`] : [];
+
+const children = new Set<ChildProcess>();
+const killAll = () => {
+  for (const c of children) c.kill('SIGTERM');
+  children.clear();
+};
+process.once('SIGINT', () => {
+  killAll();
+  process.exit(130);
+});
+
+/** Starts a target; its first JSON line on stdout says where it listens. */
 function start(script: string, args: string[], flags: string[] = []): Promise<{ proc: ChildProcess; info: { url: string; key?: string } }> {
   const proc = spawn(node, [...flags, here + script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(proc);
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
-    rl.once('line', (line) => resolve({ proc, info: JSON.parse(line) }));
-    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    rl.on('line', (line) => {
+      try {
+        const info = JSON.parse(line) as { url?: string; key?: string };
+        if (typeof info.url === 'string') return resolve({ proc, info: info as { url: string; key?: string } });
+      } catch {
+        // not the announcement: a log line
+      }
+      process.stderr.write(`${script}: ${line}\n`);
+    });
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code} before announcing itself`)));
   });
 }
 
@@ -42,17 +78,6 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-interface Run {
-  n: number;
-  errors: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  ttfb50: number | null;
-  ttfb99: number | null;
-  cpuPerReq: number;
-}
-
 async function load(t: Target, c: number, stream: boolean, seconds: number): Promise<Run> {
   const body = JSON.stringify({
     model: 'gpt-4o-mini',
@@ -61,9 +86,12 @@ async function load(t: Target, c: number, stream: boolean, seconds: number): Pro
   });
   const cpu0 = cpuMicros(t.proc.pid!);
   const p = spawn(node, [here + 'load.ts', t.url, '/v1/chat/completions', t.key, body, String(c), String(seconds), stream ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(p);
   let out = '';
   p.stdout!.on('data', (d) => (out += d));
-  await new Promise((r) => p.once('exit', r));
+  const code = await new Promise((r) => p.once('exit', r));
+  children.delete(p);
+  if (code !== 0) throw new Error(`the load generator exited with ${code} against ${t.name}`);
   const cpu1 = cpuMicros(t.proc.pid!);
   const r = JSON.parse(out.trim().split('\n').pop()!) as Omit<Run, 'cpuPerReq'>;
   // The warm-up half second is in the CPU figure too; count its requests in by rate.
@@ -76,86 +104,106 @@ const median = (xs: number[]) => {
   return s.length ? s[Math.floor(s.length / 2)]! : 0;
 };
 
-const children: ChildProcess[] = [];
-const started = async (script: string, args: string[], flags: string[] = []) => {
-  try {
-    const s = await start(script, args, flags);
-    children.push(s.proc);
-    return s;
-  } catch (e) {
-    for (const c of children) c.kill('SIGTERM');
-    throw e;
-  }
-};
-const simP = await started('sim-target.ts', []);
-const sim: Target = { name: 'simulator', url: simP.info.url, key: 'sk-bench', proc: simP.proc };
-const ptP = await started('passthrough.ts', [sim.url]);
-const pt: Target = { name: 'passthrough', url: ptP.info.url, key: 'sk-bench', proc: ptP.proc };
-const suP = await started('surety-target.ts', [sim.url], START_FLAGS);
-const su: Target = { name: 'surety', url: suP.info.url, key: suP.info.key!, proc: suP.proc };
-const targets = [sim, pt, su];
-
 const scenarios = [
   { id: 'c1', c: 1, stream: false, seconds: Math.max(2, secs - 1) },
   { id: 'c64', c: 64, stream: false, seconds: secs },
   { id: 'stream-c1', c: 1, stream: true, seconds: Math.max(2, secs - 1) },
 ] as const;
 
-const results: Record<string, Record<string, Run[]>> = {};
-for (let round = 0; round < rounds; round++) {
-  for (const sc of scenarios) {
-    // Rotate the order each round so no target always runs first (or last).
-    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-    for (const t of order) {
-      const r = await load(t, sc.c, sc.stream, sc.seconds);
-      ((results[sc.id] ??= {})[t.name] ??= []).push(r);
-      process.stderr.write(`round ${round + 1}/${rounds} ${sc.id.padEnd(9)} ${t.name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s p50 ${(r.p50 / 1000).toFixed(3)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
+interface Summary {
+  overhead_p50_ms: number;
+  passthrough_overhead_p50_ms: number;
+  throughput_ratio_vs_passthrough: number;
+  cpu_us_per_request: number;
+  peak_rss_mb: number;
+  ttfb_overhead_ms: number;
+}
+
+async function oneRun(run: number): Promise<{ table: string[]; summary: Summary; results: Record<string, Record<string, Run[]>> }> {
+  const simP = await start('sim-target.ts', []);
+  const sim: Target = { name: 'simulator', url: simP.info.url, key: 'sk-bench', proc: simP.proc };
+  const ptP = await start('passthrough.ts', [sim.url]);
+  const pt: Target = { name: 'passthrough', url: ptP.info.url, key: 'sk-bench', proc: ptP.proc };
+  const suP = await start('surety-target.ts', [sim.url], [...START_FLAGS, ...PROFILE_FLAGS]);
+  const su: Target = { name: 'surety', url: suP.info.url, key: suP.info.key!, proc: suP.proc };
+  const targets = [sim, pt, su];
+  const results: Record<string, Record<string, Run[]>> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const sc of scenarios) {
+      // Rotate the order each round so no target always runs first (or last).
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      for (const t of order) {
+        const r = await load(t, sc.c, sc.stream, sc.seconds);
+        ((results[sc.id] ??= {})[t.name] ??= []).push(r);
+        process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} ${sc.id.padEnd(9)} ${t.name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s p50 ${(r.p50 / 1000).toFixed(3)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
+      }
     }
   }
-}
-
-const agg = (sc: string, t: string) => {
-  const rs = results[sc]![t]!;
-  return {
-    rps: median(rs.map((r) => r.rps)),
-    p50: median(rs.map((r) => r.p50)) / 1000,
-    p99: median(rs.map((r) => r.p99)) / 1000,
-    ttfb50: rs[0]!.ttfb50 === null ? null : median(rs.map((r) => r.ttfb50!)) / 1000,
-    cpu: median(rs.map((r) => r.cpuPerReq)),
-    errors: rs.reduce((a, r) => a + r.errors, 0),
+  const rss = Object.fromEntries(targets.map((t) => [t.name, peakRssMb(t.proc.pid!)]));
+  killAll();
+  await new Promise((r) => setTimeout(r, 300));
+  const agg = (sc: string, t: string) => {
+    const rs = results[sc]![t]!;
+    return {
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50)) / 1000,
+      p99: median(rs.map((r) => r.p99)) / 1000,
+      ttfb50: rs[0]!.ttfb50 === null ? null : median(rs.map((r) => r.ttfb50!)) / 1000,
+      cpu: median(rs.map((r) => r.cpuPerReq)),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+    };
   };
-};
-
-const rss = Object.fromEntries(targets.map((t) => [t.name, peakRssMb(t.proc.pid!)]));
-const lines: string[] = [];
-const row = (cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
-row(['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'TTFB p50 ms', 'CPU µs/req', 'errors']);
-row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:']);
-for (const sc of scenarios) {
-  for (const t of targets) {
-    const a = agg(sc.id, t.name);
-    row([sc.id, t.name, a.rps.toFixed(0), a.p50.toFixed(3), a.p99.toFixed(3), a.ttfb50 === null ? '' : a.ttfb50.toFixed(3), a.cpu.toFixed(0), String(a.errors)]);
+  const table: string[] = [];
+  const row = (cells: string[]) => table.push(`| ${cells.join(' | ')} |`);
+  row(['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'TTFB p50 ms', 'CPU µs/req', 'errors']);
+  row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:']);
+  for (const sc of scenarios) {
+    for (const t of targets) {
+      const a = agg(sc.id, t.name);
+      row([sc.id, t.name, a.rps.toFixed(0), a.p50.toFixed(3), a.p99.toFixed(3), a.ttfb50 === null ? '' : a.ttfb50.toFixed(3), a.cpu.toFixed(0), String(a.errors)]);
+    }
   }
+  const a = (sc: string, t: string) => agg(sc, t);
+  const summary: Summary = {
+    overhead_p50_ms: a('c1', 'surety').p50 - a('c1', 'simulator').p50,
+    passthrough_overhead_p50_ms: a('c1', 'passthrough').p50 - a('c1', 'simulator').p50,
+    throughput_ratio_vs_passthrough: a('c64', 'surety').rps / a('c64', 'passthrough').rps,
+    cpu_us_per_request: a('c64', 'surety').cpu,
+    peak_rss_mb: rss.surety!,
+    ttfb_overhead_ms: (a('stream-c1', 'surety').ttfb50 ?? 0) - (a('stream-c1', 'simulator').ttfb50 ?? 0),
+  };
+  return { table, summary, results };
 }
-const c1 = { sim: agg('c1', 'simulator'), pt: agg('c1', 'passthrough'), su: agg('c1', 'surety') };
-const c64 = { sim: agg('c64', 'simulator'), pt: agg('c64', 'passthrough'), su: agg('c64', 'surety') };
-const st = { sim: agg('stream-c1', 'simulator'), pt: agg('stream-c1', 'passthrough'), su: agg('stream-c1', 'surety') };
-const verdict = (ok: boolean) => (ok ? 'within budget' : 'OVER BUDGET');
-const summary = {
-  overhead_p50_ms: c1.su.p50 - c1.sim.p50,
-  passthrough_overhead_p50_ms: c1.pt.p50 - c1.sim.p50,
-  throughput_ratio_vs_passthrough: c64.su.rps / c64.pt.rps,
-  cpu_us_per_request: c64.su.cpu,
-  peak_rss_mb: rss.surety!,
-  ttfb_overhead_ms: (st.su.ttfb50 ?? 0) - (st.sim.ttfb50 ?? 0),
-};
-lines.push('');
-lines.push(`overhead p50 at c=1: ${summary.overhead_p50_ms.toFixed(3)} ms (passthrough ${summary.passthrough_overhead_p50_ms.toFixed(3)} ms; budget ≤ 0.2 ms) — ${verdict(summary.overhead_p50_ms <= 0.2)}`);
-lines.push(`throughput at c=64: ${(summary.throughput_ratio_vs_passthrough * 100).toFixed(0)} % of the passthrough (budget ≥ 60 %) — ${verdict(summary.throughput_ratio_vs_passthrough >= 0.6)}`);
-lines.push(`CPU per request: ${summary.cpu_us_per_request.toFixed(0)} µs (budget ≤ 200 µs) — ${verdict(summary.cpu_us_per_request <= 200)}`);
-lines.push(`peak RSS: ${summary.peak_rss_mb.toFixed(0)} MB (budget ≤ 256 MB) — ${verdict(summary.peak_rss_mb <= 256)}`);
-lines.push(`first-chunk overhead: ${summary.ttfb_overhead_ms.toFixed(3)} ms (budget ≤ 1 ms) — ${verdict(summary.ttfb_overhead_ms <= 1)}`);
-process.stdout.write(`\n${lines.join('\n')}\n`);
+
+const BUDGETS: Array<{ key: keyof Summary; label: string; unit: string; ok: (v: number) => boolean; show: (v: number) => string; budget: string }> = [
+  { key: 'overhead_p50_ms', label: 'overhead p50 at c=1', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
+  { key: 'throughput_ratio_vs_passthrough', label: 'c=64 req/s vs passthrough', unit: '%', ok: (v) => v >= 0.6, show: (v) => (v * 100).toFixed(0), budget: '≥ 60' },
+  { key: 'cpu_us_per_request', label: 'CPU per request', unit: 'µs', ok: (v) => v <= 200, show: (v) => v.toFixed(0), budget: '≤ 200' },
+  { key: 'peak_rss_mb', label: 'peak RSS', unit: 'MB', ok: (v) => v <= 256, show: (v) => v.toFixed(0), budget: '≤ 256' },
+  { key: 'ttfb_overhead_ms', label: 'first-chunk overhead', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
+];
+
+const all: Array<Awaited<ReturnType<typeof oneRun>>> = [];
+try {
+  for (let run = 1; run <= runs; run++) {
+    const r = await oneRun(run);
+    all.push(r);
+    process.stdout.write(`\nRun ${run} of ${runs}\n\n${r.table.join('\n')}\n`);
+  }
+} finally {
+  killAll();
+}
+
+const lines: string[] = ['', `Budgets, run by run (${runs} runs × ${rounds} interleaved rounds, ${secs} s each):`, ''];
+lines.push(`| budget | ${all.map((_, i) => `run ${i + 1}`).join(' | ')} | spread (max − min) | verdict |`);
+lines.push(`| --- | ${all.map(() => '---:').join(' | ')} | ---: | --- |`);
+for (const b of BUDGETS) {
+  const vs = all.map((r) => r.summary[b.key]);
+  const spread = Math.max(...vs) - Math.min(...vs);
+  const okAll = vs.every(b.ok);
+  lines.push(`| ${b.label} (${b.unit}, budget ${b.budget}) | ${vs.map((v) => `${b.show(v)}${b.ok(v) ? '' : ' ✗'}`).join(' | ')} | ${b.show(spread)} | ${okAll ? 'within budget in every run' : `OVER BUDGET in ${vs.filter((v) => !b.ok(v)).length} of ${vs.length}`} |`);
+}
+lines.push('', `passthrough overhead p50 at c=1 (ms): ${all.map((r) => r.summary.passthrough_overhead_p50_ms.toFixed(3)).join(', ')}`);
+process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('.bench', { recursive: true });
-writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), rounds, seconds: secs, results, summary, peak_rss_mb: rss }, null, 2));
-for (const t of targets) t.proc.kill('SIGTERM');
+writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })) }, null, 2));

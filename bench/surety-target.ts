@@ -16,11 +16,11 @@ const catalog = join(dir, 'catalog.json');
 writeFileSync(
   catalog,
   JSON.stringify({
-    models: { 'gpt-4o-mini': { family: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } } },
+    models: { 'gpt-4o-mini': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } } },
     channels: [{ name: 'bench-sim', provider: 'openai', base_url: simUrl, keys: ['sk-bench'], models: ['gpt-4o-mini'] }],
   }),
 );
-const config = loadConfig(process.env, { dataDir: dir, port: 0, demo: 'false', logLevel: 'warn', adminKey: 'bench-admin-key-0123456789', configFile: catalog });
+const config = loadConfig(process.env, { dataDir: dir, port: 0, demo: 'false', logLevel: 'warn', adminKey: 'bench-admin-key-0123456789', secretKey: 'bench-secret-key-0123456789abcdef0123', configFile: catalog });
 const s = await startSurety(config, { handleSignals: true });
 const ctx = withActor(s.rt, { type: 'operator', id: 'bench' });
 const account = await createAccount(ctx, { name: 'bench' });

@@ -159,7 +159,7 @@ function noteAttempt(p: ForwardParts, f: Flight, ch: LiveChannel, a: Answer, sta
   const detail = a.verdict.detail;
   f.attempts.push({ channel: ch.config.id, status: a.status, outcome: a.verdict.outcome, ms: Math.round(ms * 1000) / 1000, ...(detail ? { error: detail } : {}) });
   p.router.record(ch.config.id, a.verdict.outcome, Date.now(), a.verdict.outOfCredit === true);
-  p.metrics.attempts.inc({ channel: ch.config.name, outcome: a.verdict.outcome });
+  p.metrics.attemptsOf(ch.config.name, a.verdict.outcome).inc();
   if (a.facts) f.response = a.facts;
   if (detail) f.detail = `${ch.config.name}: ${detail}`;
 }

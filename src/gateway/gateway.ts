@@ -17,7 +17,7 @@ import { outcomeOfRefusal } from '../requests/policy.ts';
 import { LogWriter } from '../requests/writer.ts';
 import { admit, type Refusal } from './admission.ts';
 import { newFlight, type Flight, type IncomingCall } from './flight.ts';
-import { forward } from './forward.ts';
+import { forward, type ForwardParts } from './forward.ts';
 import { Concurrency, KeySpendTracker, RateLimiter } from './limits.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { answerError } from './respond.ts';
@@ -47,7 +47,7 @@ export class Gateway {
   readonly inFlightByOperation = new Map<string, number>();
   private readonly rt: Runtime;
   private readonly parts: SettleParts;
-  private readonly maxAttempts: number;
+  private readonly forwarding: ForwardParts;
   private inFlight = 0;
   private draining = false;
 
@@ -57,7 +57,6 @@ export class Gateway {
     this.balances = new Balances(rt);
     this.writer = new LogWriter(rt, this.balances);
     this.spend = new KeySpendTracker(rt);
-    this.maxAttempts = opts.maxAttempts ?? 3;
     this.parts = {
       auth,
       catalog,
@@ -70,6 +69,8 @@ export class Gateway {
       defaultMaxOutputTokens: opts.defaultMaxOutputTokens ?? 8192,
       cancelledPolicy: opts.cancelledPolicy ?? 'delivered',
     };
+    const parts = this.parts;
+    this.forwarding = { router, pool: this.pool, metrics, maxAttempts: opts.maxAttempts ?? 3, charge: (f) => chargeOf(parts, f) };
   }
 
   get requestsInFlight(): number {
@@ -92,7 +93,7 @@ export class Gateway {
     try {
       const refusal = this.draining ? { error: new AppError('SHUTTING_DOWN'), headers: { connection: 'close' } } : await admit(this.parts, f);
       if (refusal) this.refuse(f, res, refusal);
-      else await forward({ router: this.router, pool: this.pool, metrics: this.parts.metrics, maxAttempts: this.maxAttempts, charge: (x) => chargeOf(this.parts, x) }, f, res);
+      else await forward(this.forwarding, f, res);
     } catch (e) {
       if (isAppError(e) && f.attempts.length === 0) {
         // Refused while reading the request (a provider module found a field invalid).

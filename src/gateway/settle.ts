@@ -116,16 +116,16 @@ function delivered(f: Flight, amount: bigint): Record<string, unknown> {
 function count(m: GatewayMetrics, f: Flight, amount: bigint, totalS: number): void {
   const model = f.live?.config.id ?? 'unknown';
   const outcome = f.verdict.outcome;
-  m.requests.inc({ model, channel: f.channel?.config.name ?? 'none', outcome, endpoint: f.call.surface.operation });
-  m.latency.observe({ model, outcome }, totalS);
-  if (outcome === 'ok' && !f.stream) m.overhead.observe({ endpoint: f.call.surface.operation }, Math.max(0, totalS - f.upstreamMs / 1000));
-  if (f.firstByteAt !== null) m.ttfb.observe({ model }, (f.firstByteAt - f.call.started) / 1000);
+  m.requestsOf(model, f.channel?.config.name ?? 'none', outcome, f.call.surface.operation).inc();
+  m.latencyOf(model, outcome).observe(totalS);
+  if (outcome === 'ok' && !f.stream) m.overheadOf(f.call.surface.operation).observe(Math.max(0, totalS - f.upstreamMs / 1000));
+  if (f.firstByteAt !== null) m.ttfbOf(model).observe((f.firstByteAt - f.call.started) / 1000);
   if (amount > 0n && f.billable) {
     const b = f.billable;
-    m.charged.inc({ model }, Number(amount));
-    m.tokens.inc({ model, kind: 'input' }, b.input_tokens);
-    m.tokens.inc({ model, kind: 'output' }, b.output_tokens);
-    if (b.cached_input_tokens) m.tokens.inc({ model, kind: 'cached_input' }, b.cached_input_tokens);
-    if (b.cache_write_tokens) m.tokens.inc({ model, kind: 'cache_write' }, b.cache_write_tokens);
+    m.chargedOf(model).inc(Number(amount));
+    m.tokensOf(model, 'input').inc(b.input_tokens);
+    m.tokensOf(model, 'output').inc(b.output_tokens);
+    if (b.cached_input_tokens) m.tokensOf(model, 'cached_input').inc(b.cached_input_tokens);
+    if (b.cache_write_tokens) m.tokensOf(model, 'cache_write').inc(b.cache_write_tokens);
   }
 }

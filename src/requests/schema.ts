@@ -106,13 +106,19 @@ function storableText(v: string, max = 10_000): string {
   return t.length > max ? t.slice(0, max) : t;
 }
 
+const bigintAsString = (_k: string, x: unknown) => (typeof x === 'bigint' ? x.toString() : x);
+
 function storableJson(v: unknown): string | null {
   if (v === null || v === undefined) return null;
   try {
-    const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
-    return s === undefined ? null : s;
+    // Without a replacer first: a replacer is called for every key, and rows rarely hold a bigint.
+    return JSON.stringify(v) ?? null;
   } catch {
-    return null;
+    try {
+      return JSON.stringify(v, bigintAsString) ?? null;
+    } catch {
+      return null;
+    }
   }
 }
 

@@ -72,7 +72,7 @@ export const ConfigSchema = z
         }
       }, 'must be a USD decimal string like "0" or "100.00", at most 1000000000')
       .default('0'),
-    flushMs: int(1, 1000).default(10),
+    flushMs: int(1, 1000).default(20),
     bodyLimitBytes: int(1024, 512 * 1024 * 1024).default(32 * 1024 * 1024),
     requestLog: bool.default(false),
     trustProxy: bool.default(false),
