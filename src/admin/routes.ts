@@ -14,11 +14,20 @@ import { parseInput, usdAmount } from '../kernel/validation.ts';
 import { Paging, type RouteTable } from '../http/routes.ts';
 import { ledgerView, listAudit } from './views.ts';
 
+// The operator API (/admin/v1) over the account and money services: each route parses, calls one
+// service and shows the result. Catalog routes are in catalog-routes.ts, logs in requests/logs.ts.
+
 export function registerAdminRoutes(t: RouteTable, rt: Runtime): void {
+  registerAccountRoutes(t, rt);
+  registerMoneyRoutes(t, rt);
+  registerOversightRoutes(t, rt);
+}
+
+/** Accounts, their keys and members. */
+function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
   const tag = 'admin';
   const op = 'operator' as const;
   const ctx = (c: { actor: Parameters<typeof withActor>[1] }) => withActor(rt, c.actor);
-  const limitOf = (q: Record<string, string | undefined>, d = 100) => parseInput(Paging, q, 'query').limit ?? d;
 
   t.add({ method: 'POST', url: '/admin/v1/accounts', auth: op, tag, summary: 'Create an individual or enterprise account', body: CreateAccountInput, status: 201 }, async (c) =>
     accountView(await createAccount(ctx(c), c.body)));
@@ -58,6 +67,14 @@ export function registerAdminRoutes(t: RouteTable, rt: Runtime): void {
     await removeMember(ctx(c), c.params.id!, c.params.memberId!);
     return { ok: true };
   });
+}
+
+/** Money in and out: top-ups, redemption, holds, refunds, credits. */
+function registerMoneyRoutes(t: RouteTable, rt: Runtime): void {
+  const tag = 'admin';
+  const op = 'operator' as const;
+  const ctx = (c: { actor: Parameters<typeof withActor>[1] }) => withActor(rt, c.actor);
+  const limitOf = (q: Record<string, string | undefined>, d = 100) => parseInput(Paging, q, 'query').limit ?? d;
 
   // money in
   t.add({ method: 'POST', url: '/admin/v1/accounts/:id/topups', auth: op, tag, summary: 'Record a payment (bank_transfer, card, other) with optional bonus', body: TopupInput, idempotent: true, status: 201 }, async (c) => {
@@ -115,7 +132,12 @@ export function registerAdminRoutes(t: RouteTable, rt: Runtime): void {
     refundView(await approveRefund(ctx(c), c.params.refundId!, c.body)));
   t.add({ method: 'POST', url: '/admin/v1/refunds/:refundId/reject', auth: op, tag, summary: 'Reject a refund', body: DecisionInput }, async (c) =>
     refundView(await rejectRefund(ctx(c), c.params.refundId!, c.body)));
+}
 
+/** The audit log and the ledger's invariants. */
+function registerOversightRoutes(t: RouteTable, rt: Runtime): void {
+  const tag = 'admin';
+  const op = 'operator' as const;
   // audit and invariants
   const AuditFilter = Paging.extend({
     account_id: z.string().optional(), target_type: z.string().optional(), target_id: z.string().optional(), action: z.string().optional(),

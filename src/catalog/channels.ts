@@ -5,7 +5,7 @@ import { requireOperator } from '../kernel/authorisation.ts';
 import { audit } from '../kernel/audit.ts';
 import type { Runtime, ServiceContext } from '../kernel/context.ts';
 import { iso, parseInput } from '../kernel/validation.ts';
-import { json, num, str, type Row } from '../storage/port.ts';
+import { json, num, str, type Queryable, type Row } from '../storage/port.ts';
 import { PROVIDERS, type Provider } from '../providers/provider.ts';
 import type { Endpoint } from '../providers/types.ts';
 import { MODEL_KINDS, modelName } from './models.ts';
@@ -197,6 +197,13 @@ export async function createChannel(ctx: ServiceContext, raw: unknown): Promise<
 
 const notFound = (id: string) => new AppError('NOT_FOUND', `channel ${id} not found`, { resource: 'channel' });
 
+/** A channel by id or name, locked for the rest of the transaction (PostgreSQL). */
+async function lockChannel(ctx: ServiceContext, q: Queryable, id: string, box: SecretBox): Promise<ChannelConfig> {
+  const r = await q.get(`SELECT * FROM channels WHERE id = ? OR name = ?${ctx.db.forUpdate}`, [id, id]);
+  if (!r) throw notFound(id);
+  return toChannel(r, box);
+}
+
 /** Changes a channel (by id or name); fields left out keep their value. */
 export async function updateChannel(ctx: ServiceContext, id: string, raw: unknown): Promise<ChannelConfig> {
   requireOperator(ctx.actor);
@@ -204,9 +211,7 @@ export async function updateChannel(ctx: ServiceContext, id: string, raw: unknow
   const box = secretBox(ctx);
   const now = ctx.now();
   const out = await ctx.db.tx(async (q) => {
-    const r = await q.get(`SELECT * FROM channels WHERE id = ? OR name = ?${ctx.db.forUpdate}`, [id, id]);
-    if (!r) throw notFound(id);
-    const before = toChannel(r, box);
+    const before = await lockChannel(ctx, q, id, box);
     if (input.name !== undefined && input.name !== before.name && (await q.get('SELECT id FROM channels WHERE name = ?', [input.name]))) {
       throw new AppError('CONFLICT', `A channel named ${input.name} exists.`);
     }
@@ -237,9 +242,7 @@ export async function deleteChannel(ctx: ServiceContext, id: string): Promise<Ch
   const box = secretBox(ctx);
   const now = ctx.now();
   const out = await ctx.db.tx(async (q) => {
-    const r = await q.get(`SELECT * FROM channels WHERE id = ? OR name = ?${ctx.db.forUpdate}`, [id, id]);
-    if (!r) throw notFound(id);
-    const before = toChannel(r, box);
+    const before = await lockChannel(ctx, q, id, box);
     await q.run('DELETE FROM channels WHERE id = ?', [before.id]);
     await audit(q, ctx.actor, 'channel.delete', { type: 'channel', id: before.id }, channelView(before), undefined, now);
     return before;

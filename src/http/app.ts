@@ -80,14 +80,32 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     });
   }
 
-  const adminHash = opts.adminKeyHash;
-  const authenticate = async (req: FastifyRequest, mode: Auth): Promise<Actor> => {
+  const authenticate = authenticator(auth, opts.adminKeyHash);
+  const routes = new RouteTable(app, authenticate);
+  const readiness = registerHealth(app, rt);
+  registerAdminRoutes(routes, rt);
+  registerAccountRoutes(routes, rt);
+  // The operator API's map is for the operator: it lists every operator route and its inputs.
+  app.get('/admin/v1/openapi.json', async (req) => {
+    await authenticate(req, 'operator');
+    return routes.openapi('Surety control plane', '0.1.0');
+  });
+  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes, readiness);
+  return { app, auth, routes };
+}
+
+/**
+ * Who is calling a control-plane route: the operator (the operator key, compared by hash in
+ * constant time) or a customer (an API key). A working customer key on an operator route is the
+ * wrong kind of key (403); anything else there is no operator key (401).
+ */
+function authenticator(auth: KeyAuthenticator, adminHash: string): (req: FastifyRequest, mode: Auth) => Promise<Actor> {
+  return async (req, mode) => {
     if (mode === 'none') return { type: 'system', id: 'anonymous' };
     const token = bearer(req);
     if (!token) throw new AppError('AUTH_REQUIRED');
     if (mode === 'operator') {
       if (safeEqual(sha256Hex(token), adminHash)) return { type: 'operator', id: 'admin' };
-      // A working customer key is the wrong kind of key here (403); anything else is no operator key (401).
       if (token.startsWith(KEY_PREFIX) && (await auth.authenticate(token).then(() => true, () => false))) {
         throw new AppError('FORBIDDEN', 'This route is for the operator; a customer key cannot use it.');
       }
@@ -96,10 +114,12 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     const p = await auth.authenticate(token);
     return { type: 'customer', accountId: p.key.account_id, keyId: p.key.id, memberId: p.key.member_id, role: p.role };
   };
+}
 
-  const routes = new RouteTable(app, authenticate);
-  app.get('/healthz', async () => ({ status: 'ok' }));
+/** /healthz (the process is up) and /readyz (storage reachable, and every part able to write). */
+function registerHealth(app: FastifyInstance, rt: Runtime): ReadinessCheck[] {
   const readiness: ReadinessCheck[] = [];
+  app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
       await rt.db.ping();
@@ -115,15 +135,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     }
     return { status: 'ready', storage: rt.db.engine };
   });
-  registerAdminRoutes(routes, rt);
-  registerAccountRoutes(routes, rt);
-  // The operator API's map is for the operator: it lists every operator route and its inputs.
-  app.get('/admin/v1/openapi.json', async (req) => {
-    await authenticate(req, 'operator');
-    return routes.openapi('Surety control plane', '0.1.0');
-  });
-  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes, readiness);
-  return { app, auth, routes };
+  return readiness;
 }
 
 function bearer(req: FastifyRequest): string | null {

@@ -1,8 +1,3 @@
-import type { Provider } from './provider.ts';
-
-/** The old name of `Provider`, kept for callers outside providers/ until they switch. */
-export type Protocol = Provider;
-
 /**
  * Endpoint families:
  * - `chat`: OpenAI chat completions, Anthropic messages, Gemini generateContent/streamGenerateContent

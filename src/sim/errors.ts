@@ -1,6 +1,6 @@
 // Provider-shaped error bodies.
 
-import type { Protocol } from './types.ts';
+import type { Provider } from './types.ts';
 
 export interface ErrorSpec {
   status: number;
@@ -129,8 +129,8 @@ export function geminiError(status: number, message?: string): ErrorSpec {
 }
 
 /** The provider's generic error for `status`. */
-export function protocolError(protocol: Protocol, status: number, message?: string, requestId?: string): ErrorSpec {
-  switch (protocol) {
+export function providerError(provider: Provider, status: number, message?: string, requestId?: string): ErrorSpec {
+  switch (provider) {
     case 'openai': return openaiError(status, message);
     case 'anthropic': return anthropicError(status, message, undefined, requestId);
     case 'gemini': return geminiError(status, message);
@@ -141,8 +141,8 @@ export function protocolError(protocol: Protocol, status: number, message?: stri
  * The channel's upstream account is out of credit, as each provider says it: OpenAI 429
  * `insufficient_quota`, Anthropic 400 "credit balance is too low", Gemini 402 (prepay depleted).
  */
-export function outOfCreditError(protocol: Protocol, requestId?: string): ErrorSpec {
-  switch (protocol) {
+export function outOfCreditError(provider: Provider, requestId?: string): ErrorSpec {
+  switch (provider) {
     case 'openai':
       return openaiError(429, 'You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota');
     case 'anthropic':
@@ -152,9 +152,9 @@ export function outOfCreditError(protocol: Protocol, requestId?: string): ErrorS
   }
 }
 
-/** 401 for a missing (`key === null`) or rejected key, in the protocol's shape. */
-export function authError(protocol: Protocol, key: string | null, requestId?: string): ErrorSpec {
-  switch (protocol) {
+/** 401 for a missing (`key === null`) or rejected key, in the provider's shape. */
+export function authError(provider: Provider, key: string | null, requestId?: string): ErrorSpec {
+  switch (provider) {
     case 'openai':
       return key === null
         ? openaiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", 'invalid_request_error', null)

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ErrorSpec } from './errors.ts';
 import type { Stats } from './state.ts';
-import type { Directives, Protocol, SimRequestRecord } from './types.ts';
+import type { Directives, Provider, SimRequestRecord } from './types.ts';
 
 export interface SimContext {
   /** Real delay = simulated delay × timeScale. */
@@ -22,7 +22,7 @@ export class Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly ctx: SimContext;
-  readonly protocol: Protocol;
+  readonly provider: Provider;
   readonly path: string;
   readonly query: string;
   model = '';
@@ -35,11 +35,11 @@ export class Exchange {
   simulatedMs = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(req: IncomingMessage, res: ServerResponse, ctx: SimContext, protocol: Protocol, path: string, query: string) {
+  constructor(req: IncomingMessage, res: ServerResponse, ctx: SimContext, provider: Provider, path: string, query: string) {
     this.req = req;
     this.res = res;
     this.ctx = ctx;
-    this.protocol = protocol;
+    this.provider = provider;
     this.path = path;
     this.query = query;
     ctx.stats.inFlight++;
@@ -84,7 +84,7 @@ export class Exchange {
   private headers(contentType: string, extra: string[] | undefined): string[] {
     const h = ['content-type', contentType, 'x-sim-simulated-ms', String(Math.round(this.simulatedMs))];
     if (this.requestId !== '') {
-      h.push(this.protocol === 'anthropic' ? 'request-id' : 'x-request-id', this.requestId);
+      h.push(this.provider === 'anthropic' ? 'request-id' : 'x-request-id', this.requestId);
     }
     if (extra !== undefined) for (let i = 0; i < extra.length; i++) h.push(extra[i]);
     return h;

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as anthropic from './anthropic.ts';
 import { PNG_BYTES, newId } from './content.ts';
 import { parseDirectives } from './directives.ts';
-import { authError, outOfCreditError, protocolError } from './errors.ts';
+import { authError, outOfCreditError, providerError } from './errors.ts';
 import { Exchange, type SimContext } from './exchange.ts';
 import { FaultSchedule, normalizeFaults } from './faults.ts';
 import * as gemini from './gemini.ts';
@@ -16,10 +16,10 @@ import {
 } from './models.ts';
 import * as openai from './openai.ts';
 import { RequestLog, Stats } from './state.ts';
-import type { Directives, Protocol, SimFault, SimRequestRecord } from './types.ts';
+import type { Directives, Provider, SimFault, SimRequestRecord } from './types.ts';
 import { type Obj, isObj, str } from './util.ts';
 
-export type { Directives, FaultMode, Protocol, SimFault, SimRequestRecord } from './types.ts';
+export type { Directives, FaultMode, Provider, SimFault, SimRequestRecord } from './types.ts';
 
 export interface SimulatorOptions {
   host?: string;
@@ -56,19 +56,19 @@ type Kind =
 
 interface Route {
   kind: Kind;
-  protocol: Protocol;
+  provider: Provider;
   /** Model taken from the path (Gemini) or the id of GET …/models/{id}. */
   model: string | null;
 }
 
-const R_CHAT: Route = { kind: 'chat', protocol: 'openai', model: null };
-const R_EMB: Route = { kind: 'embeddings', protocol: 'openai', model: null };
-const R_IMG: Route = { kind: 'images', protocol: 'openai', model: null };
-const R_EDIT: Route = { kind: 'edits', protocol: 'openai', model: null };
-const R_MODELS: Route = { kind: 'models', protocol: 'openai', model: null };
-const R_MSG: Route = { kind: 'messages', protocol: 'anthropic', model: null };
-const R_ACOUNT: Route = { kind: 'count_tokens', protocol: 'anthropic', model: null };
-const R_GMODELS: Route = { kind: 'gmodels', protocol: 'gemini', model: null };
+const R_CHAT: Route = { kind: 'chat', provider: 'openai', model: null };
+const R_EMB: Route = { kind: 'embeddings', provider: 'openai', model: null };
+const R_IMG: Route = { kind: 'images', provider: 'openai', model: null };
+const R_EDIT: Route = { kind: 'edits', provider: 'openai', model: null };
+const R_MODELS: Route = { kind: 'models', provider: 'openai', model: null };
+const R_MSG: Route = { kind: 'messages', provider: 'anthropic', model: null };
+const R_ACOUNT: Route = { kind: 'count_tokens', provider: 'anthropic', model: null };
+const R_GMODELS: Route = { kind: 'gmodels', provider: 'gemini', model: null };
 
 function decode(s: string): string {
   if (!s.includes('%')) return s;
@@ -97,18 +97,18 @@ function matchRoute(method: string, path: string): Route | null {
     if (c <= 0) return null;
     const model = decode(rest.slice(0, c));
     switch (rest.slice(c + 1)) {
-      case 'generateContent': return { kind: 'generate', protocol: 'gemini', model };
-      case 'streamGenerateContent': return { kind: 'stream', protocol: 'gemini', model };
-      case 'countTokens': return { kind: 'gcount', protocol: 'gemini', model };
+      case 'generateContent': return { kind: 'generate', provider: 'gemini', model };
+      case 'streamGenerateContent': return { kind: 'stream', provider: 'gemini', model };
+      case 'countTokens': return { kind: 'gcount', provider: 'gemini', model };
       default: return null;
     }
   }
   if (method === 'GET') {
     if (path === '/v1/models') return R_MODELS;
     if (path === '/v1beta/models') return R_GMODELS;
-    if (path.startsWith('/v1/models/') && path.length > 11) return { kind: 'model', protocol: 'openai', model: decode(path.slice(11)) };
+    if (path.startsWith('/v1/models/') && path.length > 11) return { kind: 'model', provider: 'openai', model: decode(path.slice(11)) };
     if (path.startsWith('/v1beta/models/') && path.length > 15) {
-      return { kind: 'gmodel', protocol: 'gemini', model: decode(path.slice(15)) };
+      return { kind: 'gmodel', provider: 'gemini', model: decode(path.slice(15)) };
     }
   }
   return null;
@@ -181,11 +181,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return;
     }
     if (d.quota) {
-      ex.sendError(outOfCreditError(ex.protocol, ex.requestId || undefined), 'error', d);
+      ex.sendError(outOfCreditError(ex.provider, ex.requestId || undefined), 'error', d);
       return;
     }
     if (d.error !== 0) {
-      ex.sendError(protocolError(ex.protocol, d.error, undefined, ex.requestId || undefined), 'error', d);
+      ex.sendError(providerError(ex.provider, d.error, undefined, ex.requestId || undefined), 'error', d);
       return;
     }
     if (d.malformed) {
@@ -202,7 +202,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case 'generate': gemini.generate(ex, body, d, false, false); return;
       case 'stream': gemini.generate(ex, body, d, true, isSse(ex.query)); return;
       case 'gcount': gemini.countTokens(ex, body); return;
-      default: ex.sendError(protocolError(ex.protocol, 404)); return;
+      default: ex.sendError(providerError(ex.provider, 404)); return;
     }
   }
 
@@ -213,20 +213,20 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   function malformed(ex: Exchange, route: Route, body: Obj): void {
     const streaming = route.kind === 'stream' || body.stream === true;
     if (!streaming) {
-      const broken = ex.protocol === 'gemini'
+      const broken = ex.provider === 'gemini'
         ? '{"candidates":[{"content":{"parts":[{"text":"lorem ipsum'
-        : ex.protocol === 'anthropic'
+        : ex.provider === 'anthropic'
           ? '{"id":"msg_simmalformed","type":"message","content":[{"type":"text","text":"lorem'
           : '{"id":"chatcmpl-simmalformed","object":"chat.completion","choices":[{"message":{"content":"lorem';
       ex.sendJson(200, broken, 'malformed');
       return;
     }
-    if (ex.protocol === 'anthropic') {
+    if (ex.provider === 'anthropic') {
       ex.sendStream(200, [
         'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_simmalformed",\n\n',
         'event: message_stop\ndata: {"type":"message_stop"}\n\n',
       ], 0, -1, 'malformed');
-    } else if (ex.protocol === 'gemini') {
+    } else if (ex.provider === 'gemini') {
       if (isSse(ex.query)) ex.sendStream(200, ['data: {"candidates":[{"content":{"parts":[{"text":"lorem \r\n\r\n'], 0, -1, 'malformed');
       else ex.sendStream(200, ['[{"candidates":[{"content":', ']'], 0, -1, 'malformed', 'application/json; charset=UTF-8');
     } else {
@@ -240,10 +240,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   function models(ex: Exchange, route: Route): void {
     switch (route.kind) {
       case 'models':
-        ex.sendJson(200, ex.protocol === 'anthropic' ? ANTHROPIC_MODEL_LIST : OPENAI_MODEL_LIST);
+        ex.sendJson(200, ex.provider === 'anthropic' ? ANTHROPIC_MODEL_LIST : OPENAI_MODEL_LIST);
         return;
       case 'model':
-        ex.sendJson(200, JSON.stringify(ex.protocol === 'anthropic' ? anthropicModel(ex.model) : openaiModel(ex.model)));
+        ex.sendJson(200, JSON.stringify(ex.provider === 'anthropic' ? anthropicModel(ex.model) : openaiModel(ex.model)));
         return;
       case 'gmodels':
         ex.sendJson(200, GEMINI_MODEL_LIST);
@@ -257,18 +257,18 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const method = req.method ?? 'GET';
     const key = apiKey(req, ex.query);
     ex.key = key;
-    if (ex.protocol !== 'gemini') ex.requestId = newId('req_');
+    if (ex.provider !== 'gemini') ex.requestId = newId('req_');
     const ctype = header(req, 'content-type') ?? '';
     const multipart = buf !== null && ctype.startsWith('multipart/');
     const raw = buf === null || buf.length === 0 ? '' : buf.toString(multipart ? 'latin1' : 'utf8');
     ex.record = log.add(Date.now(), method, ex.path, key, raw);
 
     if (buf === null && method !== 'GET' && method !== 'HEAD') {
-      ex.sendError(protocolError(ex.protocol, 413, 'Request body too large.', ex.requestId || undefined));
+      ex.sendError(providerError(ex.provider, 413, 'Request body too large.', ex.requestId || undefined));
       return;
     }
     if (route === null) {
-      ex.sendError(protocolError(ex.protocol, 404, `Invalid URL (${method} ${ex.path})`, ex.requestId || undefined));
+      ex.sendError(providerError(ex.provider, 404, `Invalid URL (${method} ${ex.path})`, ex.requestId || undefined));
       return;
     }
 
@@ -300,7 +300,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (model !== '') stats.countModel(model);
 
     if (key === null || key.startsWith('bad')) {
-      ex.sendError(authError(ex.protocol, key, ex.requestId || undefined), 'auth');
+      ex.sendError(authError(ex.provider, key, ex.requestId || undefined), 'auth');
       return;
     }
     if (isGet) {
@@ -308,7 +308,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       return;
     }
     if (bad) {
-      ex.sendError(protocolError(ex.protocol, 400, 'We could not parse the JSON body of your request.', ex.requestId || undefined));
+      ex.sendError(providerError(ex.provider, 400, 'We could not parse the JSON body of your request.', ex.requestId || undefined));
       return;
     }
 
@@ -316,8 +316,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (fault !== null) {
       if (fault.mode === 'timeout') ex.hold('fault_timeout');
       else if (fault.mode === 'reset') ex.reset('fault_reset');
-      else if (fault.mode === 'quota') ex.sendError(outOfCreditError(ex.protocol, ex.requestId || undefined), 'fault');
-      else ex.sendError(protocolError(ex.protocol, fault.status, undefined, ex.requestId || undefined), 'fault');
+      else if (fault.mode === 'quota') ex.sendError(outOfCreditError(ex.provider, ex.requestId || undefined), 'fault');
+      else ex.sendError(providerError(ex.provider, fault.status, undefined, ex.requestId || undefined), 'fault');
       return;
     }
 
@@ -407,12 +407,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     const method = req.method ?? 'GET';
     const route = matchRoute(method, path);
-    let protocol: Protocol;
-    if (route !== null && route.protocol !== 'openai') protocol = route.protocol;
-    else if (req.headers['anthropic-version'] !== undefined) protocol = 'anthropic';
-    else if (route === null && path.startsWith('/v1beta')) protocol = 'gemini';
-    else protocol = 'openai';
-    const ex = new Exchange(req, res, ctx, protocol, path, query);
+    let provider: Provider;
+    if (route !== null && route.provider !== 'openai') provider = route.provider;
+    else if (req.headers['anthropic-version'] !== undefined) provider = 'anthropic';
+    else if (route === null && path.startsWith('/v1beta')) provider = 'gemini';
+    else provider = 'openai';
+    const ex = new Exchange(req, res, ctx, provider, path, query);
     stats.total++;
     stats.countPath(path);
     if (method === 'GET' || method === 'HEAD') {

@@ -1,6 +1,6 @@
 // Shared types of the upstream simulator (`surety sim`).
 
-export type Protocol = 'openai' | 'anthropic' | 'gemini';
+export type Provider = 'openai' | 'anthropic' | 'gemini';
 
 export type FaultMode = 'error' | 'timeout' | 'reset' | 'quota';
 

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/kernel/config/load.ts';
 import { startSurety, type Started } from '../../src/start.ts';
 import { ADMIN_KEY, startTestGateway, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
 
-type Protocol = 'openai' | 'anthropic' | 'gemini';
+type Provider = 'openai' | 'anthropic' | 'gemini';
 
 interface Res {
   status: number;
@@ -24,7 +24,7 @@ const BODY_LIMIT = 8192;
 const FLAT_MODEL = 'flat-cent';
 
 /** One chat request in a protocol's own wire format, with its own way of sending the key. */
-async function call(base: string, protocol: Protocol, key: string | null, text: string, opts: { model?: string; raw?: string; contentType?: string } = {}): Promise<Res> {
+async function call(base: string, protocol: Provider, key: string | null, text: string, opts: { model?: string; raw?: string; contentType?: string } = {}): Promise<Res> {
   const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/json' };
   let url: string;
   let body: unknown;
@@ -54,7 +54,7 @@ async function call(base: string, protocol: Protocol, key: string | null, text: 
 }
 
 /** Asserts an error in the protocol's own shape, with our stable code in the protocol's code slot. */
-function expectProtocolError(r: Res, protocol: Protocol, status: number, code: string, kind: string): void {
+function expectProviderError(r: Res, protocol: Provider, status: number, code: string, kind: string): void {
   assert.equal(r.status, status, `${protocol}: expected ${status} ${code}, got ${r.status} ${r.text}`);
   assert.match(String(r.headers.get('x-request-id')), /^req_/);
   if (protocol === 'openai') {
@@ -87,7 +87,7 @@ async function addFlatModel(admin: (m: string, p: string, b?: unknown) => Promis
 
 describe('limits and key rules', () => {
   let g: TestGateway;
-  const ok = async (key: string, text = 'hello', protocol: Protocol = 'openai', model?: string) => {
+  const ok = async (key: string, text = 'hello', protocol: Provider = 'openai', model?: string) => {
     const r = await call(g.url, protocol, key, text, model ? { model } : {});
     assert.equal(r.status, 200, r.text);
     return r;
@@ -124,14 +124,14 @@ describe('limits and key rules', () => {
     const other = await g.admin('POST', `/admin/v1/accounts/${c.accountId}/keys`, { name: 'sibling' });
     for (let i = 0; i < 3; i++) await ok(c.key);
     const r = await call(g.url, 'openai', c.key, 'one too many');
-    expectProtocolError(r, 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
+    expectProviderError(r, 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
     // 3 per minute refill one every 20 s.
     const ra = Number(r.headers.get('retry-after'));
     assert.ok(Number.isInteger(ra) && ra >= 1 && ra <= 20, `retry-after ${ra}`);
     await refusedRow(r, 'rate_limited', c);
     // The same key through another API is the same bucket, refused in that API's shape.
-    expectProtocolError(await call(g.url, 'anthropic', c.key, 'hi'), 'anthropic', 429, 'RATE_LIMITED', 'rate_limit_error');
-    expectProtocolError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 429, 'RATE_LIMITED', 'RESOURCE_EXHAUSTED');
+    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi'), 'anthropic', 429, 'RATE_LIMITED', 'rate_limit_error');
+    expectProviderError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 429, 'RATE_LIMITED', 'RESOURCE_EXHAUSTED');
     await ok(other.key);
   });
 
@@ -141,7 +141,7 @@ describe('limits and key rules', () => {
     const first = await ok(c.key, 'write a lot [[sim:tokens=100]]');
     assert.equal(first.body.usage.completion_tokens, 100);
     const r = await call(g.url, 'openai', c.key, 'hi');
-    expectProtocolError(r, 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
+    expectProviderError(r, 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
     assert.ok(Number(r.headers.get('retry-after')) >= 1);
     await refusedRow(r, 'rate_limited', c);
     // The control: the same two requests under a roomy TPM both pass.
@@ -158,9 +158,9 @@ describe('limits and key rules', () => {
     await ok(c.key);
     await ok(k2);
     const r = await call(g.url, 'openai', c.key, 'hi');
-    expectProtocolError(r, 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
+    expectProviderError(r, 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
     assert.match(r.body.error.message, /account/);
-    expectProtocolError(await call(g.url, 'openai', k2, 'hi'), 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
+    expectProviderError(await call(g.url, 'openai', k2, 'hi'), 'openai', 429, 'RATE_LIMITED', 'rate_limit_error');
     // Lifted: passes at once.
     await g.admin('PATCH', `/admin/v1/accounts/${c.accountId}`, { rpm: null });
     await ok(k2);
@@ -168,7 +168,7 @@ describe('limits and key rules', () => {
     await g.admin('PATCH', `/admin/v1/accounts/${c.accountId}`, { tpm: 50 });
     await ok(c.key, 'long answer [[sim:tokens=80]]');
     const t = await call(g.url, 'anthropic', k2, 'hi');
-    expectProtocolError(t, 'anthropic', 429, 'RATE_LIMITED', 'rate_limit_error');
+    expectProviderError(t, 'anthropic', 429, 'RATE_LIMITED', 'rate_limit_error');
     assert.match(t.body.error.message, /account/);
     await refusedRow(t, 'rate_limited');
   });
@@ -180,7 +180,7 @@ describe('limits and key rules', () => {
     while (g.s.gateway.gateway.requestsInFlight < 2 && Date.now() < until) await sleep(5);
     const third = await call(g.url, 'openai', c.key, 'third [[sim:latency=500]]');
     assert.equal(g.s.gateway.gateway.requestsInFlight, 2, 'refused while the first two still wait on the upstream');
-    expectProtocolError(third, 'openai', 429, 'CONCURRENCY_LIMITED', 'rate_limit_error');
+    expectProviderError(third, 'openai', 429, 'CONCURRENCY_LIMITED', 'rate_limit_error');
     const done = await Promise.all(slow);
     assert.deepEqual(done.map((r) => r.status), [200, 200]);
     await refusedRow(third, 'rate_limited', c);
@@ -192,10 +192,10 @@ describe('limits and key rules', () => {
     const c = await g.customer('5.00', { models: ['gpt-4o-mini'] });
     await ok(c.key);
     const a = await call(g.url, 'anthropic', c.key, 'hi');
-    expectProtocolError(a, 'anthropic', 403, 'MODEL_NOT_ALLOWED', 'permission_error');
+    expectProviderError(a, 'anthropic', 403, 'MODEL_NOT_ALLOWED', 'permission_error');
     await refusedRow(a, 'auth_error', c);
-    expectProtocolError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 403, 'MODEL_NOT_ALLOWED', 'PERMISSION_DENIED');
-    expectProtocolError(await call(g.url, 'openai', c.key, 'hi', { model: FLAT_MODEL }), 'openai', 403, 'MODEL_NOT_ALLOWED', 'permission_error');
+    expectProviderError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 403, 'MODEL_NOT_ALLOWED', 'PERMISSION_DENIED');
+    expectProviderError(await call(g.url, 'openai', c.key, 'hi', { model: FLAT_MODEL }), 'openai', 403, 'MODEL_NOT_ALLOWED', 'permission_error');
     // Widened: applies at once.
     await g.admin('PATCH', `/admin/v1/accounts/${c.accountId}/keys/${c.keyId}`, { models: ['gpt-4o-mini', 'claude-sonnet-5-5'] });
     await ok(c.key, 'hi', 'anthropic');
@@ -207,11 +207,11 @@ describe('limits and key rules', () => {
     assert.equal((await row(r)).client_ip, '127.0.0.1');
     const outside = await g.customer('5.00', { ips: ['10.0.0.0/8', '192.168.0.0/16'] });
     const refused = await call(g.url, 'openai', outside.key, 'hi');
-    expectProtocolError(refused, 'openai', 403, 'IP_NOT_ALLOWED', 'permission_error');
+    expectProviderError(refused, 'openai', 403, 'IP_NOT_ALLOWED', 'permission_error');
     assert.match(refused.body.error.message, /127\.0\.0\.1/);
     const l = await refusedRow(refused, 'auth_error', outside);
     assert.equal(l.client_ip, '127.0.0.1');
-    expectProtocolError(await call(g.url, 'anthropic', outside.key, 'hi'), 'anthropic', 403, 'IP_NOT_ALLOWED', 'permission_error');
+    expectProviderError(await call(g.url, 'anthropic', outside.key, 'hi'), 'anthropic', 403, 'IP_NOT_ALLOWED', 'permission_error');
     // Without SURETY_TRUST_PROXY a forwarded-for header is not believed.
     const spoofed = await fetch(`${g.url}/v1/chat/completions`, {
       method: 'POST',
@@ -229,7 +229,7 @@ describe('limits and key rules', () => {
       await ok(c.key, 'one', 'openai', FLAT_MODEL);
       await ok(c.key, 'two', 'openai', FLAT_MODEL);
       const r = await call(g.url, 'openai', c.key, 'three', { model: FLAT_MODEL });
-      expectProtocolError(r, 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
+      expectProviderError(r, 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
       assert.match(r.body.error.message, new RegExp(period));
       await refusedRow(r, 'key_limit', c);
       const bal = await g.balance(c.accountId);
@@ -237,7 +237,7 @@ describe('limits and key rules', () => {
     }
     // Anthropic's shape for the same refusal.
     const c = await g.customer('5.00', { limits: { total: '0.000001' } });
-    expectProtocolError(await call(g.url, 'anthropic', c.key, 'hi'), 'anthropic', 402, 'KEY_LIMIT_EXCEEDED', 'billing_error');
+    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi'), 'anthropic', 402, 'KEY_LIMIT_EXCEEDED', 'billing_error');
   });
 
   test('key expiry: works until expires_at, then 401 key_expired in each shape', async () => {
@@ -247,7 +247,7 @@ describe('limits and key rules', () => {
     await sleep(expires - Date.now() + 20);
     for (const p of ['openai', 'anthropic', 'gemini'] as const) {
       const r = await call(g.url, p, c.key, 'hi');
-      expectProtocolError(r, p, 401, 'KEY_EXPIRED', p === 'openai' ? 'authentication_error' : p === 'anthropic' ? 'authentication_error' : 'UNAUTHENTICATED');
+      expectProviderError(r, p, 401, 'KEY_EXPIRED', p === 'openai' ? 'authentication_error' : p === 'anthropic' ? 'authentication_error' : 'UNAUTHENTICATED');
       if (p === 'openai') await refusedRow(r, 'auth_error', c);
     }
   });
@@ -257,33 +257,33 @@ describe('limits and key rules', () => {
     await ok(c.key);
     await g.admin('DELETE', `/admin/v1/accounts/${c.accountId}/keys/${c.keyId}`);
     const r = await call(g.url, 'openai', c.key, 'hi');
-    expectProtocolError(r, 'openai', 401, 'KEY_REVOKED', 'authentication_error');
+    expectProviderError(r, 'openai', 401, 'KEY_REVOKED', 'authentication_error');
     await refusedRow(r, 'auth_error', c);
-    expectProtocolError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 401, 'KEY_REVOKED', 'UNAUTHENTICATED');
+    expectProviderError(await call(g.url, 'gemini', c.key, 'hi'), 'gemini', 401, 'KEY_REVOKED', 'UNAUTHENTICATED');
   });
 
   test('body size limit: 413 in the caller\'s shape, logged as client_error; a body just under passes', async () => {
     const c = await g.customer('5.00');
     const big = 'x'.repeat(BODY_LIMIT);
     const r = await call(g.url, 'openai', c.key, big);
-    expectProtocolError(r, 'openai', 413, 'BODY_TOO_LARGE', 'invalid_request_error');
+    expectProviderError(r, 'openai', 413, 'BODY_TOO_LARGE', 'invalid_request_error');
     const l = await refusedRow(r, 'client_error', c);
     assert.equal(l.error_code, 'BODY_TOO_LARGE');
-    expectProtocolError(await call(g.url, 'anthropic', c.key, big), 'anthropic', 413, 'BODY_TOO_LARGE', 'request_too_large');
-    expectProtocolError(await call(g.url, 'gemini', c.key, big), 'gemini', 413, 'BODY_TOO_LARGE', 'INVALID_ARGUMENT');
+    expectProviderError(await call(g.url, 'anthropic', c.key, big), 'anthropic', 413, 'BODY_TOO_LARGE', 'request_too_large');
+    expectProviderError(await call(g.url, 'gemini', c.key, big), 'gemini', 413, 'BODY_TOO_LARGE', 'INVALID_ARGUMENT');
     await ok(c.key, 'x'.repeat(BODY_LIMIT - 200));
   });
 
   test('unknown model: 404 in each shape, logged with the name asked for, not billed', async () => {
     const c = await g.customer('5.00');
     const r = await call(g.url, 'openai', c.key, 'hi', { model: 'gpt-9-imaginary' });
-    expectProtocolError(r, 'openai', 404, 'UNKNOWN_MODEL', 'invalid_request_error');
+    expectProviderError(r, 'openai', 404, 'UNKNOWN_MODEL', 'invalid_request_error');
     const l = await refusedRow(r, 'client_error', c);
     assert.equal(l.model, 'gpt-9-imaginary');
-    expectProtocolError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'claude-imaginary' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
-    expectProtocolError(await call(g.url, 'gemini', c.key, 'hi', { model: 'gemini-imaginary' }), 'gemini', 404, 'UNKNOWN_MODEL', 'NOT_FOUND');
+    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'claude-imaginary' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
+    expectProviderError(await call(g.url, 'gemini', c.key, 'hi', { model: 'gemini-imaginary' }), 'gemini', 404, 'UNKNOWN_MODEL', 'NOT_FOUND');
     // A model of another provider through the wrong API is not silently translated.
-    expectProtocolError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'gpt-4o-mini' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
+    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'gpt-4o-mini' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
   });
 
   test('other refusals keep stable codes in every shape: no key, bad key, bad JSON, wrong content type', async () => {
@@ -291,12 +291,12 @@ describe('limits and key rules', () => {
     for (const p of ['openai', 'anthropic', 'gemini'] as const) {
       const auth = p === 'openai' ? 'authentication_error' : p === 'anthropic' ? 'authentication_error' : 'UNAUTHENTICATED';
       const invalid = p === 'gemini' ? 'INVALID_ARGUMENT' : 'invalid_request_error';
-      expectProtocolError(await call(g.url, p, null, 'hi'), p, 401, 'AUTH_REQUIRED', auth);
-      expectProtocolError(await call(g.url, p, 'sk-sur-nope', 'hi'), p, 401, 'KEY_INVALID', auth);
-      expectProtocolError(await call(g.url, p, c.key, '', { raw: '{"model": ' }), p, 400, 'INVALID_JSON', invalid);
+      expectProviderError(await call(g.url, p, null, 'hi'), p, 401, 'AUTH_REQUIRED', auth);
+      expectProviderError(await call(g.url, p, 'sk-sur-nope', 'hi'), p, 401, 'KEY_INVALID', auth);
+      expectProviderError(await call(g.url, p, c.key, '', { raw: '{"model": ' }), p, 400, 'INVALID_JSON', invalid);
       const t = await call(g.url, p, c.key, '', { raw: 'model=x', contentType: 'text/plain' });
       assert.equal(t.status, 415, t.text);
-      expectProtocolError(t, p, 415, 'UNSUPPORTED_MEDIA_TYPE', p === 'gemini' ? 'UNKNOWN' : p === 'anthropic' ? 'api_error' : 'invalid_request_error');
+      expectProviderError(t, p, 415, 'UNSUPPORTED_MEDIA_TYPE', p === 'gemini' ? 'UNKNOWN' : p === 'anthropic' ? 'api_error' : 'invalid_request_error');
     }
     await g.settle();
     const rows = await g.logsOfKey(c.keyId);
@@ -347,7 +347,7 @@ describe('key total spend limit across a restart on the same data directory', ()
     const flat = (url: string) => call(url, 'openai', key.key, 'pay per request', { model: FLAT_MODEL });
     for (let i = 0; i < 3; i++) assert.equal((await flat(s.url)).status, 200);
     const fourth = await flat(s.url);
-    expectProtocolError(fourth, 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
+    expectProviderError(fourth, 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
     assert.match(fourth.body.error.message, /total/);
     await s.stop();
     s = null;
@@ -356,10 +356,10 @@ describe('key total spend limit across a restart on the same data directory', ()
     s = await start();
     admin = adminOf(s.url);
     const again = await flat(s.url);
-    expectProtocolError(again, 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
+    expectProviderError(again, 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
     await admin('PATCH', `/admin/v1/accounts/${acct.id}/keys/${key.id}`, { limits: { total: '0.04' } });
     assert.equal((await flat(s.url)).status, 200, 'one more cent of room, one more request');
-    expectProtocolError(await flat(s.url), 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
+    expectProviderError(await flat(s.url), 'openai', 402, 'KEY_LIMIT_EXCEEDED', 'insufficient_quota');
     await s.gateway.gateway.writer.flush();
     const bal = await admin('GET', `/admin/v1/accounts/${acct.id}/balance`);
     assert.equal(usd(bal.total), usd('0.96'), 'four requests of one cent were charged, none of the refused');

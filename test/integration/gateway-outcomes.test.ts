@@ -10,7 +10,7 @@ import { big } from '../../src/storage/port.ts';
 import { engines } from '../helpers/engines.ts';
 import { simTokens, startTestGateway, tokenCost, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
 
-type Protocol = 'openai' | 'anthropic' | 'gemini';
+type Provider = 'openai' | 'anthropic' | 'gemini';
 
 interface Expect {
   /** HTTP status the client sees. */
@@ -19,7 +19,7 @@ interface Expect {
   /** Status on the log row when it differs (499 for a cancel, 502 for a cut stream). */
   rowStatus?: number;
   /** The gateway's own error in the caller's shape, with this stable code. */
-  error?: { protocol: Protocol; code: string };
+  error?: { protocol: Provider; code: string };
   /** Exact charge in nano-USD (0n = not billed). 'positive' = some charge, checked against the ledger. */
   amount: bigint | 'positive';
   /** Number of upstream attempts on the row. */
@@ -56,7 +56,7 @@ async function customer(balance = '10.00', key: Record<string, unknown> = {}): P
   return c;
 }
 
-function checkErrorShape(protocol: Protocol, status: number, code: string, body: any, text: string): void {
+function checkErrorShape(protocol: Provider, status: number, code: string, body: any, text: string): void {
   if (protocol === 'openai') {
     assert.equal(typeof body?.error?.message, 'string', text);
     assert.ok(body.error.message.length > 0);
