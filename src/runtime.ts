@@ -5,11 +5,14 @@ import { expireHolds } from './billing/holds.ts';
 import { expireBalances } from './billing/topups.ts';
 import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
 import { openDb } from './storage/open.ts';
+import { Jobs } from './kernel/jobs.ts';
 import type { Db } from './storage/port.ts';
 
 export interface RuntimeHandle extends Runtime {
   bus: EventBus;
-  /** Periodic upkeep: expired holds voided, balances expired (when enabled). */
+  /** Background jobs of this process (kernel/jobs.ts); the upkeep jobs are registered already. */
+  jobs: Jobs;
+  /** Starts the background jobs: expired holds voided, balances expired (when enabled), and any registered since. */
   startMaintenance(intervalMs?: number): void;
   close(): Promise<void>;
 }
@@ -22,7 +25,7 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
   const log = opts.log ?? createLogger(config);
   const db = opts.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const bus = new EventBus();
-  let timer: NodeJS.Timeout | undefined;
+  const jobs = new Jobs(log);
   // Several processes on one PostgreSQL (gateway instances, the CLI): relay change notices so that
   // a revoked key, a top-up or a catalog change reaches every instance at once, not at cache expiry.
   let unlisten: (() => Promise<void>) | null = null;
@@ -50,23 +53,34 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
     bus,
     log,
     now: Date.now,
+    jobs,
     startMaintenance(intervalMs = 10_000) {
-      if (timer) return;
-      let running = false;
-      timer = setInterval(() => {
-        if (running) return;
-        running = true;
-        Promise.all([expireHolds(rt), config.balanceExpiryDays > 0 ? expireBalances(rt) : 0])
-          .then(([h, b]) => {
-            if (h || b) log.info({ holds_expired: h, balances_expired: b }, 'maintenance');
-          })
-          .catch((err) => log.error({ err }, 'maintenance failed'))
-          .finally(() => (running = false));
-      }, intervalMs);
-      timer.unref();
+      if (!jobs.names.includes('expire-holds')) {
+        jobs.register({
+          name: 'expire-holds',
+          intervalMs,
+          run: async () => {
+            const n = await expireHolds(rt);
+            if (n) log.info({ holds_expired: n }, 'maintenance');
+            return n;
+          },
+        });
+        if (config.balanceExpiryDays > 0) {
+          jobs.register({
+            name: 'expire-balances',
+            intervalMs,
+            run: async () => {
+              const n = await expireBalances(rt);
+              if (n) log.info({ balances_expired: n }, 'maintenance');
+              return n;
+            },
+          });
+        }
+      }
+      jobs.start();
     },
     async close() {
-      if (timer) clearInterval(timer);
+      await jobs.stop();
       bus.relay = null;
       await unlisten?.();
       await db.close();
