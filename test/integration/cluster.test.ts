@@ -1,0 +1,90 @@
+// Three gateway instances on one PostgreSQL and one Redis, loaded at once: balances, key spend
+// limits and rate limits hold for all of them together, exactly; background jobs run on one
+// instance at a time and move when it stops. (Losing an instance or Redis: cluster-faults.test.ts.)
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { CLUSTER_SKIP, startCluster, type Res, type TestCluster } from '../helpers/cluster.ts';
+
+const count = (rs: Res[], status: number) => rs.filter((r) => r.status === status).length;
+
+describe('three instances on one PostgreSQL and Redis', { skip: CLUSTER_SKIP }, () => {
+  let c: TestCluster;
+  before(async () => {
+    c = await startCluster(3);
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  /** `n` requests at once, spread over the instances in turn. */
+  const burst = (n: number, key: string, text = 'hi [[sim:latency=150]]') => Promise.all(Array.from({ length: n }, (_, i) => c.chat(c.nodes[i % c.nodes.length]!.url, key, text)));
+
+  test('300 concurrent requests on a balance that covers exactly 40: 40 served, 260 refused 402, the ledger verifies', async () => {
+    const who = await c.customer('0.40');
+    const rs = await burst(300, who.key);
+    assert.equal(count(rs, 200), 40, JSON.stringify(rs.filter((r) => r.status !== 200 && r.status !== 402).map((r) => r.body)));
+    assert.equal(count(rs, 402), 260);
+    assert.ok(rs.filter((r) => r.status === 402).every((r) => r.body.error.code === 'INSUFFICIENT_BALANCE'));
+    // Every instance served some: the test would prove nothing if one took them all.
+    await c.settle();
+    const bal = await c.admin('GET', `/admin/v1/accounts/${who.accountId}/balance`);
+    assert.equal(bal.total, '0.00', 'spent to the nano-dollar, not beyond');
+    assert.equal(bal.available, '0.00');
+    const report = await c.verify();
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+    // Holds released everywhere: the next request is refused for the balance, not for held money.
+    const again = await c.chat(c.nodes[1]!.url, who.key);
+    assert.equal(again.status, 402);
+    assert.match(again.body.error.message, /has 0\.00 USD available/);
+  });
+
+  test("a key's spend limit holds across instances under the same load", async () => {
+    const who = await c.customer('5.00', { limits: { day: '0.25' } });
+    const rs = await burst(120, who.key);
+    assert.equal(count(rs, 200), 25);
+    assert.equal(count(rs, 402), 95);
+    assert.ok(rs.filter((r) => r.status === 402).every((r) => r.body.error.code === 'KEY_LIMIT_EXCEEDED'));
+    await c.settle();
+    const bal = await c.admin('GET', `/admin/v1/accounts/${who.accountId}/balance`);
+    assert.equal(bal.total, '4.75');
+  });
+
+  test('a global RPM of 60 across three instances: at most 60 accepted in the minute', async () => {
+    const who = await c.customer('5.00', { rpm: 60 });
+    const t0 = Date.now();
+    const rs = await burst(150, who.key, 'hi');
+    const more = await burst(30, who.key, 'hi');
+    assert.ok(Date.now() - t0 < 60_000);
+    assert.equal(count([...rs, ...more], 200), 60, 'three instances do not make three limits');
+    const limited = [...rs, ...more].filter((r) => r.status === 429);
+    assert.equal(limited.length, 120);
+    assert.ok(limited.every((r) => r.body.error.code === 'RATE_LIMITED' && Number(r.headers.get('retry-after')) >= 1));
+  });
+
+  test('concurrency of a key is counted across instances', async () => {
+    const who = await c.customer('5.00', { concurrency: 3 });
+    const rs = await burst(12, who.key, 'slow [[sim:latency=400]]');
+    assert.equal(count(rs, 200), 3);
+    assert.equal(count(rs, 429), 9);
+    // The slots come back when the requests end, on every instance.
+    const after = await burst(3, who.key, 'hi');
+    assert.equal(count(after, 200), 3);
+  });
+
+  test('redemption guessing is counted across instances', async () => {
+    const who = await c.customer('0');
+    const redeem = (i: number) =>
+      fetch(`${c.nodes[i % 3]!.url}/account/v1/redeem`, { method: 'POST', headers: { authorization: `Bearer ${who.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ code: 'SR-AAAA-BBBB-CCCC-DDDD' }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await redeem(i)).status);
+    // 10 failures in all, spread over three instances, then refused everywhere.
+    assert.deepEqual(statuses, [...Array(10).fill(404), 429, 429]);
+  });
+
+  test('/readyz says the instances share their quotas (no warning)', async () => {
+    const r = await fetch(`${c.nodes[2]!.url}/readyz`);
+    const body = (await r.json()) as { status: string; warnings?: string[] };
+    assert.equal(r.status, 200);
+    assert.equal(body.warnings, undefined);
+  });
+});
