@@ -2,10 +2,17 @@
 // limits and rate limits hold for all of them together, exactly; background jobs run on one
 // instance at a time and move when it stops. (Losing an instance or Redis: cluster-faults.test.ts.)
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CLUSTER_SKIP, startCluster, type Res, type TestCluster } from '../helpers/cluster.ts';
 
 const count = (rs: Res[], status: number) => rs.filter((r) => r.status === status).length;
+const DEPLOY = new URL('../../deploy/', import.meta.url).pathname;
+const haproxy = spawnSync('haproxy', ['-v']).status === 0;
 
 describe('three instances on one PostgreSQL and Redis', { skip: CLUSTER_SKIP }, () => {
   let c: TestCluster;
@@ -79,6 +86,46 @@ describe('three instances on one PostgreSQL and Redis', { skip: CLUSTER_SKIP }, 
     for (let i = 0; i < 12; i++) statuses.push((await redeem(i)).status);
     // 10 failures in all, spread over three instances, then refused everywhere.
     assert.deepEqual(statuses, [...Array(10).fill(404), 429, 429]);
+  });
+
+  test('behind HAProxy with the config in deploy/: requests spread over the instances, the balance still exact', { skip: haproxy ? false : 'haproxy is not installed (apt-get install haproxy)' }, async () => {
+    for (const f of ['haproxy.cfg', 'haproxy-compose.cfg']) {
+      const check = spawnSync('haproxy', ['-c', '-f', join(DEPLOY, f)], { encoding: 'utf8' });
+      assert.equal(check.status, 0, `${f}: ${check.stdout}${check.stderr}`);
+    }
+    // deploy/haproxy.cfg as it is, with this test's ports.
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise((r) => srv.close(r));
+    const ports = c.nodes.map((s) => new URL(s.url).port);
+    const cfg = readFileSync(join(DEPLOY, 'haproxy.cfg'), 'utf8')
+      .replace('127.0.0.1:8080', `127.0.0.1:${port}`)
+      .replace(/127\.0\.0\.1:878([789])/g, (_m, d: string) => `127.0.0.1:${ports[Number(d) - 7]}`);
+    const dir = mkdtempSync(join(tmpdir(), 'surety-lb-'));
+    writeFileSync(join(dir, 'haproxy.cfg'), cfg);
+    const lb = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const t0 = Date.now();
+      while ((await fetch(`${base}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+        assert.ok(Date.now() - t0 < 5000, 'HAProxy did not come up');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 1500)); // its health checks have seen all three
+      const who = await c.customer('0.20');
+      const before = c.nodes.map((s) => s.gateway.gateway.writer.stats.queued);
+      const rs = await Promise.all(Array.from({ length: 45 }, () => c.chat(base, who.key, 'hi [[sim:latency=100]]')));
+      assert.equal(count(rs, 200), 20);
+      assert.equal(count(rs, 402), 25);
+      const served = c.nodes.map((s, i) => s.gateway.gateway.writer.stats.queued - before[i]!);
+      assert.ok(served.every((n) => n > 0), `requests per instance: ${served}`);
+      await c.settle();
+      assert.equal((await c.admin('GET', `/admin/v1/accounts/${who.accountId}/balance`)).total, '0.00');
+    } finally {
+      lb.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('/readyz says the instances share their quotas (no warning)', async () => {
