@@ -428,7 +428,7 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
     });
 
     test('Anthropic and Gemini streams aborted mid-way bill the delivered output too (estimated), never 0 and never the whole', async () => {
-      const cases = [
+      const cases: Array<{ path: string; headers: Record<string, string>; auth: string; body: (t: string) => unknown; price: { out: string } }> = [
         { path: '/v1/messages', headers: { 'anthropic-version': '2023-06-01' }, auth: 'x-api-key', body: (t: string) => CLAUDE(t, { stream: true, max_tokens: 200 }), price: PRICES.claude },
         { path: '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', headers: {}, auth: 'x-goog-api-key', body: (t: string) => GEMINI(t), price: PRICES.flash },
       ];
