@@ -12,6 +12,7 @@ import { commands as adminKey } from './admin-key.ts';
 import { commands as audit } from './audit.ts';
 import { commands as codes } from './codes.ts';
 import { commands as credits } from './credits.ts';
+import { commands as exports } from './export.ts';
 import { commands as holds } from './holds.ts';
 import { commands as keys } from './keys.ts';
 import { commands as ledger } from './ledger.ts';
@@ -51,6 +52,7 @@ export const COMMANDS: Command[] = [
   ...refunds,
   ...codes,
   ...credits,
+  ...exports,
   ...holds,
   ...audit,
   ...adminKey,
@@ -102,7 +104,7 @@ function mainHelp(): string {
     "Run 'surety help <command>' or 'surety <command> --help' for a command's options.",
     '',
     'Exit status: 0 ok; 1 an error (printed as "error CODE: message"); 2 bad arguments or',
-    'configuration; 3 `ledger verify` found a broken invariant.',
+    'configuration; 3 `ledger verify` found a broken invariant, or `export verify` a damaged export.',
     '',
   ].join('\n');
 }

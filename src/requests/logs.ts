@@ -2,10 +2,10 @@ import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
 import type { Actor, Runtime } from '../kernel/context.ts';
 import { requireRole } from '../kernel/authorisation.ts';
-import { isoTime, parseInput } from '../kernel/validation.ts';
-import { str, type SqlValue } from '../storage/port.ts';
-import { EXPORT_CONTENT_TYPES, exportHeader, exportLine } from '../kernel/export.ts';
-import { exportColumns, requestView, type Audience } from './schema.ts';
+import { iso, isoTime, parseInput } from '../kernel/validation.ts';
+import { str, type Db, type SqlValue } from '../storage/port.ts';
+import { EXPORT_FORMATS, exportFileName, exportManifest, sendExport, type Dataset } from '../kernel/export.ts';
+import { REQUEST_LOG_DATASETS, requestView, type Audience } from './schema.ts';
 import type { RouteTable } from '../http/routes.ts';
 import { OUTCOME_NAMES } from './outcomes.ts';
 
@@ -55,33 +55,66 @@ function exportSql(w: { sql: string }, limit: number | undefined): string {
   return limit ? `SELECT * FROM (SELECT * FROM request_log ${w.sql} ORDER BY id DESC LIMIT ${limit}) newest ORDER BY id ASC` : `SELECT * FROM request_log ${w.sql} ORDER BY id ASC`;
 }
 
+/** The filter as the manifest records it: what was asked, times as ISO strings. */
+function describeFilter(f: Filter): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(f)) if (v !== undefined && k !== 'format') out[k] = k === 'from' || k === 'to' ? iso(v as number) : v;
+  return out;
+}
+
+/** A log export in the uniform format: its dataset, its rows (a cursor) and the filter behind them. */
+export function logExport(db: Db, raw: Filter, audience: Audience): { dataset: Dataset; rows: AsyncIterable<Record<string, unknown>>; filter: Record<string, unknown> } {
+  const w = where(raw);
+  async function* rows() {
+    for await (const r of db.stream(exportSql(w, raw.limit), w.params)) yield requestView(r, audience);
+  }
+  return { dataset: REQUEST_LOG_DATASETS[audience], rows: rows(), filter: describeFilter(raw) };
+}
+
+const LOG_FILE = 'surety-logs';
+
+type Scope = (a: Actor, f: Filter) => Filter;
+type Handler = Parameters<RouteTable['add']>[1];
+
+/** A customer sees only their own account's rows, never a channel. */
+const customerScope: Scope = (a, f) => {
+  if (a.type !== 'customer') throw new AppError('FORBIDDEN');
+  requireRole(a, a.accountId, 'viewer');
+  if (f.account_id !== undefined && f.account_id !== a.accountId) throw new AppError('NOT_FOUND', 'Not found.', { resource: 'account' });
+  if (f.channel_id !== undefined) throw new AppError('VALIDATION', 'channel_id: channels are not shown to customers', { field: 'channel_id' });
+  return { ...f, account_id: a.accountId };
+};
+
 export function registerLogRoutes(t: RouteTable, rt: Runtime): void {
-  const handler = (audience: Audience, scope: (a: Actor, f: Filter) => Filter) => async (c: Parameters<Parameters<RouteTable['add']>[1]>[0]) => {
+  const handler = (audience: Audience, scope: Scope): Handler => async (c) => {
     const f = scope(c.actor, parseInput(LogFilter, c.query, 'query'));
-    const w = where(f);
     const format = f.format ?? 'json';
     if (format === 'json') {
+      const w = where(f);
       const limit = f.limit ?? 100;
       const rows = await rt.db.all(`SELECT * FROM request_log ${w.sql} ORDER BY id DESC LIMIT ?`, [...w.params, limit]);
       return { data: rows.map((r) => requestView(r, audience)), next_before: rows.length === limit ? str(rows.at(-1)!.id) : null };
     }
-    const columns = exportColumns(audience);
-    const res = c.reply.raw;
+    const x = logExport(rt.db, f, audience);
     c.reply.hijack();
-    res.writeHead(200, { 'content-type': EXPORT_CONTENT_TYPES[format], 'content-disposition': `attachment; filename="surety-logs.${format}"` });
-    res.write(exportHeader(format, columns));
     try {
-      for await (const r of rt.db.stream(exportSql(w, f.limit), w.params)) {
-        if (!res.write(exportLine(format, columns, requestView(r, audience)))) await new Promise((ok) => res.once('drain', ok));
-        if (res.destroyed) break;
-      }
+      await sendExport(c.reply.raw, x.dataset, format, exportFileName(LOG_FILE, format), x.rows, x.filter);
     } catch (err) {
       rt.log.error({ err }, 'log export failed');
     }
-    res.end();
     return undefined;
   };
+  // The manifest of an export, recomputed from the same filter: rows, sums per account, SHA-256.
+  const manifest = (audience: Audience, scope: Scope): Handler => async (c) => {
+    const f = scope(c.actor, parseInput(LogFilter, c.query, 'query'));
+    if (f.format === 'json') throw new AppError('VALIDATION', 'format: a manifest describes a csv or ndjson export', { field: 'format' });
+    const x = logExport(rt.db, f, audience);
+    const formats = f.format ? [f.format] : EXPORT_FORMATS;
+    return exportManifest(x.dataset, x.rows, formats.map((format) => ({ name: exportFileName(LOG_FILE, format), format })), x.filter);
+  };
+  const MANIFEST = ' (same filters as the export; without format, both files)';
   t.add({ method: 'GET', url: '/admin/v1/logs', auth: 'operator', tag: 'logs', summary: 'Request logs (filters; format=json|csv|ndjson streams every matching row)', query: LogFilter }, handler('operator', (_a, f) => f));
+  t.add({ method: 'GET', url: '/admin/v1/logs/manifest', auth: 'operator', tag: 'logs', summary: `The manifest of a log export${MANIFEST}`, query: LogFilter }, manifest('operator', (_a, f) => f));
   t.add({ method: 'GET', url: '/admin/v1/logs/:id', auth: 'operator', tag: 'logs', summary: 'One request log row' }, async (c) => {
     const r = await rt.db.get('SELECT * FROM request_log WHERE id = ?', [c.params.id!]);
     if (!r) throw new AppError('NOT_FOUND', `request ${c.params.id} not found`, { resource: 'request' });
@@ -89,12 +122,7 @@ export function registerLogRoutes(t: RouteTable, rt: Runtime): void {
   });
   t.add(
     { method: 'GET', url: '/account/v1/logs', auth: 'customer', tag: 'account', summary: 'Your request logs (filters; format=json|csv|ndjson); upstream details are for operators', query: LogFilter },
-    handler('customer', (a, f) => {
-      if (a.type !== 'customer') throw new AppError('FORBIDDEN');
-      requireRole(a, a.accountId, 'viewer');
-      if (f.account_id !== undefined && f.account_id !== a.accountId) throw new AppError('NOT_FOUND', 'Not found.', { resource: 'account' });
-      if (f.channel_id !== undefined) throw new AppError('VALIDATION', 'channel_id: channels are not shown to customers', { field: 'channel_id' });
-      return { ...f, account_id: a.accountId };
-    }),
+    handler('customer', customerScope),
   );
+  t.add({ method: 'GET', url: '/account/v1/logs/manifest', auth: 'customer', tag: 'account', summary: `The manifest of your log export${MANIFEST}`, query: LogFilter }, manifest('customer', customerScope));
 }

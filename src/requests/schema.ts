@@ -3,6 +3,7 @@
 // are all derived from REQUEST_COLUMNS below; `RequestRow` is tied to it by the compiler.
 
 import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
+import type { Dataset } from '../kernel/export.ts';
 import { INT64_MAX, formatUsd } from '../kernel/money.ts';
 import { big, num, optNum, str, type Row, type SqlValue } from '../storage/port.ts';
 import { OUTCOMES, type Outcome } from './outcomes.ts';
@@ -211,10 +212,21 @@ export function requestView(r: Row, audience: Audience = 'operator'): Record<str
   return out;
 }
 
-/** The columns of a CSV export for an audience, in the view's names; long JSON columns last. */
+/** The columns of an export for an audience, in the view's names; long JSON columns last. */
 export function exportColumns(audience: Audience): string[] {
   const visible = STORAGE_COLUMNS.filter((n) => audience === 'operator' || col(n).customer !== false);
   const short = visible.filter((n) => col(n).kind !== 'json' && n !== 'error');
   const long = visible.filter((n) => col(n).kind === 'json' || n === 'error');
   return [...short, ...long].map((n) => col(n).as ?? n);
 }
+
+/**
+ * The request-log datasets of the uniform export (docs/export.md), one per audience. Their
+ * columns are derived from REQUEST_COLUMNS above; test/unit/requests/schema.test.ts pins version
+ * 1's columns, so a change to the declaration that changes an export must bump the version.
+ */
+export const REQUEST_LOG_EXPORT_VERSION = 1;
+export const REQUEST_LOG_DATASETS: Record<Audience, Dataset> = {
+  operator: { name: 'request-log', version: REQUEST_LOG_EXPORT_VERSION, columns: exportColumns('operator'), accountColumn: 'account_id', amountColumns: ['amount'] },
+  customer: { name: 'request-log.customer', version: REQUEST_LOG_EXPORT_VERSION, columns: exportColumns('customer'), accountColumn: 'account_id', amountColumns: ['amount'] },
+};

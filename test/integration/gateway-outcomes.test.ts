@@ -427,6 +427,43 @@ describe('gateway outcomes (sqlite, real HTTP to the simulator)', () => {
       assert.equal(g.s.sim!.requests().filter((r) => r.body.includes('tell me a long story')).length, 1, 'sent upstream once');
     });
 
+    test('Anthropic and Gemini streams aborted mid-way bill the delivered output too (estimated), never 0 and never the whole', async () => {
+      const cases: Array<{ path: string; headers: Record<string, string>; auth: string; body: (t: string) => unknown; price: { out: string } }> = [
+        { path: '/v1/messages', headers: { 'anthropic-version': '2023-06-01' }, auth: 'x-api-key', body: (t: string) => CLAUDE(t, { stream: true, max_tokens: 200 }), price: PRICES.claude },
+        { path: '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', headers: {}, auth: 'x-goog-api-key', body: (t: string) => GEMINI(t), price: PRICES.flash },
+      ];
+      for (const k of cases) {
+        const c = await customer();
+        const content = '[[sim:chunk_ms=40]] [[sim:tokens=120]] tell me a long story';
+        const full = tokenCost(120, k.price.out);
+        const ac = new AbortController();
+        const o = await expectOutcome(
+          c,
+          async () => {
+            const res = await post(k.path, null, k.body(content), { headers: { ...k.headers, [k.auth]: c.key }, signal: ac.signal });
+            assert.equal(res.status, 200);
+            const reader = res.body!.getReader();
+            let chunks = 0;
+            try {
+              while (chunks < 6) {
+                const { done } = await reader.read();
+                if (done) break;
+                chunks++;
+              }
+            } finally {
+              ac.abort();
+            }
+            return null;
+          },
+          { status: 499, outcome: 'client_cancelled', amount: 'positive' },
+        );
+        const out = o.row.usage_billable.output_tokens;
+        assert.ok(out > 0 && out < 120, `${k.path}: output billed ${out} of 120 tokens`);
+        assert.equal(o.row.usage_billable.estimated, true);
+        assert.ok(o.amount < full, `${k.path}: billed ${o.amount}, the whole answer's output alone would cost ${full}`);
+      }
+    });
+
     test('a JSON request aborted while the upstream thinks ([[sim:latency=2000]]) is billed 0', async () => {
       const c = await customer();
       const t0 = Date.now();

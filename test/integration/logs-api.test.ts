@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { engines } from '../helpers/engines.ts';
 import { startTestGateway, tokenCost, usd, type Customer, type TestGateway } from '../helpers/gateway.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyExportDir } from '../../src/kernel/export-verify.ts';
 
 const LEAKED = 'sk-live-0123456789abcdefXYZ';
 
@@ -306,9 +310,48 @@ for (const engine of engines()) {
       assert.ok(text.endsWith('\n'));
       const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l));
       assert.equal(lines.length, sent.length);
+      const columns = (await logs('/manifest?format=ndjson')).body.columns;
+      assert.ok(lines.every((l) => Object.keys(l).join() === columns.join()), 'every object holds exactly the columns, in order');
       assert.deepEqual(ids(lines), sentIds(() => true));
       const okCount = (await logs('?format=ndjson&outcome=ok')).text.trimEnd().split('\n').length;
       assert.equal(okCount, sent.filter((s) => s.outcome === 'ok').length);
+    });
+
+    test('manifests: the exports downloaded with their manifest verify; customers get their own slice only', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'surety-logs-export-'));
+      try {
+        const q = `from=2020-01-01T00:00:00Z&account_id=${a1.accountId}`;
+        for (const format of ['csv', 'ndjson']) {
+          const r = await logs(`?format=${format}&${q}`);
+          assert.equal(r.headers.get('x-surety-export'), 'request-log/1; format=1');
+          writeFileSync(join(dir, `surety-logs.${format}`), r.text);
+        }
+        const m = await logs(`/manifest?${q}`);
+        assert.equal(m.status, 200);
+        assert.equal(m.body.dataset, 'request-log');
+        assert.deepEqual(m.body.filter, { account_id: a1.accountId, from: '2020-01-01T00:00:00.000Z' });
+        const mine = sent.filter((s) => s.who === 'a1' || s.who === 'a2');
+        assert.equal(m.body.rows, mine.length);
+        assert.deepEqual(m.body.accounts.map((a: { account_id: string }) => a.account_id), [a1.accountId]);
+        const charged = (await logs(`?account_id=${a1.accountId}&limit=1000`)).body.data.reduce((s: bigint, r: { amount: string }) => s + usd(r.amount), 0n);
+        assert.equal(usd(m.body.totals.amount), charged);
+        assert.ok(charged > 0n);
+        writeFileSync(join(dir, 'manifest.json'), m.text);
+        const report = await verifyExportDir(dir);
+        assert.deepEqual(report.problems, []);
+        // A manifest of another filter does not describe these files.
+        writeFileSync(join(dir, 'manifest.json'), (await logs('/manifest?format=csv')).text);
+        assert.equal((await verifyExportDir(dir)).ok, false);
+
+        const theirs = await logs('/manifest', b.key);
+        assert.equal(theirs.body.dataset, 'request-log.customer');
+        assert.deepEqual(theirs.body.accounts.map((a: { account_id: string }) => a.account_id), [b.accountId]);
+        assert.ok(!theirs.body.columns.includes('channel_id'));
+        assert.equal((await logs(`/manifest?account_id=${a1.accountId}`, b.key)).status, 404);
+        assert.equal((await logs('/manifest?format=json')).status, 400);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     test('/account/v1/logs: only the caller\'s account, whatever it asks for', async () => {

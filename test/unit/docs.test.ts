@@ -12,6 +12,10 @@ import { COMMANDS } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/kernel/config/load.ts';
 import { ENV_KEYS } from '../../src/kernel/config/schema.ts';
 import { ERRORS } from '../../src/kernel/errors.ts';
+import { REQUEST_LOG_DATASETS } from '../../src/requests/schema.ts';
+
+// Every dataset of the uniform export (docs/export.md).
+const EXPORT_DATASETS = [...Object.values(REQUEST_LOG_DATASETS)];
 import { createRuntime } from '../../src/runtime.ts';
 import { migrate } from '../../src/storage/migrations.ts';
 import { SqliteDb } from '../../src/storage/sqlite/db.ts';
@@ -49,4 +53,15 @@ test('every setting is documented in the README configuration table', () => {
 
 test('every CLI command is documented in the README', () => {
   assert.deepEqual(missing(COMMANDS.map((c) => c.name), (n) => readme.includes(`surety ${n}`)), [], 'CLI commands missing from README.md');
+});
+
+test('every export dataset and its columns are documented in docs/export.md', () => {
+  const doc = readFileSync(join(ROOT, 'docs', 'export.md'), 'utf8');
+  for (const d of EXPORT_DATASETS) {
+    const heading = doc.indexOf(`### \`${d.name}\``);
+    assert.ok(heading >= 0, `docs/export.md has a section for ${d.name}`);
+    assert.ok(doc.slice(heading).split('\n')[0]!.includes(`version ${d.version}`), `${d.name}: its section names version ${d.version}`);
+  }
+  const operator = EXPORT_DATASETS.find((d) => d.name === 'request-log')!;
+  assert.deepEqual(missing([...operator.columns], (c) => doc.includes(`\`${c}\``)), [], 'columns missing from docs/export.md');
 });

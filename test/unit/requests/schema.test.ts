@@ -2,7 +2,7 @@
 // show operators everything and customers no upstream detail.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { STORAGE_COLUMNS, exportColumns, normaliseRow, publicMessage, requestView, storageValues, type RequestRow } from '../../../src/requests/schema.ts';
+import { REQUEST_LOG_DATASETS, REQUEST_LOG_EXPORT_VERSION, STORAGE_COLUMNS, exportColumns, normaliseRow, publicMessage, requestView, storageValues, type RequestRow } from '../../../src/requests/schema.ts';
 
 function row(over: Partial<RequestRow> = {}): RequestRow {
   return {
@@ -46,4 +46,18 @@ test('customers see no channel, upstream model or upstream error text; operators
   assert.equal(exportColumns('customer').includes('channel_id'), false);
   assert.equal(exportColumns('operator').includes('channel_id'), true);
   assert.equal(publicMessage({ outcome: 'platform_error', error_code: null }), "Surety's own fault (a bug, storage down, a misconfigured channel); never billed.");
+});
+
+test('the request-log exports are fixed and versioned: version 1 has exactly these columns', () => {
+  // Changing REQUEST_COLUMNS changes these lists: then bump REQUEST_LOG_EXPORT_VERSION, pin the
+  // new version here and document it in docs/export.md — never change a released version's columns.
+  assert.equal(REQUEST_LOG_EXPORT_VERSION, 1);
+  const operator = ['id', 'account_id', 'key_id', 'member_id', 'endpoint', 'provider', 'model', 'upstream_model', 'channel_id', 'started_at', 'first_byte_at', 'ended_at', 'duration_ms', 'stream', 'status', 'outcome', 'error_code', 'usage_estimated', 'price_version', 'hold', 'amount', 'tx_id', 'client_ip', 'attempts', 'error', 'usage_raw', 'usage_billable', 'delivered'];
+  assert.deepEqual(REQUEST_LOG_DATASETS.operator.columns, operator);
+  assert.deepEqual(REQUEST_LOG_DATASETS.customer.columns, operator.filter((c) => c !== 'upstream_model' && c !== 'channel_id'));
+  assert.deepEqual([REQUEST_LOG_DATASETS.operator.name, REQUEST_LOG_DATASETS.customer.name], ['request-log', 'request-log.customer']);
+  for (const d of Object.values(REQUEST_LOG_DATASETS)) {
+    assert.equal(d.accountColumn, 'account_id');
+    assert.deepEqual(d.amountColumns, ['amount']);
+  }
 });
