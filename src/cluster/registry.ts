@@ -18,6 +18,26 @@ export interface InstanceRow {
   stopped_at: number | null;
 }
 
+/** The instances signed in within the last day, newest first, each with the job leases it holds (operators). */
+export async function listInstances(rt: Runtime, ttlMs: number): Promise<Array<Record<string, unknown>>> {
+  const now = rt.now();
+  const rows = await rt.db.all('SELECT * FROM instances WHERE seen_at > ? ORDER BY started_at DESC LIMIT 500', [now - 86_400_000]);
+  const leases = await rt.db.all('SELECT job, holder FROM job_leases WHERE expires_at > ? ORDER BY job', [now]);
+  const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)).toISOString());
+  return rows.map((r) => ({
+    id: str(r.id),
+    host: str(r.host),
+    pid: num(r.pid),
+    url: (r.url as string | null) ?? null,
+    shared_quotas: num(r.shared) === 1,
+    started_at: iso(r.started_at),
+    seen_at: iso(r.seen_at),
+    stopped_at: iso(r.stopped_at),
+    alive: r.stopped_at === null && num(r.seen_at) > now - ttlMs,
+    jobs: leases.filter((l) => l.holder === r.id).map((l) => str(l.job)),
+  }));
+}
+
 export function newInstanceId(): string {
   return `${hostname().replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }

@@ -134,4 +134,14 @@ describe('three instances on one PostgreSQL and Redis', { skip: CLUSTER_SKIP }, 
     assert.equal(r.status, 200);
     assert.equal(body.warnings, undefined);
   });
+
+  test('GET /admin/v1/instances lists the three, alive and sharing quotas, and who runs which job', async () => {
+    const list = (await c.admin('GET', '/admin/v1/instances')).data as Array<{ id: string; alive: boolean; shared_quotas: boolean; url: string; jobs: string[] }>;
+    const mine = list.filter((i) => c.nodes.some((s) => s.cluster.id === i.id));
+    assert.equal(mine.length, 3);
+    assert.ok(mine.every((i) => i.alive && i.shared_quotas));
+    assert.deepEqual(new Set(mine.map((i) => i.url)), new Set(c.nodes.map((s) => s.url)));
+    const holders = mine.filter((i) => i.jobs.includes('expire-holds'));
+    assert.ok(holders.length <= 1, 'one runner per job');
+  });
 });
