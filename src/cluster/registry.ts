@@ -18,23 +18,36 @@ export interface InstanceRow {
   stopped_at: number | null;
 }
 
-/** The instances signed in within the last day, newest first, each with the job leases it holds (operators). */
-export async function listInstances(rt: Runtime, ttlMs: number): Promise<Array<Record<string, unknown>>> {
-  const now = rt.now();
-  const rows = await rt.db.all('SELECT * FROM instances WHERE seen_at > ? ORDER BY started_at DESC LIMIT 500', [now - 86_400_000]);
-  const leases = await rt.db.all('SELECT job, holder FROM job_leases WHERE expires_at > ? ORDER BY job', [now]);
-  const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)).toISOString());
-  return rows.map((r) => ({
+function toInstance(r: Record<string, unknown>): InstanceRow {
+  return {
     id: str(r.id),
     host: str(r.host),
     pid: num(r.pid),
     url: (r.url as string | null) ?? null,
-    shared_quotas: num(r.shared) === 1,
-    started_at: iso(r.started_at),
-    seen_at: iso(r.seen_at),
-    stopped_at: iso(r.stopped_at),
-    alive: r.stopped_at === null && num(r.seen_at) > now - ttlMs,
-    jobs: leases.filter((l) => l.holder === r.id).map((l) => str(l.job)),
+    shared: num(r.shared) === 1,
+    started_at: num(r.started_at),
+    seen_at: num(r.seen_at),
+    stopped_at: optNum(r.stopped_at),
+  };
+}
+
+/** The instances signed in within the last day, newest first, each with the job leases it holds (operators). */
+export async function listInstances(rt: Runtime, ttlMs: number): Promise<Array<Record<string, unknown>>> {
+  const now = rt.now();
+  const rows = (await rt.db.all('SELECT * FROM instances WHERE seen_at > ? ORDER BY started_at DESC LIMIT 500', [now - 86_400_000])).map(toInstance);
+  const leases = await rt.db.all('SELECT job, holder FROM job_leases WHERE expires_at > ? ORDER BY job', [now]);
+  const iso = (v: number | null) => (v === null ? null : new Date(v).toISOString());
+  return rows.map((i) => ({
+    id: i.id,
+    host: i.host,
+    pid: i.pid,
+    url: i.url,
+    shared_quotas: i.shared,
+    started_at: iso(i.started_at),
+    seen_at: iso(i.seen_at),
+    stopped_at: iso(i.stopped_at),
+    alive: i.stopped_at === null && i.seen_at > now - ttlMs,
+    jobs: leases.filter((l) => l.holder === i.id).map((l) => str(l.job)),
   }));
 }
 
@@ -80,16 +93,7 @@ export class InstanceRegistry {
   /** Every instance signed in within the TTL and not stopped (this one included). */
   async live(): Promise<InstanceRow[]> {
     const rows = await this.rt.db.all('SELECT * FROM instances WHERE stopped_at IS NULL AND seen_at > ? ORDER BY started_at', [this.rt.now() - this.ttlMs]);
-    return rows.map((r) => ({
-      id: str(r.id),
-      host: str(r.host),
-      pid: num(r.pid),
-      url: (r.url as string | null) ?? null,
-      shared: num(r.shared) === 1,
-      started_at: num(r.started_at),
-      seen_at: num(r.seen_at),
-      stopped_at: optNum(r.stopped_at),
-    }));
+    return rows.map(toInstance);
   }
 
   private async check(): Promise<void> {
