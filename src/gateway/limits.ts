@@ -15,49 +15,46 @@ import { big, str } from '../storage/port.ts';
 
 export const RATE_WINDOW_MS = 60_000;
 
-interface Entry {
-  at: number;
-  id: string;
-  tokens: number;
-}
-
-/** The requests admitted for one subject (a key or an account) in the last minute. */
+/**
+ * The requests admitted for one subject (a key or an account) in the last minute, oldest first:
+ * two parallel arrays (admission time, tokens), so a window of 100,000 requests costs ~2 MB.
+ */
 export class SlidingWindow {
-  private readonly entries: Entry[] = [];
+  private at: number[] = [];
+  private tokens: number[] = [];
   private head = 0;
-  private readonly byId = new Map<string, Entry>();
+  /** The sequence number of at[0] (entries keep theirs when the arrays are compacted). */
+  private base = 0;
   private sum = 0;
 
   private prune(now: number): void {
     const from = now - RATE_WINDOW_MS;
-    while (this.head < this.entries.length && this.entries[this.head]!.at <= from) {
-      const e = this.entries[this.head++]!;
-      this.sum -= e.tokens;
-      this.byId.delete(e.id);
-    }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries.splice(0, this.head);
+    while (this.head < this.at.length && this.at[this.head]! <= from) this.sum -= this.tokens[this.head++]!;
+    if (this.head > 1024 && this.head * 2 > this.at.length) {
+      this.at = this.at.slice(this.head);
+      this.tokens = this.tokens.slice(this.head);
+      this.base += this.head;
       this.head = 0;
     }
   }
 
   get size(): number {
-    return this.entries.length - this.head;
+    return this.at.length - this.head;
   }
 
   /** 0 when a request of `tokens` fits under `rpm` and `tpm` (null: no limit) now, else the ms to wait. */
   waitMs(rpm: number | null, tpm: number | null, tokens: number, now: number): number {
     this.prune(now);
     const n = this.size;
-    if (rpm !== null && n >= rpm) return Math.max(1, this.entries[this.head + n - rpm]!.at + RATE_WINDOW_MS - now);
+    if (rpm !== null && n >= rpm) return Math.max(1, this.at[this.head + n - rpm]! + RATE_WINDOW_MS - now);
     if (tpm !== null) {
       const need = Math.min(tokens, tpm);
       if (this.sum >= tpm || this.sum + need > tpm) {
         // Until enough of the oldest entries have left the window.
         let s = this.sum;
-        for (let i = this.head; i < this.entries.length; i++) {
-          s -= this.entries[i]!.tokens;
-          if (s < tpm && s + need <= tpm) return Math.max(1, this.entries[i]!.at + RATE_WINDOW_MS - now);
+        for (let i = this.head; i < this.at.length; i++) {
+          s -= this.tokens[i]!;
+          if (s < tpm && s + need <= tpm) return Math.max(1, this.at[i]! + RATE_WINDOW_MS - now);
         }
         return RATE_WINDOW_MS;
       }
@@ -65,18 +62,19 @@ export class SlidingWindow {
     return 0;
   }
 
-  add(id: string, tokens: number, now: number): void {
-    const e = { at: now, id, tokens };
-    this.entries.push(e);
-    this.byId.set(id, e);
+  /** Enters a request; returns its sequence number (for `correct`). */
+  add(tokens: number, now: number): number {
+    this.at.push(now);
+    this.tokens.push(tokens);
     this.sum += tokens;
+    return this.base + this.at.length - 1;
   }
 
   /** The request used `delta` more (or fewer) tokens than it entered with; nothing once it left the window. */
-  correct(id: string, delta: number): void {
-    const e = this.byId.get(id);
-    if (!e || delta === 0) return;
-    e.tokens += delta;
+  correct(seq: number, delta: number): void {
+    const i = seq - this.base;
+    if (i < this.head || i >= this.at.length || delta === 0) return;
+    this.tokens[i]! += delta;
     this.sum += delta;
   }
 }
@@ -91,18 +89,19 @@ export class RateLimiter {
     return this.windows.get(id)?.waitMs(rpm || null, tpm || null, tokens, now) ?? 0;
   }
 
-  add(id: string, requestId: string, tokens: number, now: number): void {
+  add(id: string, tokens: number, now: number): number {
     let w = this.windows.get(id);
     if (!w) this.windows.set(id, (w = new SlidingWindow()));
-    w.add(requestId, tokens, now);
+    const seq = w.add(tokens, now);
     if (now - this.sweptAt > RATE_WINDOW_MS) {
       this.sweptAt = now;
-      for (const [k, win] of this.windows) if (win.waitMs(null, null, 0, now) === 0 && win.size === 0) this.windows.delete(k);
+      for (const [k, win] of this.windows) if (win.waitMs(null, null, 0, now) === 0 && win.size === 0 && win !== w) this.windows.delete(k);
     }
+    return seq;
   }
 
-  correct(id: string, requestId: string, delta: number): void {
-    this.windows.get(id)?.correct(requestId, delta);
+  correct(id: string, seq: number, delta: number): void {
+    this.windows.get(id)?.correct(seq, delta);
   }
 }
 

@@ -52,6 +52,8 @@ export class MemoryQuotas implements Quotas {
   private readonly concurrency: Concurrency;
   private readonly spend: KeySpendTracker;
   private readonly balances: Balances;
+  /** Where each admitted request sits in its key's and account's windows (for the correction). */
+  private readonly seqs = new WeakMap<QuotaAsk, { k: number; a: number }>();
 
   constructor(parts: { limiter: RateLimiter; concurrency: Concurrency; spend: KeySpendTracker; balances: Balances }) {
     this.limiter = parts.limiter;
@@ -78,8 +80,9 @@ export class MemoryQuotas implements Quotas {
     if (period) return refuse({ kind: 'key_limit', period });
     const room = this.balances.room(a.accountId);
     if (room < a.hold) return refuse({ kind: 'balance', available: room });
-    if (a.keyRpm || a.keyTpm) this.limiter.add(`k:${a.keyId}`, a.requestId, a.tokens, a.at);
-    if (a.accountRpm || a.accountTpm) this.limiter.add(`a:${a.accountId}`, a.requestId, a.tokens, a.at);
+    const k = a.keyRpm || a.keyTpm ? this.limiter.add(`k:${a.keyId}`, a.tokens, a.at) : -1;
+    const acc = a.accountRpm || a.accountTpm ? this.limiter.add(`a:${a.accountId}`, a.tokens, a.at) : -1;
+    if (k >= 0 || acc >= 0) this.seqs.set(a, { k, a: acc });
     if (limited) this.spend.hold(a.keyId, a.hold, a.at);
     this.balances.hold(a.accountId, a.hold);
     return null;
@@ -89,9 +92,10 @@ export class MemoryQuotas implements Quotas {
     this.balances.settle(a.accountId, a.hold, charge);
     if (hasSpendLimit(a.spend)) this.spend.settle(a.keyId, a.hold, charge, end);
     if (a.concurrency !== null) this.concurrency.release(a.keyId);
-    if (tokensDelta !== 0) {
-      this.limiter.correct(`k:${a.keyId}`, a.requestId, tokensDelta);
-      this.limiter.correct(`a:${a.accountId}`, a.requestId, tokensDelta);
+    const seq = this.seqs.get(a);
+    if (seq && tokensDelta !== 0) {
+      if (seq.k >= 0) this.limiter.correct(`k:${a.keyId}`, seq.k, tokensDelta);
+      if (seq.a >= 0) this.limiter.correct(`a:${a.accountId}`, seq.a, tokensDelta);
     }
   }
 
