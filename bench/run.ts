@@ -6,7 +6,7 @@
 // interleaved rounds (default 3, order rotated each round; medians taken); prints each run's
 // table, the budget figures of every run and their spread, and writes .bench/results.json.
 // No assertions: numbers, not tests.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -21,6 +21,8 @@ interface Target {
   url: string;
   key: string;
   proc: ChildProcess;
+  /** Other processes of the target (instances behind a load balancer): their CPU and memory count too. */
+  more?: ChildProcess[];
 }
 
 interface Run {
@@ -49,15 +51,15 @@ process.once('SIGINT', () => {
 });
 
 /** Starts a target; its first JSON line on stdout says where it listens. */
-function start(script: string, args: string[], flags: string[] = []): Promise<{ proc: ChildProcess; info: { url: string; key?: string } }> {
-  const proc = spawn(node, [...flags, here + script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function start(script: string, args: string[], flags: string[] = [], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; info: { url: string; key?: string; pid?: number } }> {
+  const proc = spawn(node, [...flags, here + script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.add(proc);
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
     rl.on('line', (line) => {
       try {
         const info = JSON.parse(line) as { url?: string; key?: string };
-        if (typeof info.url === 'string') return resolve({ proc, info: info as { url: string; key?: string } });
+        if (typeof info.url === 'string') return resolve({ proc, info: info as { url: string; key?: string; pid?: number } });
       } catch {
         // not the announcement: a log line
       }
@@ -84,7 +86,8 @@ async function load(t: Target, c: number, stream: boolean, seconds: number): Pro
     messages: [{ role: 'user', content: 'Say hello to the benchmark. [[sim:tokens=16]]' }],
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   });
-  const cpu0 = cpuMicros(t.proc.pid!);
+  const pids = [t.proc.pid!, ...(t.more ?? []).map((p) => p.pid!)];
+  const cpu0 = pids.reduce((a, pid) => a + cpuMicros(pid), 0);
   const p = spawn(node, [here + 'load.ts', t.url, '/v1/chat/completions', t.key, body, String(c), String(seconds), stream ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(p);
   let out = '';
@@ -92,7 +95,7 @@ async function load(t: Target, c: number, stream: boolean, seconds: number): Pro
   const code = await new Promise((r) => p.once('exit', r));
   children.delete(p);
   if (code !== 0) throw new Error(`the load generator exited with ${code} against ${t.name}`);
-  const cpu1 = cpuMicros(t.proc.pid!);
+  const cpu1 = pids.reduce((a, pid) => a + cpuMicros(pid), 0);
   const r = JSON.parse(out.trim().split('\n').pop()!) as Omit<Run, 'cpuPerReq'>;
   // The warm-up half second is in the CPU figure too; count its requests in by rate.
   const totalReq = r.n + r.rps * 0.5;
@@ -103,6 +106,58 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)]! : 0;
 };
+
+// The cluster scenarios: one instance with quotas shared through Redis, and two behind HAProxy
+// (deploy/haproxy.cfg), each on a PostgreSQL schema of its own. Skipped (with a note) when Redis,
+// PostgreSQL or haproxy is missing, or with BENCH_CLUSTER=0.
+const REDIS_TARGET = 'surety+redis';
+const LB_TARGET = 'surety×2+lb';
+const BENCH_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const BENCH_REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const schemas: string[] = [];
+
+async function dropSchemas(): Promise<void> {
+  if (schemas.length === 0) return;
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: BENCH_DB });
+  await c.connect();
+  for (const s of schemas.splice(0)) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  await c.end();
+}
+
+async function clusterTargets(simUrl: string): Promise<Target[]> {
+  if (process.env.BENCH_CLUSTER === '0') return [];
+  const missing = spawnSync('haproxy', ['-v']).status !== 0 ? 'haproxy' : spawnSync('redis-cli', ['-u', BENCH_REDIS, 'ping']).stdout?.toString().trim() !== 'PONG' ? 'Redis' : null;
+  if (missing) {
+    process.stderr.write(`cluster scenarios skipped: ${missing} is not available\n`);
+    return [];
+  }
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: BENCH_DB });
+  await c.connect();
+  const schema = () => {
+    const s = `bench_${Math.random().toString(36).slice(2, 10)}`;
+    schemas.push(s);
+    return s;
+  };
+  const [s1, s2] = [schema(), schema()];
+  for (const s of [s1, s2]) await c.query(`CREATE SCHEMA ${s}`);
+  await c.end();
+  const url = (s: string) => {
+    const u = new URL(BENCH_DB);
+    u.searchParams.set('options', `-c search_path=${s}`);
+    return u.toString();
+  };
+  const env = (s: string, extra: Record<string, string> = {}) => ({ BENCH_DB: url(s), BENCH_REDIS, BENCH_PREFIX: `${s}:`, ...extra });
+  const one = await start('surety-target.ts', [simUrl], START_FLAGS, env(s1));
+  const a = await start('surety-target.ts', [simUrl], START_FLAGS, env(s2));
+  const b = await start('surety-target.ts', [simUrl], START_FLAGS, env(s2, { BENCH_JOIN: '1' }));
+  const lb = await start('lb-target.ts', [a.info.url, b.info.url]);
+  return [
+    { name: REDIS_TARGET, url: one.info.url, key: one.info.key!, proc: one.proc },
+    { name: LB_TARGET, url: lb.info.url, key: a.info.key!, proc: a.proc, more: [b.proc] },
+  ];
+}
 
 const scenarios = [
   { id: 'c1', c: 1, stream: false, seconds: Math.max(2, secs - 1) },
@@ -117,6 +172,10 @@ interface Summary {
   cpu_us_per_request: number;
   peak_rss_mb: number;
   ttfb_overhead_ms: number;
+  /** With shared quotas (cluster scenarios), when measured. */
+  redis_overhead_p50_ms?: number;
+  lb2_overhead_p50_ms?: number;
+  lb2_throughput_vs_single?: number;
 }
 
 async function oneRun(run: number): Promise<{ table: string[]; summary: Summary; results: Record<string, Record<string, Run[]>> }> {
@@ -126,7 +185,7 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
   const pt: Target = { name: 'passthrough', url: ptP.info.url, key: 'sk-bench', proc: ptP.proc };
   const suP = await start('surety-target.ts', [sim.url], [...START_FLAGS, ...PROFILE_FLAGS]);
   const su: Target = { name: 'surety', url: suP.info.url, key: suP.info.key!, proc: suP.proc };
-  const targets = [sim, pt, su];
+  const targets = [sim, pt, su, ...(await clusterTargets(sim.url))];
   const results: Record<string, Record<string, Run[]>> = {};
   for (let round = 0; round < rounds; round++) {
     for (const sc of scenarios) {
@@ -141,6 +200,7 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
   }
   const rss = Object.fromEntries(targets.map((t) => [t.name, peakRssMb(t.proc.pid!)]));
   killAll();
+  await dropSchemas();
   await new Promise((r) => setTimeout(r, 300));
   const agg = (sc: string, t: string) => {
     const rs = results[sc]![t]!;
@@ -172,6 +232,11 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
     peak_rss_mb: rss.surety!,
     ttfb_overhead_ms: (a('stream-c1', 'surety').ttfb50 ?? 0) - (a('stream-c1', 'simulator').ttfb50 ?? 0),
   };
+  if (targets.some((t) => t.name === REDIS_TARGET)) {
+    summary.redis_overhead_p50_ms = a('c1', REDIS_TARGET).p50 - a('c1', 'simulator').p50;
+    summary.lb2_overhead_p50_ms = a('c1', LB_TARGET).p50 - a('c1', 'simulator').p50;
+    summary.lb2_throughput_vs_single = a('c64', LB_TARGET).rps / a('c64', 'surety').rps;
+  }
   return { table, summary, results };
 }
 
@@ -181,6 +246,9 @@ const BUDGETS: Array<{ key: keyof Summary; label: string; unit: string; ok: (v: 
   { key: 'cpu_us_per_request', label: 'CPU per request', unit: 'µs', ok: (v) => v <= 200, show: (v) => v.toFixed(0), budget: '≤ 200' },
   { key: 'peak_rss_mb', label: 'peak RSS', unit: 'MB', ok: (v) => v <= 256, show: (v) => v.toFixed(0), budget: '≤ 256' },
   { key: 'ttfb_overhead_ms', label: 'first-chunk overhead', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
+  { key: 'redis_overhead_p50_ms', label: 'overhead p50 at c=1, one instance with Redis (PostgreSQL)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
+  { key: 'lb2_overhead_p50_ms', label: 'overhead p50 at c=1, two instances behind HAProxy', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: an extra hop' },
+  { key: 'lb2_throughput_vs_single', label: 'c=64 req/s, two instances behind HAProxy vs one', unit: '%', ok: () => true, show: (v) => (v * 100).toFixed(0), budget: 'none: same 2 cores' },
 ];
 
 const all: Array<Awaited<ReturnType<typeof oneRun>>> = [];
@@ -198,7 +266,8 @@ const lines: string[] = ['', `Budgets, run by run (${runs} runs × ${rounds} int
 lines.push(`| budget | ${all.map((_, i) => `run ${i + 1}`).join(' | ')} | spread (max − min) | verdict |`);
 lines.push(`| --- | ${all.map(() => '---:').join(' | ')} | ---: | --- |`);
 for (const b of BUDGETS) {
-  const vs = all.map((r) => r.summary[b.key]);
+  if (all.some((r) => r.summary[b.key] === undefined)) continue;
+  const vs = all.map((r) => r.summary[b.key]!);
   const spread = Math.max(...vs) - Math.min(...vs);
   const okAll = vs.every(b.ok);
   lines.push(`| ${b.label} (${b.unit}, budget ${b.budget}) | ${vs.map((v) => `${b.show(v)}${b.ok(v) ? '' : ' ✗'}`).join(' | ')} | ${b.show(spread)} | ${okAll ? 'within budget in every run' : `OVER BUDGET in ${vs.filter((v) => !b.ok(v)).length} of ${vs.length}`} |`);

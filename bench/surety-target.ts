@@ -1,5 +1,7 @@
 // Surety with every feature on (auth, limits, hold, metering, billing, logging) on a fresh
-// embedded store, its channel pointing at the simulator given as argv[2].
+// embedded store, its channel pointing at the simulator given as argv[2]. With BENCH_DB and
+// BENCH_REDIS (and BENCH_PREFIX): on that PostgreSQL schema with quotas shared through Redis;
+// BENCH_JOIN=1 joins instances already set up there (no account, no key: the first one's serve).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,8 +22,13 @@ writeFileSync(
     channels: [{ name: 'bench-sim', provider: 'openai', base_url: simUrl, keys: ['sk-bench'], models: ['gpt-4o-mini'] }],
   }),
 );
-const config = loadConfig(process.env, { dataDir: dir, port: 0, demo: 'false', logLevel: 'warn', adminKey: 'bench-admin-key-0123456789', secretKey: 'bench-secret-key-0123456789abcdef0123', configFile: catalog });
+const shared = process.env.BENCH_DB ? { databaseUrl: process.env.BENCH_DB, redisUrl: process.env.BENCH_REDIS, redisPrefix: process.env.BENCH_PREFIX } : {};
+const config = loadConfig(process.env, { dataDir: dir, port: 0, demo: 'false', logLevel: 'warn', adminKey: 'bench-admin-key-0123456789', secretKey: 'bench-secret-key-0123456789abcdef0123', configFile: catalog, ...shared });
 const s = await startSurety(config, { handleSignals: true });
+if (process.env.BENCH_JOIN) {
+  process.stdout.write(`${JSON.stringify({ url: s.url })}\n`);
+  await new Promise(() => {});
+}
 const ctx = withActor(s.rt, { type: 'operator', id: 'bench' });
 const account = await createAccount(ctx, { name: 'bench' });
 await recordTopup(ctx, account.id, { amount: '1000000.00', method: 'other', reference: 'bench' }, 'bench-topup');

@@ -18,7 +18,7 @@ export interface RuntimeHandle extends Runtime {
 }
 
 export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: undefined, redact: ['*.authorization', '*.key', '*.secret', '*.adminKey', '*.secretKey', '*.databaseUrl'] });
+  return pino({ level: config.logLevel, base: undefined, redact: ['*.authorization', '*.key', '*.secret', '*.adminKey', '*.secretKey', '*.databaseUrl', '*.redisUrl'] });
 }
 
 export async function createRuntime(config: Config, opts: { log?: Logger; db?: Db } = {}): Promise<RuntimeHandle> {

@@ -5,6 +5,8 @@ import { applyCatalogFile, prepareUpstreamKeys, readCatalogFile } from './catalo
 import { bootstrapDemoAccount, configureDemoCatalog, hasDemoChannels, isEmptyDatabase, repointDemoChannels, startDemoSimulator, type DemoInfo } from './demo.ts';
 import { registerGateway, type GatewayHandle, type GatewayOptions } from './gateway/routes.ts';
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
+import { createCluster, type Cluster } from './cluster/index.ts';
+import { AppError } from './kernel/errors.ts';
 import { serve, type Closable } from './http/server.ts';
 import type { Simulator } from './sim/server.ts';
 
@@ -16,6 +18,8 @@ export interface Started {
   adminKey: string | null;
   demo: DemoInfo | null;
   sim: Simulator | null;
+  /** This instance among others: its id, the registry, shared quotas when REDIS_URL is set. */
+  cluster: Cluster;
   /**
    * Reads, validates and applies the SURETY_CONFIG file again (also on SIGHUP). A bad file
    * changes nothing and is reported; the running catalog stays as it was.
@@ -31,6 +35,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
   const rt = await createRuntime(config, opts.log ? { log: opts.log } : {});
   const closables: Closable[] = [];
   let sim: Simulator | null = null;
+  let cluster: Cluster | null = null;
   try {
     // Before anything reads channels: the wrong SURETY_SECRET_KEY stops the start here.
     await prepareUpstreamKeys(rt);
@@ -50,18 +55,25 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
         await repointDemoChannels(rt, sim.url);
       }
     }
+    const c = (cluster = await createCluster(rt, config));
     let gateway: GatewayHandle | undefined;
     const app = await buildApp(rt, {
       adminKeyHash: admin.hash,
+      warnings: () => c.warnings(),
       plugins: [
         async (a, r, auth, routes, readiness) => {
-          gateway = await registerGateway(a, r, auth, routes, { cancelledPolicy: config.cancelledPolicy, ...opts.gateway });
+          gateway = await registerGateway(a, r, auth, routes, { cancelledPolicy: config.cancelledPolicy, ...(c.quotas ? { sharedQuotas: c.quotas } : {}), ...opts.gateway });
           readiness.push(() => gateway!.gateway.writer.problem());
+          readiness.push(() => {
+            const p = c.problem();
+            return p ? new AppError('CLUSTER_UNAVAILABLE', `${p}: data-plane requests are refused until Redis is back`) : null;
+          });
         },
       ],
     });
     rt.startMaintenance();
     closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
+    closables.push({ name: 'cluster', close: () => c.close() });
     if (sim) closables.push({ name: 'simulator', close: () => sim!.close() });
     closables.push({ name: 'storage', close: () => rt.close() });
     const reloadCatalogFile = async () => {
@@ -74,6 +86,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
     };
     const handleSignals = opts.handleSignals ?? true;
     const { url, stop } = await serve(app.app, { host: config.host, port: config.port, log: rt.log, graceSeconds: config.shutdownGraceSeconds, closables, handleSignals });
+    await c.start(url);
     if (handleSignals && config.configFile) {
       const onHup = () => {
         reloadCatalogFile().catch((err) => rt.log.error({ err: (err as Error).message }, 'catalog file not applied; the running catalog is unchanged'));
@@ -81,8 +94,9 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
       process.on('SIGHUP', onHup);
       closables.unshift({ name: 'SIGHUP handler', close: async () => void process.off('SIGHUP', onHup) });
     }
-    return { url, rt, app, gateway: gateway!, adminKey: admin.generated ?? null, demo, sim, reloadCatalogFile, stop };
+    return { url, rt, app, gateway: gateway!, adminKey: admin.generated ?? null, demo, sim, cluster: c, reloadCatalogFile, stop };
   } catch (e) {
+    await cluster?.close().catch(() => {});
     await sim?.close().catch(() => {});
     await rt.close().catch(() => {});
     throw e;

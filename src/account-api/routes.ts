@@ -73,8 +73,8 @@ export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
     ({ data: (await listRefunds(ctx(c), { accountId: acct(c), limit: parseInput(Paging, c.query, 'query').limit ?? 100 })).map(refundView) }));
   t.add({ method: 'GET', url: '/account/v1/refunds/:refundId', auth: cu, tag, summary: 'Get a refund' }, async (c) => refundView(await getRefund(ctx(c), c.params.refundId!)));
   const RedeemInput = z.object({ code: z.string() }).strict();
-  // Failed redemptions are throttled per account and per client address (this process's memory).
-  const throttle = new RedemptionThrottle();
+  // Failed redemptions are throttled per account and per client address (shared through Redis when set).
+  const throttle = new RedemptionThrottle(undefined, rt.failures);
   t.add({ method: 'POST', url: '/account/v1/redeem', auth: cu, tag, summary: 'Redeem a code (failed attempts are throttled)', body: RedeemInput, status: 201 }, async (c) => {
     try {
       return topupView(await redeemCode(ctx(c), acct(c), parseInput(RedeemInput, c.body).code, { throttle, ip: c.request.ip ?? null }));

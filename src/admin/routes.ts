@@ -13,6 +13,7 @@ import { withActor, type Runtime } from '../kernel/context.ts';
 import { parseInput, usdAmount } from '../kernel/validation.ts';
 import { Paging, type RouteTable } from '../http/routes.ts';
 import { ledgerView, listAudit } from './views.ts';
+import { listInstances } from '../cluster/registry.ts';
 
 // The operator API (/admin/v1) over the account and money services: each route parses, calls one
 // service and shows the result. Catalog routes are in catalog-routes.ts, logs in requests/logs.ts.
@@ -148,6 +149,9 @@ function registerOversightRoutes(t: RouteTable, rt: Runtime): void {
     const f = parseInput(AuditFilter, c.query, 'query');
     return { data: await listAudit(rt.db, { accountId: f.account_id, targetType: f.target_type, targetId: f.target_id, action: f.action, limit: f.limit ?? 100, before: f.before }) };
   });
+  t.add({ method: 'GET', url: '/admin/v1/instances', auth: op, tag, summary: 'Gateway instances signed in to this database (last day), with the jobs each runs' }, async () => ({
+    data: await listInstances(rt, rt.config.instanceTtlSeconds * 1000),
+  }));
   t.add({ method: 'GET', url: '/admin/v1/ledger/verify', auth: op, tag, summary: 'Check every ledger invariant' }, async (c) => {
     const report = await verifyLedger(rt.db, rt.now());
     if (!report.ok) c.reply.code(409);

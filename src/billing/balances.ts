@@ -86,10 +86,24 @@ export class Balances {
 
   /** Reserves `amount` if the account can commit it. */
   async reserve(accountId: string, amount: bigint): Promise<boolean> {
-    const s = await this.ensure(accountId);
-    if (free(s) < amount) return false;
-    s.held += amount;
+    await this.prepare(accountId);
+    if (this.room(accountId) < amount) return false;
+    this.hold(accountId, amount);
     return true;
+  }
+
+  /** Loads (or refreshes) the account's figures; `room` and `hold` may then run at once. */
+  async prepare(accountId: string): Promise<void> {
+    await this.ensure(accountId);
+  }
+
+  /** What the account can commit now (after prepare). */
+  room(accountId: string): bigint {
+    return free(this.accounts.get(accountId)!);
+  }
+
+  hold(accountId: string, amount: bigint): void {
+    this.accounts.get(accountId)!.held += amount;
   }
 
   /** The request settled: its hold is released and `charge` (≤ hold) awaits the writer. */

@@ -123,12 +123,12 @@ export async function redeemCode(ctx: ServiceContext, accountId: string, code: s
   requireRole(ctx.actor, accountId, 'member');
   const now = ctx.now();
   const subjects = RedemptionThrottle.subjects(accountId, guard?.ip ?? null);
-  guard?.throttle.check(subjects, now);
+  await guard?.throttle.check(subjects, now);
   if (typeof code !== 'string' || normalise(code).length < 8) throw new AppError('VALIDATION', 'code: must be a redemption code like SR-XXXX-XXXX-XXXX-XXXX', { field: 'code' });
   try {
     return await redeem(ctx, accountId, code, now);
   } catch (e) {
-    if (guard && e instanceof AppError && e.code.startsWith('REDEMPTION_CODE_')) guard.throttle.failed(subjects, now);
+    if (guard && e instanceof AppError && e.code.startsWith('REDEMPTION_CODE_')) await guard.throttle.failed(subjects, now);
     throw e;
   }
 }

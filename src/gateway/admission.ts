@@ -1,25 +1,21 @@
 // Admission: everything a request must pass before anything is sent upstream — who is calling,
 // which model serves it and how, the key's rules, rate and concurrency limits, and the worst-case
 // hold against the key's spend limits and the account's balance. Nothing is written to storage
-// here: limits and holds live in memory (gateway/limits.ts, billing/balances.ts).
+// here: limits and holds are quotas (gateway/quotas.ts), in memory or shared through Redis.
 
 import { ipAllowed, type KeyAuthenticator } from '../accounts/keys.ts';
-import type { Balances } from '../billing/balances.ts';
 import { worstCaseCost } from '../billing/pricing.ts';
 import type { Catalog } from '../catalog/index.ts';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import { formatUsd } from '../kernel/money.ts';
 import type { LogWriter } from '../requests/writer.ts';
 import { bounded, type Flight } from './flight.ts';
-import type { Concurrency, KeySpendTracker, RateLimiter } from './limits.ts';
+import type { QuotaAsk, QuotaRefusal, Quotas } from './quotas.ts';
 
 export interface AdmissionParts {
   auth: KeyAuthenticator;
   catalog: Catalog;
-  limiter: RateLimiter;
-  concurrency: Concurrency;
-  spend: KeySpendTracker;
-  balances: Balances;
+  quotas: Quotas;
   writer: LogWriter;
   /** Output tokens assumed for the hold of a chat request when neither the request nor the model says. */
   defaultMaxOutputTokens: number;
@@ -67,21 +63,10 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
   f.facts = f.api.readRequest(f.endpoint, call.surface.operation, body, { maxImages: live.config.max_images ?? 10 }, call.body === null);
   f.stream = call.surface.operation === 'streamGenerateContent' || f.facts.stream;
 
-  // 3. Limits.
-  const key = principal.key;
-  const now = call.started;
-  const tokens = f.facts.inputTokens;
-  const wait = p.limiter.admit(`k:${key.id}`, key.rpm, key.tpm, tokens, now);
-  if (wait > 0) return rateLimited('key', wait);
-  if (principal.accountRpm || principal.accountTpm) {
-    const w = p.limiter.admit(`a:${key.account_id}`, principal.accountRpm, principal.accountTpm, tokens, now);
-    if (w > 0) return rateLimited('account', w);
-  }
-  if (!p.concurrency.acquire(key.id, key.concurrency)) return refuse(new AppError('CONCURRENCY_LIMITED'));
-  f.concurrencyHeld = true;
+  // 3. Limits and the worst-case hold, against the key's spend limits and the account's balance.
   if (!p.writer.healthy) return refuse(new AppError('STORAGE_UNAVAILABLE', 'Billing storage is not accepting writes; the request was not sent upstream.'));
-
-  // 4. The worst-case hold, against the key's spend limits, then the account's balance.
+  const key = principal.key;
+  const tokens = f.facts.inputTokens;
   f.multiplier = p.catalog.multiplier(principal.accountGroup);
   const worst = worstCaseCost(
     live.price,
@@ -95,15 +80,40 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
     },
     f.multiplier,
   );
-  const limitHit = await p.spend.reserve(key.id, key, worst, now);
-  if (limitHit) return refuse(new AppError('KEY_LIMIT_EXCEEDED', `This key's ${limitHit} spend limit does not cover this request.`));
-  f.spendHold = worst;
-  if (!(await p.balances.reserve(key.account_id, worst))) {
-    const avail = await p.balances.available(key.account_id);
-    return refuse(new AppError('INSUFFICIENT_BALANCE', `This request may cost up to ${formatUsd(worst)} USD; the account has ${formatUsd(avail > 0n ? avail : 0n)} USD available.`));
-  }
+  const ask: QuotaAsk = {
+    requestId: call.requestId,
+    keyId: key.id,
+    accountId: key.account_id,
+    at: call.started,
+    tokens,
+    hold: worst,
+    keyRpm: key.rpm,
+    keyTpm: key.tpm,
+    accountRpm: principal.accountRpm,
+    accountTpm: principal.accountTpm,
+    concurrency: key.concurrency,
+    spend: key,
+  };
+  const refused = await p.quotas.admit(ask);
+  if (refused) return quotaRefusal(refused, worst);
+  f.quota = ask;
   f.hold = worst;
   return null;
+}
+
+function quotaRefusal(r: QuotaRefusal, worst: bigint): Refusal {
+  switch (r.kind) {
+    case 'rate':
+      return rateLimited(r.whose, r.waitMs);
+    case 'concurrency':
+      return refuse(new AppError('CONCURRENCY_LIMITED'));
+    case 'key_limit':
+      return refuse(new AppError('KEY_LIMIT_EXCEEDED', `This key's ${r.period} spend limit does not cover this request.`));
+    case 'balance':
+      return refuse(new AppError('INSUFFICIENT_BALANCE', `This request may cost up to ${formatUsd(worst)} USD; the account has ${formatUsd(r.available > 0n ? r.available : 0n)} USD available.`));
+    case 'unavailable':
+      return refuse(new AppError('CLUSTER_UNAVAILABLE', `${r.reason}; the request was not sent upstream.`), { 'retry-after': String(Math.max(1, Math.ceil(r.retryMs / 1000))) });
+  }
 }
 
 function rateLimited(whose: 'key' | 'account', waitMs: number): Refusal {

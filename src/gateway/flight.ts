@@ -8,6 +8,7 @@ import type { Operation, Provider, ProviderModule, RequestFacts, ResponseFacts }
 import type { BillableUsage, Endpoint } from '../providers/types.ts';
 import type { Verdict } from '../requests/policy.ts';
 import type { AttemptRecord } from '../requests/schema.ts';
+import type { QuotaAsk } from './quotas.ts';
 
 /** Which API a route speaks and what it asks for. */
 export interface Surface {
@@ -51,9 +52,10 @@ export interface Flight {
   stream: boolean;
   /** The account group's multiplier as of the start (the price, too, is the one the request started with). */
   multiplier: Multiplier | undefined;
+  /** The worst-case cost held for the request (its row's hold_amount). */
   hold: bigint;
-  spendHold: bigint;
-  concurrencyHeld: boolean;
+  /** What the request reserved (rates, concurrency, holds) once admitted: released when it ends. */
+  quota: QuotaAsk | null;
   attempts: AttemptRecord[];
   channel: LiveChannel | null;
   upstreamModel: string | null;
@@ -93,8 +95,7 @@ export function newFlight(call: IncomingCall, api: ProviderModule): Flight {
     stream: false,
     multiplier: undefined,
     hold: 0n,
-    spendHold: 0n,
-    concurrencyHeld: false,
+    quota: null,
     attempts: [],
     channel: null,
     upstreamModel: null,

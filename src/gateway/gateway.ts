@@ -14,11 +14,12 @@ import { AppError, isAppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
 import { outcomeOfRefusal } from '../requests/policy.ts';
-import { LogWriter } from '../requests/writer.ts';
+import { LogWriter, type ChargeObserver } from '../requests/writer.ts';
 import { admit, type Refusal } from './admission.ts';
 import { newFlight, type Flight, type IncomingCall } from './flight.ts';
 import { forward, type ForwardParts } from './forward.ts';
 import { Concurrency, KeySpendTracker, RateLimiter } from './limits.ts';
+import { MemoryQuotas, type Quotas } from './quotas.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { answerError } from './respond.ts';
 import { Router } from './router.ts';
@@ -33,15 +34,16 @@ export interface ProxyOptions {
   cancelledPolicy?: 'delivered' | 'none';
   /** Output tokens assumed for the hold when neither request nor model says. */
   defaultMaxOutputTokens?: number;
+  /** Quotas shared with other instances (cluster/quotas.ts); this process's memory when absent. */
+  sharedQuotas?: Quotas & ChargeObserver;
 }
 
 export class Gateway {
+  /** The in-memory account money (the single-instance default; unused when quotas are shared). */
   readonly balances: Balances;
+  readonly quotas: Quotas;
   readonly writer: LogWriter;
   readonly router: Router;
-  readonly limiter = new RateLimiter();
-  readonly concurrency = new Concurrency();
-  readonly spend: KeySpendTracker;
   readonly pool = new UpstreamPool();
   /** Requests in flight per operation; /metrics reads it at scrape time (no per-request metric work). */
   readonly inFlightByOperation = new Map<string, number>();
@@ -55,15 +57,21 @@ export class Gateway {
     this.rt = rt;
     this.router = router;
     this.balances = new Balances(rt);
-    this.writer = new LogWriter(rt, this.balances);
-    this.spend = new KeySpendTracker(rt);
+    const balances = this.balances;
+    if (opts.sharedQuotas) {
+      this.quotas = opts.sharedQuotas;
+      this.writer = new LogWriter(rt, opts.sharedQuotas);
+    } else {
+      this.quotas = new MemoryQuotas({ limiter: new RateLimiter(), concurrency: new Concurrency(), spend: new KeySpendTracker(rt), balances });
+      this.writer = new LogWriter(rt, {
+        committed: (accountId, charged, after) => balances.committed(accountId, charged, after),
+        dropped: (c) => balances.dropped(c.accountId, c.amount),
+      });
+    }
     this.parts = {
       auth,
       catalog,
-      limiter: this.limiter,
-      concurrency: this.concurrency,
-      spend: this.spend,
-      balances: this.balances,
+      quotas: this.quotas,
       writer: this.writer,
       metrics,
       defaultMaxOutputTokens: opts.defaultMaxOutputTokens ?? 8192,

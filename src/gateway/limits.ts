@@ -1,88 +1,107 @@
 import type { Runtime } from '../kernel/context.ts';
 import { big, str } from '../storage/port.ts';
 
-// Per-key and per-account request and token rates (token buckets refilled continuously), per-key
-// concurrency, and per-key spend limits (day, month, total; UTC periods). All in memory: limits
-// are enforced per gateway instance; spend is persisted by the writer (key_spend) and loaded once.
+// Per-key and per-account request and token rates, per-key concurrency, and per-key spend limits
+// (day, month, total; UTC periods), in this process's memory: the single-instance default. With
+// REDIS_URL the same rules run in Redis for every instance at once (cluster/quotas.ts); both
+// implement `Quotas` (gateway/quotas.ts), and both read a rate the same way:
+//
+//   RPM n, TPM t: at most n requests, and at most t tokens, in any 60 s (a sliding window log).
+//
+// A request enters the window with its estimated input tokens when admitted; when it ends, the
+// tokens it really used (output included) replace the estimate, so a heavy answer makes what
+// follows wait. A request may start when the window holds fewer than t tokens and its estimate
+// (at most t) fits. Unlike a token bucket, a burst never lets 2n through in one minute.
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  readonly capacity: number;
-  private readonly perMs: number;
+export const RATE_WINDOW_MS = 60_000;
 
-  constructor(perMinute: number, now: number) {
-    this.capacity = perMinute;
-    this.tokens = perMinute;
-    this.perMs = perMinute / 60_000;
-    this.last = now;
-  }
+/**
+ * The requests admitted for one subject (a key or an account) in the last minute, oldest first:
+ * two parallel arrays (admission time, tokens), so a window of 100,000 requests costs ~2 MB.
+ */
+export class SlidingWindow {
+  private at: number[] = [];
+  private tokens: number[] = [];
+  private head = 0;
+  /** The sequence number of at[0] (entries keep theirs when the arrays are compacted). */
+  private base = 0;
+  private sum = 0;
 
-  private refill(now: number): void {
-    if (now > this.last) {
-      this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.perMs);
-      this.last = now;
+  private prune(now: number): void {
+    const from = now - RATE_WINDOW_MS;
+    while (this.head < this.at.length && this.at[this.head]! <= from) this.sum -= this.tokens[this.head++]!;
+    if (this.head > 1024 && this.head * 2 > this.at.length) {
+      this.at = this.at.slice(this.head);
+      this.tokens = this.tokens.slice(this.head);
+      this.base += this.head;
+      this.head = 0;
     }
   }
 
-  /** Takes n if there are n (the bucket may not start a request with a deficit). */
-  take(n: number, now: number): boolean {
-    this.refill(now);
-    if (this.tokens < Math.min(n, this.capacity) || this.tokens <= 0) return false;
-    this.tokens -= n;
-    return true;
+  get size(): number {
+    return this.at.length - this.head;
   }
 
-  /** Charges (or refunds) after the fact; may go negative so that a heavy request slows what follows. */
-  adjust(n: number, now: number): void {
-    this.refill(now);
-    this.tokens = Math.min(this.capacity, this.tokens - n);
-  }
-
-  /** Milliseconds until `n` tokens are there. */
-  waitMs(n: number, now: number): number {
-    this.refill(now);
-    return this.tokens >= n ? 0 : Math.ceil((Math.min(n, this.capacity) - this.tokens) / this.perMs);
-  }
-}
-
-interface BucketPair {
-  rpm: TokenBucket | null;
-  tpm: TokenBucket | null;
-  rpmLimit: number | null;
-  tpmLimit: number | null;
-}
-
-export class RateLimiter {
-  private readonly buckets = new Map<string, BucketPair>();
-
-  private pair(id: string, rpm: number | null, tpm: number | null, now: number): BucketPair {
-    let p = this.buckets.get(id);
-    if (!p || p.rpmLimit !== rpm || p.tpmLimit !== tpm) {
-      p = { rpm: rpm ? new TokenBucket(rpm, now) : null, tpm: tpm ? new TokenBucket(tpm, now) : null, rpmLimit: rpm, tpmLimit: tpm };
-      this.buckets.set(id, p);
+  /** 0 when a request of `tokens` fits under `rpm` and `tpm` (null: no limit) now, else the ms to wait. */
+  waitMs(rpm: number | null, tpm: number | null, tokens: number, now: number): number {
+    this.prune(now);
+    const n = this.size;
+    if (rpm !== null && n >= rpm) return Math.max(1, this.at[this.head + n - rpm]! + RATE_WINDOW_MS - now);
+    if (tpm !== null) {
+      const need = Math.min(tokens, tpm);
+      if (this.sum >= tpm || this.sum + need > tpm) {
+        // Until enough of the oldest entries have left the window.
+        let s = this.sum;
+        for (let i = this.head; i < this.at.length; i++) {
+          s -= this.tokens[i]!;
+          if (s < tpm && s + need <= tpm) return Math.max(1, this.at[i]! + RATE_WINDOW_MS - now);
+        }
+        return RATE_WINDOW_MS;
+      }
     }
-    return p;
-  }
-
-  /**
-   * One request with `tokens` estimated input tokens. Returns 0 when admitted, else the
-   * milliseconds to wait (for Retry-After). Nothing is taken when refused.
-   */
-  admit(id: string, rpm: number | null, tpm: number | null, tokens: number, now: number): number {
-    if (!rpm && !tpm) return 0;
-    const p = this.pair(id, rpm, tpm, now);
-    if (p.rpm && p.rpm.waitMs(1, now) > 0) return p.rpm.waitMs(1, now);
-    if (p.tpm && p.tpm.waitMs(Math.min(tokens, p.tpm.capacity), now) > 0) return p.tpm.waitMs(Math.min(tokens, p.tpm.capacity), now);
-    p.rpm?.take(1, now);
-    p.tpm?.adjust(tokens, now);
     return 0;
   }
 
-  /** After the request: the tokens actually used replace the estimate. */
-  correct(id: string, delta: number, now: number): void {
-    const p = this.buckets.get(id);
-    if (p?.tpm && delta !== 0) p.tpm.adjust(delta, now);
+  /** Enters a request; returns its sequence number (for `correct`). */
+  add(tokens: number, now: number): number {
+    this.at.push(now);
+    this.tokens.push(tokens);
+    this.sum += tokens;
+    return this.base + this.at.length - 1;
+  }
+
+  /** The request used `delta` more (or fewer) tokens than it entered with; nothing once it left the window. */
+  correct(seq: number, delta: number): void {
+    const i = seq - this.base;
+    if (i < this.head || i >= this.at.length || delta === 0) return;
+    this.tokens[i]! += delta;
+    this.sum += delta;
+  }
+}
+
+/** Sliding windows per subject; subjects without a request in the last minute are forgotten. */
+export class RateLimiter {
+  private readonly windows = new Map<string, SlidingWindow>();
+  private sweptAt = 0;
+
+  waitMs(id: string, rpm: number | null, tpm: number | null, tokens: number, now: number): number {
+    if (!rpm && !tpm) return 0;
+    return this.windows.get(id)?.waitMs(rpm || null, tpm || null, tokens, now) ?? 0;
+  }
+
+  add(id: string, tokens: number, now: number): number {
+    let w = this.windows.get(id);
+    if (!w) this.windows.set(id, (w = new SlidingWindow()));
+    const seq = w.add(tokens, now);
+    if (now - this.sweptAt > RATE_WINDOW_MS) {
+      this.sweptAt = now;
+      for (const [k, win] of this.windows) if (win.waitMs(null, null, 0, now) === 0 && win.size === 0 && win !== w) this.windows.delete(k);
+    }
+    return seq;
+  }
+
+  correct(id: string, seq: number, delta: number): void {
+    this.windows.get(id)?.correct(seq, delta);
   }
 }
 
@@ -139,7 +158,8 @@ export class KeySpendTracker {
     this.rt = rt;
   }
 
-  private async state(keyId: string, now: number): Promise<KeySpend> {
+  /** Loads the key's committed spend (once); `refusal` and `hold` may then run at once. */
+  async prepare(keyId: string, now: number): Promise<void> {
     const p = spendPeriods(now);
     let s = this.keys.get(keyId);
     if (!s) {
@@ -161,6 +181,12 @@ export class KeySpendTracker {
       })();
       await st.loading;
     }
+  }
+
+  private state(keyId: string, now: number): KeySpend {
+    const s = this.keys.get(keyId);
+    if (!s?.loaded) throw new Error(`key spend of ${keyId} used before prepare()`);
+    const p = spendPeriods(now);
     if (s.day !== p.day) {
       s.day = p.day;
       s.spentDay = 0n;
@@ -172,15 +198,18 @@ export class KeySpendTracker {
     return s;
   }
 
-  /** Reserves `amount` against the key's limits; false when a limit would be exceeded. */
-  async reserve(keyId: string, limits: SpendLimits, amount: bigint, now: number): Promise<'day' | 'month' | 'total' | null> {
-    if (limits.limit_day === null && limits.limit_month === null && limits.limit_total === null) return null;
-    const s = await this.state(keyId, now);
+  /** The period whose limit `amount` would exceed (after prepare), or null. */
+  refusal(keyId: string, limits: SpendLimits, amount: bigint, now: number): 'day' | 'month' | 'total' | null {
+    if (!hasSpendLimit(limits)) return null;
+    const s = this.state(keyId, now);
     if (limits.limit_day !== null && s.spentDay + s.reserved + amount > limits.limit_day) return 'day';
     if (limits.limit_month !== null && s.spentMonth + s.reserved + amount > limits.limit_month) return 'month';
     if (limits.limit_total !== null && s.spentTotal + s.reserved + amount > limits.limit_total) return 'total';
-    s.reserved += amount;
     return null;
+  }
+
+  hold(keyId: string, amount: bigint, now: number): void {
+    this.state(keyId, now).reserved += amount;
   }
 
   settle(keyId: string, reserved: bigint, charged: bigint, now: number): void {
@@ -192,4 +221,8 @@ export class KeySpendTracker {
     if (s.month === p.month) s.spentMonth += charged;
     s.spentTotal += charged;
   }
+}
+
+export function hasSpendLimit(l: SpendLimits): boolean {
+  return l.limit_day !== null || l.limit_month !== null || l.limit_total !== null;
 }

@@ -45,8 +45,8 @@ export async function registerGateway(app: FastifyInstance, rt: Runtime, auth: K
   if (rt.bus instanceof EventBus) {
     rt.bus.on({
       catalogChanged: () => void catalog.reload().catch((err) => rt.log.error({ err }, 'catalog reload failed')),
-      balanceChanged: (id) => gateway.balances.invalidate(id),
-      accountChanged: (id) => gateway.balances.invalidate(id),
+      balanceChanged: (id) => gateway.quotas.invalidate(id),
+      accountChanged: (id) => gateway.quotas.invalidate(id),
     });
   }
   await app.register(async (dp) => registerDataPlane(dp, rt, auth, gateway, catalog));

@@ -52,17 +52,11 @@ export function settle(p: SettleParts, f: Flight): void {
   const endHr = performance.now();
   const principal = f.principal;
   const amount = chargeOf(p, f);
-  if (principal) {
-    const key = principal.key;
-    if (f.hold > 0n) p.balances.settle(key.account_id, f.hold, amount);
-    if (f.spendHold > 0n) p.spend.settle(key.id, f.spendHold, amount, end);
-    if (f.concurrencyHeld) p.concurrency.release(key.id);
-    if (f.billable) {
-      const b = f.billable;
-      const used = b.input_tokens + b.cached_input_tokens + b.cache_write_tokens + b.output_tokens - (f.facts?.inputTokens ?? 0);
-      p.limiter.correct(`k:${key.id}`, used, end);
-      p.limiter.correct(`a:${key.account_id}`, used, end);
-    }
+  if (f.quota) {
+    const b = f.billable;
+    // The rate windows count the tokens really used (output too) in place of the estimate.
+    const used = b ? b.input_tokens + b.cached_input_tokens + b.cache_write_tokens + b.output_tokens - f.quota.tokens : 0;
+    p.quotas.release(f.quota, amount, used, end);
   }
   const row: RequestRow = {
     id: f.call.requestId,

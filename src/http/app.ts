@@ -15,10 +15,12 @@ export interface AppOptions {
   adminKeyHash: string;
   /** Extra route registrations (the data plane) run after the control plane. */
   plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, readiness: ReadinessCheck[]) => void | Promise<void>>;
+  /** What /readyz tells an operator while ready (e.g. several instances without shared quotas). */
+  warnings?: () => string[];
 }
 
-/** A part of the process that can make it unready: returns null when fine, else what is wrong. */
-export type ReadinessCheck = () => string | null;
+/** A part of the process that can make it unready: returns null when fine, else what is wrong (an AppError names its code). */
+export type ReadinessCheck = () => string | AppError | null;
 
 export interface App {
   app: FastifyInstance;
@@ -82,7 +84,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
 
   const authenticate = authenticator(auth, opts.adminKeyHash);
   const routes = new RouteTable(app, authenticate);
-  const readiness = registerHealth(app, rt);
+  const readiness = registerHealth(app, rt, opts.warnings ?? (() => []));
   registerAdminRoutes(routes, rt);
   registerAccountRoutes(routes, rt);
   // The operator API's map is for the operator: it lists every operator route and its inputs.
@@ -117,7 +119,7 @@ function authenticator(auth: KeyAuthenticator, adminHash: string): (req: Fastify
 }
 
 /** /healthz (the process is up) and /readyz (storage reachable, and every part able to write). */
-function registerHealth(app: FastifyInstance, rt: Runtime): ReadinessCheck[] {
+function registerHealth(app: FastifyInstance, rt: Runtime, warnings: () => string[]): ReadinessCheck[] {
   const readiness: ReadinessCheck[] = [];
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -128,12 +130,14 @@ function registerHealth(app: FastifyInstance, rt: Runtime): ReadinessCheck[] {
       return errorBody(new AppError('STORAGE_UNAVAILABLE', `Storage is not reachable: ${(err as Error).message}`));
     }
     // Reachable is not enough: a part that cannot write (the request log) makes the process unready.
-    const problems = readiness.map((check) => check()).filter((p): p is string => p !== null);
+    const problems = readiness.map((check) => check()).filter((p) => p !== null);
+    const w = warnings();
     if (problems.length > 0) {
       reply.code(503);
-      return errorBody(new AppError('STORAGE_UNAVAILABLE', problems.join('; ')));
+      const code = problems.find((p) => p instanceof AppError)?.code ?? 'STORAGE_UNAVAILABLE';
+      return errorBody(new AppError(code, problems.map((p) => (p instanceof AppError ? p.message : p)).join('; '), w.length > 0 ? { warnings: w } : undefined));
     }
-    return { status: 'ready', storage: rt.db.engine };
+    return { status: 'ready', storage: rt.db.engine, ...(w.length > 0 ? { warnings: w } : {}) };
   });
   return readiness;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.ts';
 import type { Db } from '../storage/port.ts';
+import type { FailureLog } from './failure-log.ts';
 
 export type Role = 'owner' | 'admin' | 'member' | 'viewer';
 export const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'viewer'];
@@ -72,6 +73,8 @@ export interface Runtime {
   bus: Bus;
   log: Logger;
   now: () => number;
+  /** Failure counts for throttles, shared by every instance when REDIS_URL is set; absent: each service keeps its own. */
+  failures?: FailureLog;
 }
 
 export interface ServiceContext extends Runtime {

@@ -46,6 +46,7 @@ export const ERRORS = {
   NO_CHANNEL: { status: 503, message: 'No upstream channel is available for this model.' },
   STORAGE_UNAVAILABLE: { status: 503, message: 'Storage is not reachable.' },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
+  CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -1,13 +1,16 @@
 // Background jobs (hold expiry, balance expiry, and the guarantees' scanners, closes, probes and
 // deliveries as they come): each registered once by name, run every `intervalMs`, never two runs
 // of one job at once in this process. `claim` decides whether this process may run a job now:
-// alone, always; with several instances it is where a lease is taken, so that exactly one
-// instance runs each job and another takes over when it dies.
+// alone, always; with several instances it takes a lease (cluster/leases.ts), renewed while a run
+// lasts, so that exactly one instance runs each job and another takes over when it dies. A job
+// marked `each` (an instance's own heartbeat) runs on every instance, unclaimed.
 import type { Logger } from 'pino';
 
 export interface Job {
   name: string;
   intervalMs: number;
+  /** Runs on every instance (never claimed). */
+  each?: boolean;
   /** One run; what it returns is logged at debug level. */
   run(): Promise<unknown>;
 }
@@ -51,14 +54,23 @@ export class Jobs {
 
   private async tick(job: Job): Promise<void> {
     if (this.running.has(job.name)) return;
+    const ttl = job.intervalMs * 3;
     let mine: boolean;
     try {
-      mine = await this.claim(job.name, job.intervalMs * 3);
+      mine = job.each === true || (await this.claim(job.name, ttl));
     } catch (err) {
       this.log.warn({ err, job: job.name }, 'job lease not taken');
       return;
     }
-    if (mine) await this.runNow(job.name);
+    if (!mine) return;
+    // A run longer than the lease keeps it: renewed every third of its life while it lasts.
+    const renew = job.each ? null : setInterval(() => void this.claim(job.name, ttl).catch(() => {}), Math.max(50, ttl / 3));
+    renew?.unref();
+    try {
+      await this.runNow(job.name);
+    } finally {
+      if (renew) clearInterval(renew);
+    }
   }
 
   /** Runs a job now (unless it is running: then waits for that run). */

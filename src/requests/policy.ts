@@ -31,6 +31,7 @@ const REFUSALS: Partial<Record<ErrorCode, Outcome>> = {
   NO_CHANNEL: 'upstream_error',
   STORAGE_UNAVAILABLE: 'platform_error',
   SHUTTING_DOWN: 'platform_error',
+  CLUSTER_UNAVAILABLE: 'platform_error',
   INTERNAL: 'platform_error',
 };
 

@@ -2,8 +2,7 @@ import { newId } from '../kernel/ids.ts';
 import { postUsage, type UsagePosted } from '../billing/journal.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { insertMany } from '../storage/batch.ts';
-import type { SqlValue } from '../storage/port.ts';
-import type { Balances } from '../billing/balances.ts';
+import type { Queryable } from '../storage/port.ts';
 import { spendPeriods } from '../gateway/limits.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
 
@@ -36,6 +35,29 @@ function bareRow(r: RequestLogRow, err: Error): RequestLogRow {
   };
 }
 
+/** One charged request as the writer commits it. */
+export interface CommittedCharge {
+  accountId: string;
+  keyId: string | null;
+  amount: bigint;
+  /** When the request ended (its key spend periods). */
+  at: number;
+}
+
+/** Who keeps the data plane's view of account money in step with what the writer commits. */
+export interface ChargeObserver {
+  /** Inside the batch's transaction, its charges written, before COMMIT (shared quotas move them into their mirror). */
+  committing?(charges: readonly CommittedCharge[]): Promise<void>;
+  /** The transaction did not commit after `committing` ran: its charges are queued again. */
+  notCommitted?(charges: readonly CommittedCharge[]): void;
+  /** Committed: `balanceAfter` is the account's paid + granted as of that commit. */
+  committed(accountId: string, charged: bigint, balanceAfter: bigint): void;
+  /** The writer gave up on a charge for good (shutdown with storage down): stop counting it. */
+  dropped(charge: CommittedCharge): void;
+}
+
+const chargeOfRow = (r: RequestLogRow): CommittedCharge => ({ accountId: r.account_id!, keyId: r.key_id, amount: r.amount, at: r.ended_at });
+
 export interface WriterStats {
   queued: number;
   flushed: number;
@@ -50,7 +72,7 @@ export class LogWriter {
   private flushing: Promise<void> | null = null;
   private closed = false;
   private readonly rt: Runtime;
-  private readonly balances: Balances;
+  private readonly money: ChargeObserver;
   private readonly flushMs: number;
   private readonly maxBatch: number;
   private readonly maxQueue: number;
@@ -58,9 +80,9 @@ export class LogWriter {
   private consecutiveFailures = 0;
   readonly stats: WriterStats = { queued: 0, flushed: 0, batches: 0, failures: 0, lastError: null };
 
-  constructor(rt: Runtime, balances: Balances, opts: { flushMs?: number; maxBatch?: number; maxQueue?: number } = {}) {
+  constructor(rt: Runtime, money: ChargeObserver, opts: { flushMs?: number; maxBatch?: number; maxQueue?: number } = {}) {
     this.rt = rt;
-    this.balances = balances;
+    this.money = money;
     this.flushMs = opts.flushMs ?? rt.config.flushMs;
     this.maxBatch = opts.maxBatch ?? 1000;
     this.maxQueue = opts.maxQueue ?? 200_000;
@@ -160,38 +182,34 @@ export class LogWriter {
   private async write(batch: RequestLogRow[]): Promise<void> {
     const { db } = this.rt;
     let posted = new Map<string, UsagePosted>();
-    await db.tx(async (q) => {
-      const charged = batch.filter((r) => r.amount > 0n && r.account_id);
-      if (charged.length > 0) {
-        // The journal writer posts one usage transaction per account (its checks, bulk inserts
-        // and lock order); each charged row points at its account's transaction.
-        posted = await postUsage(
-          db,
-          q,
-          charged.map((r) => ({ accountId: r.account_id!, requestId: r.id, keyId: r.key_id, amount: r.amount, at: r.ended_at })),
-          this.rt.config.spendOrder,
-        );
-        for (const r of charged) r.tx_id = posted.get(r.account_id!)!.txId;
-        const spend = new Map<string, bigint>();
-        for (const r of charged) {
-          if (!r.key_id) continue;
-          const p = spendPeriods(r.ended_at);
-          for (const period of [p.day, p.month, p.total]) {
-            const k = `${r.key_id}\u0000${period}`;
-            spend.set(k, (spend.get(k) ?? 0n) + r.amount);
-          }
-        }
-        for (const [k, amount] of [...spend].sort(([a], [b]) => (a < b ? -1 : 1))) {
-          const [keyId, period] = k.split('\u0000');
-          await q.run(
-            'INSERT INTO key_spend (key_id, period, amount) VALUES (?, ?, ?) ON CONFLICT (key_id, period) DO UPDATE SET amount = key_spend.amount + excluded.amount',
-            [keyId!, period!, amount],
+    const moved: { charges: CommittedCharge[] | null } = { charges: null };
+    try {
+      await db.tx(async (q) => {
+        const charged = batch.filter((r) => r.amount > 0n && r.account_id);
+        if (charged.length > 0) {
+          // The journal writer posts one usage transaction per account (its checks, bulk inserts
+          // and lock order); each charged row points at its account's transaction.
+          posted = await postUsage(
+            db,
+            q,
+            charged.map((r) => ({ accountId: r.account_id!, requestId: r.id, keyId: r.key_id, amount: r.amount, at: r.ended_at })),
+            this.rt.config.spendOrder,
           );
+          for (const r of charged) r.tx_id = posted.get(r.account_id!)!.txId;
+          await addKeySpend(q, charged);
         }
-      }
-      await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
-    });
-    for (const [accountId, p] of posted) this.balances.committed(accountId, p.charged, p.balanceAfter);
+        await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
+        if (charged.length > 0 && this.money.committing) {
+          // Under the accounts' locks, so that nobody reloads these accounts in between.
+          moved.charges = charged.map(chargeOfRow);
+          await this.money.committing(moved.charges);
+        }
+      });
+    } catch (err) {
+      if (moved.charges) this.money.notCommitted?.(moved.charges);
+      throw err;
+    }
+    for (const [accountId, p] of posted) this.money.committed(accountId, p.charged, p.balanceAfter);
   }
 
   /** Flushes everything and stops (graceful shutdown). Retries for up to `timeoutMs`. */
@@ -203,7 +221,7 @@ export class LogWriter {
       if (this.queue.length > 0 && this.stats.lastError) {
         if (Date.now() > deadline) {
           this.rt.log.error({ rows: this.queue.length }, 'shutdown: request log could not be flushed');
-          for (const r of this.queue) if (r.account_id && r.amount > 0n) this.balances.dropped(r.account_id, r.amount);
+          for (const r of this.queue) if (r.account_id && r.amount > 0n) this.money.dropped(chargeOfRow(r));
           return;
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -213,3 +231,22 @@ export class LogWriter {
   }
 }
 
+/** Adds the batch's charges to each key's spend of the day, the month and in total. */
+async function addKeySpend(q: Queryable, charged: readonly RequestLogRow[]): Promise<void> {
+  const spend = new Map<string, bigint>();
+  for (const r of charged) {
+    if (!r.key_id) continue;
+    const p = spendPeriods(r.ended_at);
+    for (const period of [p.day, p.month, p.total]) {
+      const k = `${r.key_id}\u0000${period}`;
+      spend.set(k, (spend.get(k) ?? 0n) + r.amount);
+    }
+  }
+  for (const [k, amount] of [...spend].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const [keyId, period] = k.split('\u0000');
+    await q.run(
+      'INSERT INTO key_spend (key_id, period, amount) VALUES (?, ?, ?) ON CONFLICT (key_id, period) DO UPDATE SET amount = key_spend.amount + excluded.amount',
+      [keyId!, period!, amount],
+    );
+  }
+}

@@ -359,6 +359,28 @@ UPDATE api_keys SET op_models = models, op_ips = ips, op_expires_at = expires_at
 ALTER TABLE request_log RENAME COLUMN protocol TO provider;
 `,
   },
+  {
+    version: 10,
+    name: 'several instances: the instance registry and job leases',
+    sql: `
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid {{big}} NOT NULL,
+  url TEXT,
+  shared {{big}} NOT NULL,
+  started_at {{big}} NOT NULL,
+  seen_at {{big}} NOT NULL,
+  stopped_at {{big}}
+);
+CREATE TABLE job_leases (
+  job TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at {{big}} NOT NULL,
+  taken_at {{big}} NOT NULL
+);
+`,
+  },
 ];
 
 function render(sql: string, engine: Engine): string {

@@ -55,6 +55,18 @@ describe('two instances on one PostgreSQL', { skip: PG_URL ? false : 'needs SURE
     assert.equal((await chat(b.url, key.key)).body.error.code, 'KEY_REVOKED');
   });
 
+  test('two instances on one database without REDIS_URL: warned about in /readyz (and in the log)', async () => {
+    const warnings = async (url: string) => {
+      const r = await fetch(`${url}/readyz`);
+      assert.equal(r.status, 200, 'a warning, not unreadiness');
+      return ((await r.json()) as { warnings?: string[] }).warnings ?? [];
+    };
+    // The second knows at its start; the first at its next heartbeat (every 2 s).
+    const [w] = await warnings(b.url);
+    assert.match(String(w), /2 gateway instances run on this database and 2 of them without REDIS_URL/);
+    await until('the first instance warns too', async () => (await warnings(a.url)).length === 1, 3000);
+  });
+
   test('a price changed through one instance prices the next request on the other', async () => {
     const acct = (await call(a.url, 'POST', '/admin/v1/accounts', { name: 'pricing' })).body;
     await call(a.url, 'POST', `/admin/v1/accounts/${acct.id}/topups`, { amount: '1.00', method: 'other', reference: 'x' }, ADMIN_KEY, 'i2');

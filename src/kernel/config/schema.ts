@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseUsd } from '../money.ts';
 
 // Every setting, its environment variable, its default. Validated once at boot, then frozen.
-// Secrets (admin key, secret key, database URL) come from the environment or from a file named by *_FILE.
+// Secrets (admin key, secret key, database and Redis URLs) come from the environment or from a file named by *_FILE.
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
@@ -15,6 +15,9 @@ export const ENV_KEYS = {
   port: 'PORT',
   dataDir: 'SURETY_DATA_DIR',
   databaseUrl: 'DATABASE_URL',
+  redisUrl: 'REDIS_URL',
+  redisPrefix: 'SURETY_REDIS_PREFIX',
+  instanceTtlSeconds: 'SURETY_INSTANCE_TTL_SECONDS',
   adminKey: 'SURETY_ADMIN_KEY',
   secretKey: 'SURETY_SECRET_KEY',
   demo: 'SURETY_DEMO',
@@ -48,6 +51,13 @@ export const ConfigSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
       .optional(),
+    /** Shared quotas (holds, rates, concurrency, throttles) for several instances: docs/scale-out.md. */
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    redisPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1–64 letters, digits or : _ . -').default('surety:'),
+    instanceTtlSeconds: int(2, 300).default(10),
     adminKey: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Encrypts upstream keys at rest (catalog/secret-box.ts). */
     secretKey: z.string().min(32, 'must be at least 32 characters, e.g. the output of `openssl rand -base64 32`').optional(),

@@ -139,7 +139,7 @@ describe('refusals before any upstream call', () => {
       KEY_INVALID: 'auth_error', KEY_REVOKED: 'auth_error', KEY_EXPIRED: 'auth_error', AUTH_REQUIRED: 'auth_error', ACCOUNT_SUSPENDED: 'auth_error',
       IP_NOT_ALLOWED: 'auth_error', MODEL_NOT_ALLOWED: 'auth_error', INSUFFICIENT_BALANCE: 'insufficient_balance', KEY_LIMIT_EXCEEDED: 'key_limit',
       RATE_LIMITED: 'rate_limited', CONCURRENCY_LIMITED: 'rate_limited', VALIDATION: 'client_error', INVALID_JSON: 'client_error', UNKNOWN_MODEL: 'client_error',
-      BODY_TOO_LARGE: 'client_error', UNSUPPORTED_MEDIA_TYPE: 'client_error', STORAGE_UNAVAILABLE: 'platform_error', SHUTTING_DOWN: 'platform_error', INTERNAL: 'platform_error',
+      BODY_TOO_LARGE: 'client_error', UNSUPPORTED_MEDIA_TYPE: 'client_error', STORAGE_UNAVAILABLE: 'platform_error', SHUTTING_DOWN: 'platform_error', CLUSTER_UNAVAILABLE: 'platform_error', INTERNAL: 'platform_error',
     };
     for (const [code, o] of Object.entries(expected)) assert.equal(outcomeOfRefusal(code as ErrorCode), o, code);
     // Every code maps to a known outcome, and only the platform's own are platform_error.

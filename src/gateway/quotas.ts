@@ -1,0 +1,105 @@
+// Quotas: everything a request reserves before it is sent upstream — a place in its key's and its
+// account's rate windows, a concurrency slot, its worst-case cost against the key's spend limits
+// and against the account's balance — taken all together or not at all, and given back when the
+// request ends. Two implementations keep the same rules: this process's memory (the single-
+// instance default, below) and Redis, shared by every instance (cluster/quotas.ts).
+
+import type { Balances } from '../billing/balances.ts';
+import { hasSpendLimit, type Concurrency, type KeySpendTracker, type RateLimiter, type SpendLimits } from './limits.ts';
+
+/** What one request asks for. Kept on the request until it ends (release gives back the same). */
+export interface QuotaAsk {
+  requestId: string;
+  keyId: string;
+  accountId: string;
+  /** When it was admitted (ms). */
+  at: number;
+  /** Estimated input tokens (the rate windows' weight until the real usage is known). */
+  tokens: number;
+  /** The worst-case cost, held against the key's spend limits and the account's balance. */
+  hold: bigint;
+  keyRpm: number | null;
+  keyTpm: number | null;
+  accountRpm: number | null;
+  accountTpm: number | null;
+  concurrency: number | null;
+  spend: SpendLimits;
+}
+
+export type QuotaRefusal =
+  | { kind: 'rate'; whose: 'key' | 'account'; waitMs: number }
+  | { kind: 'concurrency' }
+  | { kind: 'key_limit'; period: 'day' | 'month' | 'total' }
+  | { kind: 'balance'; available: bigint }
+  /** The shared quotas cannot be reached or trusted now (safe mode): nothing is admitted. */
+  | { kind: 'unavailable'; reason: string; retryMs: number };
+
+export interface Quotas {
+  /** Reserves everything the ask needs, or nothing and says why. */
+  admit(ask: QuotaAsk): Promise<QuotaRefusal | null>;
+  /**
+   * The request ended: its holds and slot are given back, `charge` awaits the writer, and the rate
+   * windows take `tokensDelta` more (or fewer) tokens than the estimate.
+   */
+  release(ask: QuotaAsk, charge: bigint, tokensDelta: number, end: number): void;
+  /** The account's durable figures changed elsewhere (a top-up, a refund, a credit line). */
+  invalidate(accountId: string): void;
+}
+
+/** In this process's memory: exact for one instance, and what Surety does without REDIS_URL. */
+export class MemoryQuotas implements Quotas {
+  private readonly limiter: RateLimiter;
+  private readonly concurrency: Concurrency;
+  private readonly spend: KeySpendTracker;
+  private readonly balances: Balances;
+  /** Where each admitted request sits in its key's and account's windows (for the correction). */
+  private readonly seqs = new WeakMap<QuotaAsk, { k: number; a: number }>();
+
+  constructor(parts: { limiter: RateLimiter; concurrency: Concurrency; spend: KeySpendTracker; balances: Balances }) {
+    this.limiter = parts.limiter;
+    this.concurrency = parts.concurrency;
+    this.spend = parts.spend;
+    this.balances = parts.balances;
+  }
+
+  async admit(a: QuotaAsk): Promise<QuotaRefusal | null> {
+    const limited = hasSpendLimit(a.spend);
+    // Loads first (they wait on storage); then everything is checked and taken in one go.
+    await this.balances.prepare(a.accountId);
+    if (limited) await this.spend.prepare(a.keyId, a.at);
+    const keyWait = this.limiter.waitMs(`k:${a.keyId}`, a.keyRpm, a.keyTpm, a.tokens, a.at);
+    if (keyWait > 0) return { kind: 'rate', whose: 'key', waitMs: keyWait };
+    const accountWait = this.limiter.waitMs(`a:${a.accountId}`, a.accountRpm, a.accountTpm, a.tokens, a.at);
+    if (accountWait > 0) return { kind: 'rate', whose: 'account', waitMs: accountWait };
+    if (a.concurrency !== null && !this.concurrency.acquire(a.keyId, a.concurrency)) return { kind: 'concurrency' };
+    const refuse = (r: QuotaRefusal): QuotaRefusal => {
+      if (a.concurrency !== null) this.concurrency.release(a.keyId);
+      return r;
+    };
+    const period = limited ? this.spend.refusal(a.keyId, a.spend, a.hold, a.at) : null;
+    if (period) return refuse({ kind: 'key_limit', period });
+    const room = this.balances.room(a.accountId);
+    if (room < a.hold) return refuse({ kind: 'balance', available: room });
+    const k = a.keyRpm || a.keyTpm ? this.limiter.add(`k:${a.keyId}`, a.tokens, a.at) : -1;
+    const acc = a.accountRpm || a.accountTpm ? this.limiter.add(`a:${a.accountId}`, a.tokens, a.at) : -1;
+    if (k >= 0 || acc >= 0) this.seqs.set(a, { k, a: acc });
+    if (limited) this.spend.hold(a.keyId, a.hold, a.at);
+    this.balances.hold(a.accountId, a.hold);
+    return null;
+  }
+
+  release(a: QuotaAsk, charge: bigint, tokensDelta: number, end: number): void {
+    this.balances.settle(a.accountId, a.hold, charge);
+    if (hasSpendLimit(a.spend)) this.spend.settle(a.keyId, a.hold, charge, end);
+    if (a.concurrency !== null) this.concurrency.release(a.keyId);
+    const seq = this.seqs.get(a);
+    if (seq && tokensDelta !== 0) {
+      if (seq.k >= 0) this.limiter.correct(`k:${a.keyId}`, seq.k, tokensDelta);
+      if (seq.a >= 0) this.limiter.correct(`a:${a.accountId}`, seq.a, tokensDelta);
+    }
+  }
+
+  invalidate(accountId: string): void {
+    this.balances.invalidate(accountId);
+  }
+}
