@@ -32,7 +32,9 @@ export const doubleCharge: RowRule = {
       const first = sorted[0]!;
       for (const dup of sorted.slice(1)) {
         if (out.has(dup.id)) continue;
-        const how = byClient ? `the client's reference ${JSON.stringify(dup.client_ref)} as request ${first.id}` : `start, end, key, model and amount as request ${first.id}, stored twice`;
+        const how = byClient
+          ? `request ${dup.id} has the same client reference ${JSON.stringify(dup.client_ref)} as request ${first.id}`
+          : `request ${dup.id} is request ${first.id} stored twice (same key, model, amount, start and end)`;
         out.set(dup.id, {
           rule: this.name,
           subject: dup.id,
@@ -41,7 +43,7 @@ export const doubleCharge: RowRule = {
           request_ids: [dup.id, first.id],
           charged: dup.amount,
           stakes: { [dup.id]: dup.amount },
-          reason: `Charged $${formatUsd(dup.amount)} a second time: request ${dup.id} has the same ${how}, already charged $${formatUsd(first.amount)}.`,
+          reason: `Charged $${formatUsd(dup.amount)} a second time: ${how}, already charged $${formatUsd(first.amount)}.`,
           evidence: { request_id: dup.id, original_request_id: first.id, amount: dup.amount, original_amount: first.amount, matched_by: byClient ? 'client_ref' : 'identical_row', client_ref: dup.client_ref },
           occurred_at: dup.ended_at,
         });
