@@ -7,6 +7,12 @@
 // table, the budget figures of every run and their spread, and writes .bench/results.json.
 // No assertions: numbers, not tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+// `npm run bench -- detection`: only the abnormal-billing scan rate (bench/detection.ts).
+if (process.argv[2] === 'detection') {
+  await import('./detection.ts');
+  process.exit(0);
+}
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
