@@ -3,7 +3,7 @@
 // real traffic: 94 % charged answers of three models, 4 % failures not charged, and 2 % of wrong
 // charges of every kind the rules look for. Prints one JSON line; no assertions (numbers, not tests).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAccount } from '../src/accounts/accounts.ts';
 import { putModel } from '../src/catalog/index.ts';
@@ -46,8 +46,8 @@ function row(i: number): RequestRow {
   if (k < 94) return fakeRow(k < 80 ? img : { ...chat, client_ref: `sdk-${i}` });
   if (k < 98) return fakeRow({ ...chat, outcome: 'upstream_error', status: 502, amount: 0n, usage_billable: null, delivered: { images: 0, text_chars: 0 } });
   // 2 % wrong charges: on a failure, after the timeout, nothing delivered, off price.
-  if (k === 98) return fakeRow(i % 2 ? { ...chat, outcome: 'platform_error', status: 500 } : { ...img, duration_ms: 320_000 });
-  return fakeRow(i % 2 ? { ...img, delivered: { images: 0, text_chars: 0 } } : { ...chat, amount: chatAmount + 100n });
+  if (k === 98) return fakeRow(Math.floor(i / 100) % 2 ? { ...chat, outcome: 'platform_error', status: 500 } : { ...img, duration_ms: 320_000 });
+  return fakeRow(Math.floor(i / 100) % 2 ? { ...img, delivered: { images: 0, text_chars: 0 } } : { ...chat, amount: chatAmount + 100n });
 }
 
 const t0 = performance.now();
@@ -59,16 +59,20 @@ for (let i = 0; i < N; i += 50_000) {
 }
 process.stderr.write(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
 
-const results = [];
+const results: Array<Record<string, number>> = [];
 for (let r = 0; r < RUNS; r++) {
   // A fresh findings table each run: the scan writes them all again.
   await db.run('DELETE FROM findings');
+  const cpu0 = process.cpuUsage();
   const s = await scanWindow(rt, 0, T0 + N * 3 + 1_000_000, { onProgress: (p) => process.stderr.write(`\rrun ${r + 1}: ${p.rows.toLocaleString('en')} rows scanned, ${p.judged.toLocaleString('en')} judged by the rules`) });
   process.stderr.write('\n');
-  results.push({ run: r + 1, seconds: +(s.ms / 1000).toFixed(3), rows_per_s: Math.round(N / (s.ms / 1000)), rows_scanned: s.rows, judged_by_rules: s.judged, findings: s.findings });
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  results.push({ run: r + 1, seconds: +(s.ms / 1000).toFixed(3), cpu_seconds: +cpuS.toFixed(3), rows_per_s: Math.round(N / (s.ms / 1000)), rows_per_cpu_s: Math.round(N / cpuS), rows_scanned: s.rows, judged_by_rules: s.judged, findings: s.findings });
 }
-const best = results.reduce((a, b) => (b.rows_per_s > a.rows_per_s ? b : a));
-const median = [...results].sort((a, b) => a.rows_per_s - b.rows_per_s)[Math.floor(results.length / 2)]!;
-process.stdout.write(`${JSON.stringify({ bench: 'abnormal-billing scan', engine: 'sqlite', rows: N, budget_rows_per_s: 500_000, median_rows_per_s: median.rows_per_s, best_rows_per_s: best.rows_per_s, runs: results })}\n`);
+const median = (k: 'rows_per_s' | 'rows_per_cpu_s') => [...results].sort((a, b) => a[k] - b[k])[Math.floor(results.length / 2)]![k];
+// Wall-clock rate, and the rate per CPU-second of the scanning process (what the scan costs,
+// whatever else the machine is doing: on a shared, loaded machine the wall clock mostly measures the others).
+process.stdout.write(`${JSON.stringify({ bench: 'abnormal-billing scan', engine: 'sqlite', rows: N, budget_rows_per_s: 500_000, median_rows_per_s: median('rows_per_s'), median_rows_per_cpu_s: median('rows_per_cpu_s'), load_average: loadavg().map((x) => +x.toFixed(1)), runs: results })}\n`);
 await rt.close();
 rmSync(dir, { recursive: true, force: true });

@@ -13,12 +13,9 @@ import type { CatalogFacts } from './context.ts';
 // overflow (counts, rates and multipliers within bounds); anything else goes to the rules.
 
 const MTOK = 1_000_000n;
-const MAX_TOKENS = 1_000_000;
 const MAX_RATE = 100_000_000_000n; // $100 per 1M tokens, in nano-USD
 const MAX_IMAGE = 10_000_000_000n; // $10 per image
-const MAX_IMAGES = 100;
 const MAX_MULT_NUM = 1000n;
-const MAX_NUMERATOR = 1_000_000_000_000_000n;
 
 const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
@@ -61,12 +58,7 @@ function numeratorSql(engine: Engine, p: CompiledPrice): string | null {
   return terms.length ? terms.join(' + ') : '0';
 }
 
-/** The bounds within which the SQL arithmetic cannot overflow 64 bits. */
-function guards(engine: Engine): string {
-  return [...TOKEN_FIELDS, 'images'].map((f) => `${jnum(engine, 'r.usage_billable', f)} <= ${f === 'images' ? MAX_IMAGES : MAX_TOKENS}`).join(' AND ');
-}
-
-/** The expected charge of a row by the price book (null: ask the rules). */
+/** The expected charge of a row by the price book, before its rounding (null: ask the rules). */
 function expectedSql(engine: Engine, facts: CatalogFacts): string {
   const mult = (part: 'num' | 'den') => {
     const usable = [...facts.groups].filter(([, m]) => m.num <= MAX_MULT_NUM && m.den <= MAX_MULT_NUM);
@@ -83,11 +75,16 @@ function expectedSql(engine: Engine, facts: CatalogFacts): string {
   if (cases.length === 0) return 'NULL';
   const num = `(CASE ${cases.join(' ')} ELSE NULL END)`;
   const d = `(${MTOK} * ${mult('den')})`;
-  // Rounded once, half away from zero (every amount here is ≥ 0): floor((2·N·m + D) / 2D).
+  // The charge is rounded once, half away from zero (every amount here is ≥ 0):
+  // floor((2·N·m + D) / 2D), in integer division, the numerator computed once. A numerator too big
+  // for 64-bit integers becomes a float in SQLite (PostgreSQL computes in NUMERIC): an expected
+  // charge that large is above any amount the caller lets through to this comparison (see ABOVE).
   const top = `2 * ${num} * ${mult('num')} + ${d}`;
-  const div = engine === 'sqlite' ? `(${top}) / (2 * ${d})` : `FLOOR((${top}) / (2 * ${d}))`;
-  return `(CASE WHEN ${guards(engine)} AND ${num} <= ${MAX_NUMERATOR} THEN ${div} ELSE NULL END)`;
+  return engine === 'sqlite' ? `((${top}) / (2 * ${d}))` : `div(${top}, 2 * ${d})`;
 }
+
+/** Charges above this (nano-USD, $1000) always go to the rules. */
+const ABOVE = 1_000_000_000_000n;
 
 function byModel(facts: CatalogFacts, pick: (m: { kind: string; max_output_tokens: number | null; abnormal_timeout_ms: number | null }) => number | null): string | null {
   const cases = [...facts.models].map(([id, m]) => [id, pick(m)] as const).filter(([, v]) => v !== null);
@@ -114,7 +111,7 @@ export function prefilter(engine: Engine, facts: CatalogFacts): Prefilter {
     `(r.client_ref IS NOT NULL AND EXISTS (SELECT 1 FROM request_log o WHERE o.client_ref = r.client_ref AND o.account_id = r.account_id AND o.id <> r.id AND o.amount > 0))`,
     `EXISTS (SELECT 1 FROM request_log o WHERE o.account_id = r.account_id AND o.started_at = r.started_at AND o.ended_at = r.ended_at AND o.id <> r.id AND o.amount > 0)`,
     // Unknown (NULL) counts as suspect: the rule decides.
-    `(r.usage_billable IS NOT NULL AND r.account_id IS NOT NULL AND r.model IS NOT NULL AND COALESCE(r.amount > ${expectedSql(engine, facts)}, ${engine === 'sqlite' ? '1' : 'TRUE'}))`,
+    `(r.usage_billable IS NOT NULL AND r.account_id IS NOT NULL AND r.model IS NOT NULL AND (r.amount > ${ABOVE} OR COALESCE(r.amount > ${expectedSql(engine, facts)}, ${engine === 'sqlite' ? '1' : 'TRUE'})))`,
     `(r.hold_amount > 0 AND r.amount > r.hold_amount)`,
     limit ? `${jnum(engine, 'r.usage_billable', 'output_tokens')} > ${limit}` : null,
     `(r.delivered IS NOT NULL AND ${jtrue(engine, 'r.delivered', 'usage_regressed')})`,
