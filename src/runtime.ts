@@ -6,6 +6,7 @@ import { expireBalances } from './billing/topups.ts';
 import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
 import { openDb } from './storage/open.ts';
 import { Jobs } from './kernel/jobs.ts';
+import { outboxJob } from './notify/outbox.ts';
 import type { Db } from './storage/port.ts';
 
 export interface RuntimeHandle extends Runtime {
@@ -68,6 +69,7 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
             return n;
           },
         });
+        jobs.register(outboxJob(db, () => rt.now()));
         if (config.balanceExpiryDays > 0) {
           jobs.register({
             name: 'expire-balances',
