@@ -26,6 +26,7 @@ export interface GatewayHandle {
 
 const SURFACES = {
   chat: { provider: 'openai', operation: 'chat', endpoint: 'chat' },
+  responses: { provider: 'openai', operation: 'responses', endpoint: 'chat' },
   embeddings: { provider: 'openai', operation: 'embeddings', endpoint: 'embeddings' },
   imagesGen: { provider: 'openai', operation: 'images.generations', endpoint: 'images' },
   imagesEdit: { provider: 'openai', operation: 'images.edits', endpoint: 'images' },
@@ -109,6 +110,7 @@ function registerDataPlane(dp: FastifyInstance, rt: Runtime, auth: KeyAuthentica
     },
   });
   dp.post('/v1/chat/completions', proxy(SURFACES.chat));
+  dp.post('/v1/responses', proxy(SURFACES.responses));
   dp.post('/v1/embeddings', proxy(SURFACES.embeddings));
   dp.post('/v1/images/generations', proxy(SURFACES.imagesGen));
   dp.post('/v1/images/edits', proxy(SURFACES.imagesEdit));
