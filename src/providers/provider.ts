@@ -166,4 +166,6 @@ export interface ModelListing {
   provider: Provider;
   /** Epoch ms of its last change. */
   updatedAt: number;
+  /** The client APIs it can be reached through (translated where they are not its provider's). */
+  apis: readonly string[];
 }

@@ -30,6 +30,15 @@ export function translatable(operation: Operation, upstream: Provider, kind: End
 }
 const PROVIDER_CHAT: ReadonlySet<Provider> = new Set(['openai', 'anthropic', 'gemini']);
 
+/** The client APIs a model can be reached through (the model catalog and model lists say it). */
+export type ClientApi = 'openai.chat' | 'openai.responses' | 'openai.embeddings' | 'openai.images' | 'anthropic.messages' | 'gemini.generateContent';
+
+export function apisOf(provider: Provider, kind: Endpoint): ClientApi[] {
+  if (kind === 'chat') return provider === 'openai' ? ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent'] : ['openai.chat', 'anthropic.messages', 'gemini.generateContent'];
+  if (provider === 'openai') return kind === 'embeddings' ? ['openai.embeddings'] : ['openai.images'];
+  return provider === 'gemini' ? ['gemini.generateContent'] : [];
+}
+
 /** The upstream operation a translated request calls. */
 export function upstreamOperation(upstream: Provider, stream: boolean): Operation {
   return upstream === 'openai' ? 'chat' : upstream === 'anthropic' ? 'messages' : stream ? 'streamGenerateContent' : 'generateContent';
