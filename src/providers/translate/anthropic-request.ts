@@ -3,7 +3,7 @@
  * naming the field, or dropped where the README's translation table says so.
  */
 import {
-  argsObject, argsText, flatText, given, invalid, isObj, mergeRoles, num, str, unsupported,
+  argsObject, argsText, fieldOf, flatText, given, invalid, isObj, mergeRoles, num, str, unsupported,
   type ChatRequest, type Message, type Obj, type Part, type Tool, type ToolChoice,
 } from './ir.ts';
 import type { Provider } from '../provider.ts';
@@ -102,7 +102,7 @@ function decodeOutputConfig(r: ChatRequest, v: unknown): void {
 export function decodeAnthropicRequest(body: Obj, target: Provider): ChatRequest {
   for (const f of REFUSED) if (given(body[f])) unsupported(f, target);
   const system = typeof body.system === 'string' ? body.system : given(body.system) ? flatText(body.system) : null;
-  const r: ChatRequest = { system, messages: decodeMessages(body, target), stream: body.stream === true };
+  const r: ChatRequest = { system, messages: decodeMessages(body, target), stream: body.stream === true, fields: { output: 'output_config.format' } };
   const max = num(body.max_tokens, 'max_tokens');
   if (max !== undefined) r.maxTokens = max;
   const t = num(body.temperature, 'temperature');
@@ -159,14 +159,14 @@ export function encodeAnthropicRequest(r: ChatRequest, model: string): Obj {
   const body: Obj = { model, messages, max_tokens: r.maxTokens ?? DEFAULT_MAX_TOKENS };
   if (r.system !== null) body.system = r.system;
   if (r.stream) body.stream = true;
-  if (r.temperature !== undefined && r.temperature > 1) unsupported('temperature', 'anthropic', 'Anthropic accepts 0 to 1');
+  if (r.temperature !== undefined && r.temperature > 1) unsupported(fieldOf(r, 'temperature'), 'anthropic', 'Anthropic accepts 0 to 1');
   if (r.temperature !== undefined) body.temperature = r.temperature;
   if (r.topP !== undefined) body.top_p = r.topP;
   if (r.topK !== undefined) body.top_k = r.topK;
   if (r.stop) body.stop_sequences = r.stop;
-  if (r.seed !== undefined) unsupported('seed', 'anthropic');
-  if (r.presencePenalty !== undefined) unsupported('presence_penalty', 'anthropic');
-  if (r.frequencyPenalty !== undefined) unsupported('frequency_penalty', 'anthropic');
+  if (r.seed !== undefined) unsupported(fieldOf(r, 'seed'), 'anthropic');
+  if (r.presencePenalty !== undefined) unsupported(fieldOf(r, 'presencePenalty'), 'anthropic');
+  if (r.frequencyPenalty !== undefined) unsupported(fieldOf(r, 'frequencyPenalty'), 'anthropic');
   if (r.tools) body.tools = r.tools.map((t) => ({ name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), input_schema: t.parameters }));
   if (r.toolChoice && r.tools) {
     const tc: Obj = typeof r.toolChoice === 'object' ? { type: 'tool', name: r.toolChoice.name } : { type: r.toolChoice === 'required' ? 'any' : r.toolChoice };
@@ -174,7 +174,7 @@ export function encodeAnthropicRequest(r: ChatRequest, model: string): Obj {
     body.tool_choice = tc;
   } else if (r.parallelToolCalls === false && r.tools) body.tool_choice = { type: 'auto', disable_parallel_tool_use: true };
   const oc: Obj = {};
-  if (r.output?.type === 'json') unsupported('response_format', 'anthropic', 'JSON mode without a schema has no Anthropic equivalent; use json_schema');
+  if (r.output?.type === 'json') unsupported(fieldOf(r, 'output'), 'anthropic', 'JSON mode without a schema has no Anthropic equivalent; use json_schema');
   if (r.output?.type === 'json_schema') oc.format = { type: 'json_schema', schema: r.output.schema };
   if (r.effort) oc.effort = r.effort;
   if (Object.keys(oc).length > 0) body.output_config = oc;

@@ -146,7 +146,9 @@ export function decodeGeminiRequest(body: Obj, stream: boolean, target: Provider
   let system: string | null = null;
   if (typeof si === 'string') system = si;
   else if (given(si)) system = partsOf(si, 'systemInstruction', 'user', [], target).map((p) => (p.type === 'text' ? p.text : '')).join('\n');
-  const r: ChatRequest = { system, messages, stream };
+  const g = (k: string) => `generationConfig.${k}`;
+  const fields = { topK: g('topK'), seed: g('seed'), presencePenalty: g('presencePenalty'), frequencyPenalty: g('frequencyPenalty'), output: g('responseMimeType'), temperature: g('temperature') };
+  const r: ChatRequest = { system, messages, stream, fields };
   const tools = decodeTools(body.tools, target);
   if (tools && tools.length > 0) r.tools = tools;
   decodeToolConfig(r, pick(body, 'toolConfig', 'tool_config'));

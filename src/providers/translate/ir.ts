@@ -61,6 +61,16 @@ export interface ChatRequest {
   thinkingBudget?: number;
   /** An end-user id (OpenAI user, Anthropic metadata.user_id). */
   user?: string;
+  /** The caller's own names of fields whose name is not OpenAI's (a refusal names what the caller sent). */
+  fields?: Partial<Record<ParamName, string>>;
+}
+
+export type ParamName = 'topK' | 'seed' | 'presencePenalty' | 'frequencyPenalty' | 'output' | 'temperature';
+const OPENAI_NAMES: Record<ParamName, string> = { topK: 'top_k', seed: 'seed', presencePenalty: 'presence_penalty', frequencyPenalty: 'frequency_penalty', output: 'response_format', temperature: 'temperature' };
+
+/** The name the caller gave a parameter. */
+export function fieldOf(r: ChatRequest, p: ParamName): string {
+  return r.fields?.[p] ?? OPENAI_NAMES[p];
 }
 
 export type Finish = 'stop' | 'length' | 'tool_calls' | 'content_filter';

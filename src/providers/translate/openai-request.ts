@@ -3,7 +3,7 @@
  * refused naming the field, or dropped where the README's translation table says so.
  */
 import {
-  argsText, flatText, given, invalid, isObj, num, parseDataUrl, str, unsupported,
+  argsText, fieldOf, flatText, given, invalid, isObj, num, parseDataUrl, str, unsupported,
   type ChatRequest, type Message, type Obj, type Part, type Tool, type ToolChoice,
 } from './ir.ts';
 import type { Provider } from '../provider.ts';
@@ -194,7 +194,7 @@ export function encodeOpenAIRequest(r: ChatRequest, model: string): Obj {
   if (r.maxTokens !== undefined) body.max_completion_tokens = r.maxTokens;
   if (r.temperature !== undefined) body.temperature = r.temperature;
   if (r.topP !== undefined) body.top_p = r.topP;
-  if (r.topK !== undefined) unsupported('top_k', 'openai');
+  if (r.topK !== undefined) unsupported(fieldOf(r, 'topK'), 'openai');
   if (r.stop) body.stop = r.stop;
   if (r.seed !== undefined) body.seed = r.seed;
   if (r.presencePenalty !== undefined) body.presence_penalty = r.presencePenalty;

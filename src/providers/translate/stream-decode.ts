@@ -4,6 +4,7 @@
  * the caller's chunks go out as the upstream's arrive). The upstream's own stream reader still
  * meters the same events for billing; a decoder only translates.
  */
+import { mergeDelta } from '../anthropic/stream.ts';
 import { mapUsage as anthropicMap } from '../anthropic/usage.ts';
 import { mapUsage as geminiMap } from '../gemini/usage.ts';
 import { mapChatUsage } from '../openai/usage.ts';
@@ -62,7 +63,7 @@ function openaiDecoder(): StreamDecoder {
   };
 }
 
-/** Anthropic's message_delta usage is cumulative and may omit input counts: merged over message_start's. */
+/** Anthropic's message_delta usage is cumulative and may omit or zero input counts: merged over message_start's as the meter merges it. */
 function anthropicDecoder(): StreamDecoder {
   const merged: Obj = {};
   const toolOfBlock = new Map<number, number>();
@@ -99,7 +100,7 @@ function anthropicDecoder(): StreamDecoder {
           const out: StreamEvent[] = [];
           const d = isObj(j.delta) ? j.delta : {};
           if (isObj(j.usage)) {
-            for (const [k, v] of Object.entries(j.usage)) if (v !== null && v !== undefined) merged[k] = v;
+            mergeDelta(merged, j.usage);
             const u = anthropicMap(merged);
             if (u) out.push({ type: 'usage', usage: u });
           }
