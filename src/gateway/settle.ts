@@ -87,6 +87,7 @@ export function settle(p: SettleParts, f: Flight): void {
     tx_id: null,
     delivered: delivered(f, amount),
     client_ip: f.call.clientIp || null,
+    upstream_provider: f.upstreamProvider,
   };
   p.writer.push(row);
   count(p.metrics, f, amount, (endHr - f.call.startedHr) / 1000);

@@ -362,6 +362,13 @@ ALTER TABLE request_log RENAME COLUMN protocol TO provider;
   },
   INCIDENTS_MIGRATION,
   {
+    version: 9,
+    name: 'request log: the upstream API beside the caller API (translation)',
+    sql: `
+ALTER TABLE request_log ADD COLUMN upstream_provider TEXT;
+`,
+  },
+  {
     version: 10,
     name: 'several instances: the instance registry and job leases',
     sql: `
