@@ -48,6 +48,11 @@ export const ERRORS = {
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
+  // SLA contracts (src/contracts/)
+  SLA_PERIOD_NOT_OVER: { status: 409, message: 'The SLA period has not ended yet.' },
+  SLA_AWAITING_CLAIM: { status: 409, message: 'This contract pays credits on a claim; none was filed and the claim deadline has not passed.' },
+  SLA_CLAIM_NOT_NEEDED: { status: 409, message: "This contract's SLA credits are automatic; no claim is needed." },
+  SLA_CLAIM_LATE: { status: 409, message: 'The claim deadline for this period has passed.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
