@@ -9,8 +9,12 @@ export const MINUTE = 60_000;
 export const DAY = 86_400_000;
 
 /** The offset (ms east of UTC) of a time zone at an instant. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
 export function zoneOffset(tz: string, at: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(at));
+  let f = formats.get(tz);
+  if (!f) formats.set(tz, (f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })));
+  const parts = f.formatToParts(new Date(at));
   const get = (t: string) => Number(parts.find((p) => p.type === t)!.value);
   const local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
   return local - Math.floor(at / 1000) * 1000;
@@ -49,9 +53,20 @@ export function previousPeriod(period: string): string {
   return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
 }
 
+// Offsets change on quarter-hour boundaries at the finest (every zone in use today), so one
+// lookup per quarter hour serves the 40,000 minutes of a month.
+const quarterOffsets = new Map<string, number>();
+const QUARTER = 900_000;
+
 /** The local date (YYYY-MM-DD in the zone) of an instant: the day a minute is charted under. */
 export function localDay(at: number, tz: string): string {
-  return new Date(at + zoneOffset(tz, at)).toISOString().slice(0, 10);
+  const k = `${tz}|${Math.floor(at / QUARTER)}`;
+  let off = quarterOffsets.get(k);
+  if (off === undefined) {
+    if (quarterOffsets.size > 200_000) quarterOffsets.clear();
+    quarterOffsets.set(k, (off = zoneOffset(tz, Math.floor(at / QUARTER) * QUARTER)));
+  }
+  return new Date(at + off).toISOString().slice(0, 10);
 }
 
 export const floorMinute = (t: number) => Math.floor(t / MINUTE) * MINUTE;
