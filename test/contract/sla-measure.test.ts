@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { amendContract, createContract } from '../../src/contracts/contracts.ts';
 import { contractReport } from '../../src/contracts/service.ts';
-import type { IncidentSource, SlaIncident } from '../../src/contracts/support.ts';
+import type { IncidentSource } from '../../src/contracts/support.ts';
+import { incidentsOf } from '../helpers/sla.ts';
 import { rebuildRollups } from '../../src/requests/rollups.ts';
 import type { Outcome } from '../../src/requests/outcomes.ts';
 import { engines } from '../helpers/engines.ts';
@@ -17,14 +18,6 @@ import { createTestRuntime, idem, type TestRuntime } from '../helpers/runtime.ts
 
 const T = (s: string) => Date.parse(s);
 const USD = 1_000_000_000n;
-
-export function incidentsOf(list: Array<Partial<SlaIncident> & { id: string; start: number }>): IncidentSource {
-  const full: SlaIncident[] = list.map((i) => ({
-    title: i.id, kind: 'incident', severity: 'sev2', attribution: 'platform', scope: {}, end: null, announcedAt: null, plannedStart: null, plannedEnd: null,
-    detectedAt: null, acknowledgedAt: null, firstPublicUpdateAt: null, resolvedAt: null, publicUpdates: [], ...i,
-  }));
-  return { list: async (from, to) => full.filter((i) => i.start < to && (i.end ?? i.plannedEnd ?? Infinity) > from) };
-}
 
 for (const engine of engines()) {
   describe(`SLA measurement (${engine})`, () => {
