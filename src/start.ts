@@ -8,6 +8,7 @@ import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts
 import { createCluster, type Cluster } from './cluster/index.ts';
 import { AppError } from './kernel/errors.ts';
 import { serve, type Closable } from './http/server.ts';
+import { registerSlaJobs } from './contracts/jobs.ts';
 import type { Simulator } from './sim/server.ts';
 
 export interface Started {
@@ -71,6 +72,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
         },
       ],
     });
+    registerSlaJobs(rt);
     rt.startMaintenance();
     closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
     closables.push({ name: 'cluster', close: () => c.close() });
