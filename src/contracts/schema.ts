@@ -7,7 +7,9 @@ import type { Migration } from '../storage/migrations.ts';
 // A version's terms are one JSON document (contracts/terms.ts), in force from `effective_from`
 // until the next version's. A closed period is written once and never updated: its snapshot is
 // the report as it was at closing; a later change of mind is a row in sla_corrections.
-// Rollup dimensions use '' for "none" (a key-less or model-less row), so that they can be keys.
+// Rollup dimensions use '' for "none" (a key-less or model-less row), so that they can be keys;
+// the key's order (account, minute, outcome, …) lets a report group by minute and outcome without
+// sorting (10 million rows a month are read in index order).
 export const CONTRACTS_MIGRATION: Migration = {
   version: 14,
   name: 'SLA contracts, versions, closed periods, corrections, claims; per-minute request rollups',
@@ -76,13 +78,13 @@ CREATE UNIQUE INDEX sla_claims_period ON sla_claims(contract_id, period);
 CREATE TABLE request_rollups (
   account_id TEXT NOT NULL,
   minute {{big}} NOT NULL,
-  key_id TEXT NOT NULL,
-  model TEXT NOT NULL,
-  endpoint TEXT NOT NULL,
   outcome TEXT NOT NULL,
+  model TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
   requests {{big}} NOT NULL,
   amount {{big}} NOT NULL,
-  PRIMARY KEY (account_id, minute, key_id, model, endpoint, outcome)
+  PRIMARY KEY (account_id, minute, outcome, model, key_id, endpoint)
 );
 CREATE INDEX request_rollups_minute ON request_rollups(minute);
 `,

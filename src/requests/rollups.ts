@@ -9,7 +9,7 @@ import type { RequestRow } from './schema.ts';
 // account (refused before a key was known) are not rolled up: no contract covers them.
 
 const MINUTE = 60_000;
-const COLUMNS = ['account_id', 'minute', 'key_id', 'model', 'endpoint', 'outcome', 'requests', 'amount'];
+const COLUMNS = ['account_id', 'minute', 'outcome', 'model', 'key_id', 'endpoint', 'requests', 'amount'];
 const SEP = '\u0000';
 
 type RollupRow = Pick<RequestRow, 'account_id' | 'key_id' | 'model' | 'endpoint' | 'outcome' | 'started_at' | 'amount'>;
@@ -19,7 +19,7 @@ export async function addRollups(q: Queryable, rows: readonly RollupRow[]): Prom
   const agg = new Map<string, { n: number; amount: bigint }>();
   for (const r of rows) {
     if (!r.account_id) continue;
-    const k = [r.account_id, Math.floor(r.started_at / MINUTE) * MINUTE, r.key_id ?? '', r.model ?? '', r.endpoint, r.outcome].join(SEP);
+    const k = [r.account_id, Math.floor(r.started_at / MINUTE) * MINUTE, r.outcome, r.model ?? '', r.key_id ?? '', r.endpoint].join(SEP);
     const a = agg.get(k);
     if (a) (a.n++, (a.amount += r.amount));
     else agg.set(k, { n: 1, amount: r.amount });
@@ -31,14 +31,14 @@ export async function addRollups(q: Queryable, rows: readonly RollupRow[]): Prom
     const chunk = keys.slice(i, i + 100);
     const params: Array<string | number | bigint> = [];
     for (const k of chunk) {
-      const [account, minute, key, model, endpoint, outcome] = k.split(SEP) as [string, string, string, string, string, string];
+      const [account, minute, outcome, model, key, endpoint] = k.split(SEP) as [string, string, string, string, string, string];
       const a = agg.get(k)!;
-      params.push(account, Number(minute), key, model, endpoint, outcome, a.n, a.amount);
+      params.push(account, Number(minute), outcome, model, key, endpoint, a.n, a.amount);
     }
     const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
     await q.run(
       `INSERT INTO request_rollups (${COLUMNS.join(', ')}) VALUES ${values}
-       ON CONFLICT (account_id, minute, key_id, model, endpoint, outcome)
+       ON CONFLICT (account_id, minute, outcome, model, key_id, endpoint)
        DO UPDATE SET requests = request_rollups.requests + excluded.requests, amount = request_rollups.amount + excluded.amount`,
       params,
     );
@@ -64,9 +64,9 @@ export async function rebuildRollups(db: Db, from: number, to: number, progress?
       await q.run('DELETE FROM request_rollups WHERE minute >= ? AND minute < ?', [a, b]);
       const ins = await q.run(
         `INSERT INTO request_rollups (${COLUMNS.join(', ')})
-         SELECT account_id, (started_at / ${MINUTE}) * ${MINUTE}, COALESCE(key_id, ''), COALESCE(model, ''), endpoint, outcome, COUNT(*), CAST(SUM(amount) AS BIGINT)
+         SELECT account_id, (started_at / ${MINUTE}) * ${MINUTE}, outcome, COALESCE(model, ''), COALESCE(key_id, ''), endpoint, COUNT(*), CAST(SUM(amount) AS BIGINT)
          FROM request_log WHERE started_at >= ? AND started_at < ? AND account_id IS NOT NULL
-         GROUP BY account_id, (started_at / ${MINUTE}) * ${MINUTE}, COALESCE(key_id, ''), COALESCE(model, ''), endpoint, outcome`,
+         GROUP BY account_id, (started_at / ${MINUTE}) * ${MINUTE}, outcome, COALESCE(model, ''), COALESCE(key_id, ''), endpoint`,
         [a, b],
       );
       const n = await q.get<{ n: bigint | null }>('SELECT CAST(SUM(requests) AS BIGINT) AS n FROM request_rollups WHERE minute >= ? AND minute < ?', [a, b]);
