@@ -11,7 +11,8 @@ import { issueCredit, type Credit } from '../billing/credits.ts';
 import { book, lockAccount } from '../billing/books.ts';
 import { writeTx } from '../billing/journal.ts';
 import type { Queryable } from '../storage/port.ts';
-import { getContract, versionAt, type Contract } from './contracts.ts';
+import { enqueue } from '../notify/outbox.ts';
+import { getContract, versionAt } from './contracts.ts';
 import { buildReport, reportView } from './report.ts';
 import { compactSeries } from './intervals.ts';
 import { incidentSource } from './incident-source.ts';
@@ -24,8 +25,10 @@ import { claimOf } from './claims.ts';
 // capped credit is posted once (billing/credits.ts, kind `sla`, idempotency key derived from the
 // contract and the period), and the customer is notified. Closing again finds the snapshot and
 // changes nothing: the credit replays from its key (so a close interrupted after the snapshot and
-// before the credit completes on the next try). A change after closing is a correction: a
-// correcting ledger entry with its reason, never an edit of the snapshot.
+// before the credit completes on the next try). The customer is notified through the outbox
+// (`sla.period_closed`, in the snapshot's transaction, keyed by contract and period: once). A
+// change after closing is a correction: a correcting ledger entry with its reason, never an edit
+// of the snapshot (`sla.period_corrected`).
 
 export interface CloseResult {
   closed: ClosedPeriod;
@@ -35,13 +38,6 @@ export interface CloseResult {
 }
 
 export const creditKey = (contractId: string, period: string) => `sla:${contractId}:${period}`;
-
-/** Hooks run after a period is closed (the outbox notice); each must be idempotent per (contract, period). */
-export type CloseListener = (ctx: ServiceContext, c: Contract, closed: ClosedPeriod, credit: Credit | null) => Promise<void>;
-const listeners: CloseListener[] = [];
-export function onPeriodClosed(l: CloseListener): void {
-  if (!listeners.includes(l)) listeners.push(l);
-}
 
 export async function closePeriod(ctx: ServiceContext, contractId: string, period: string, incidents: IncidentSource = incidentSource(ctx.db)): Promise<CloseResult> {
   requireOperator(ctx.actor);
@@ -74,6 +70,11 @@ export async function closePeriod(ctx: ServiceContext, contractId: string, perio
       );
       if (ins.changes === 0) return false;
       await audit(q, ctx.actor, 'sla.period.close', { type: 'sla_period', id: `${contractId}/${period}`, accountId: c.account_id }, undefined, { availability: view.availability, credit: formatUsd(credit), note }, now);
+      const notice = {
+        contract_id: contractId, name: c.name, period, window: view.window, availability: view.availability, target: view.target, target_met: view.target_met,
+        credit_before_cap: formatUsd(report.settlement.before_cap), credit: formatUsd(credit), note, report: `/account/v1/sla/${contractId}/report?period=${period}`,
+      };
+      await enqueue(q, { topic: 'sla.period_closed', accountId: c.account_id, payload: notice, key: `sla:${contractId}:${period}:closed`, at: now });
       return true;
     });
     closed = (await closedPeriod(ctx.db, contractId, period))!;
@@ -83,7 +84,6 @@ export async function closePeriod(ctx: ServiceContext, contractId: string, perio
     const memo = `SLA credit for ${period} (${c.name}): availability ${closed.availability ?? 'n/a'} %`;
     credit = (await issueCredit(ctx, { accountId: c.account_id, kind: 'sla', amount: closed.credit, refType: 'sla_period', refId: `${contractId}/${period}`, memo }, creditKey(contractId, period))).credit;
   }
-  for (const l of listeners) await l(ctx, c, closed, credit);
   return { closed, created, credit, note: note ?? ((closed.snapshot.credit as { note?: string | null } | undefined)?.note ?? null) };
 }
 
@@ -107,7 +107,10 @@ export async function correctPeriod(ctx: ServiceContext, contractId: string, per
       id, contractId, period, c.account_id, input.amount, input.reason, txId, actorId(ctx.actor), at,
     ]);
     const view = { id, contract_id: contractId, period, amount: formatUsd(input.amount), reason: input.reason, tx_id: txId, created_at: iso(at) };
-    if (ins.changes > 0) await audit(q, ctx.actor, 'sla.period.correct', { type: 'sla_period', id: `${contractId}/${period}`, accountId: c.account_id }, undefined, view, at);
+    if (ins.changes > 0) {
+      await audit(q, ctx.actor, 'sla.period.correct', { type: 'sla_period', id: `${contractId}/${period}`, accountId: c.account_id }, undefined, view, at);
+      await enqueue(q, { topic: 'sla.period_corrected', accountId: c.account_id, payload: view, key: `sla:${contractId}:${period}:correction:${id}`, at });
+    }
     return view;
   };
   if (input.amount > 0n) {
