@@ -5,6 +5,9 @@ import { describe, test } from 'node:test';
 import { percentOf, settle, tierFor } from '../../../src/contracts/credit.ts';
 import { compileTerms, micro, outcomeTable, parseTerms } from '../../../src/contracts/terms.ts';
 import { periodOf, periodWindow, zonedTime } from '../../../src/contracts/periods.ts';
+import { measure, type MinuteCounts } from '../../../src/contracts/measure.ts';
+import { SLA_INTERVALS } from '../../../src/contracts/intervals.ts';
+import { EXCLUSION_REASONS } from '../../../src/contracts/terms.ts';
 import { AppError } from '../../../src/kernel/errors.ts';
 import { parseUsd } from '../../../src/kernel/money.ts';
 
@@ -100,5 +103,36 @@ describe('SLA credit rules', () => {
     assert.equal(periodOf(Date.UTC(2026, 1, 28, 16, 1), 'Asia/Shanghai'), '2026-03');
     assert.equal(periodOf(Date.UTC(2026, 1, 28, 15, 59), 'Asia/Shanghai'), '2026-02');
     assert.throws(() => periodWindow('2026-13', 'UTC'), (e: unknown) => e instanceof AppError && e.code === 'VALIDATION');
+  });
+
+  test("the README's worked example: three bad intervals in a 30-day month, one sev1 breach", () => {
+    const c = compileTerms(parseTerms({ ...base, credit_tiers: tiers, cap: { percent: '20', amount: '3000.00' } }));
+    const minutes = 30 * 1440;
+    const m: MinuteCounts = {
+      from: Date.UTC(2026, 10, 1), minutes, good: new Uint32Array(minutes), failed: new Uint32Array(minutes),
+      excluded: Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, new Uint32Array(minutes)])) as MinuteCounts['excluded'],
+      spend: new BigInt64Array(minutes), maintenance: new Uint8Array(minutes), byOutcome: {},
+    };
+    // 40 of 100, 10 of 10, 20 of 40 failed, in three intervals; $20,000.00 of spend in all.
+    [[0, 60, 40], [5000, 0, 10], [20000, 20, 20]].forEach(([at, good, failed]) => ((m.good[at!] = good!), (m.failed[at!] = failed!)));
+    m.spend[1] = usd('20000');
+    const r = measure(m, c);
+    assert.equal(r.intervals.length, 8640);
+    assert.equal(r.availability, Math.round(1e8 * (1 - 1.9 / 8640)));
+    assert.equal((r.availability! / 1e6).toFixed(4), '99.9780');
+    assert.equal(tierFor(c, r.availability), null);
+    assert.equal(settle(c, usd('50'), r.spend).total, usd('50'));
+    // At 98.7 %: 25 % = $5,000.00 + $50.00, capped at $3,000.00 (20 % would be $4,000.00).
+    const due = percentOf(r.spend, tierFor(c, micro('98.7'))!.credit_micro) + usd('50');
+    assert.deepEqual([settle(c, due, r.spend).cap, settle(c, due, r.spend).total], [usd('3000'), usd('3000')]);
+  });
+
+  test('the sla-intervals export columns, version 1, are pinned', () => {
+    assert.equal(SLA_INTERVALS.version, 1);
+    assert.deepEqual(SLA_INTERVALS.columns, [
+      'contract_id', 'account_id', 'version', 'metric', 'interval_start', 'interval_end', 'measured', 'eligible', 'failed', 'error_rate', 'down',
+      'excluded_maintenance', 'excluded_beta_model', 'excluded_client_fault', 'excluded_moderation', 'excluded_rate_limit', 'excluded_upstream_not_covered', 'covered_spend',
+    ]);
+    assert.deepEqual(SLA_INTERVALS.amountColumns, ['covered_spend']);
   });
 });
