@@ -10,6 +10,7 @@ import { AppError } from './kernel/errors.ts';
 import { registerDetectionJobs } from './detection/jobs.ts';
 import { expireHolds } from './billing/holds.ts';
 import { serve, type Closable } from './http/server.ts';
+import { registerSlaJobs } from './contracts/jobs.ts';
 import type { Simulator } from './sim/server.ts';
 
 export interface Started {
@@ -77,6 +78,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
       ],
     });
     registerDetectionJobs(rt);
+    registerSlaJobs(rt);
     rt.startMaintenance();
     closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
     closables.push({ name: 'cluster', close: () => c.close() });

@@ -5,6 +5,7 @@ import { insertMany } from '../storage/batch.ts';
 import type { Queryable } from '../storage/port.ts';
 import { spendPeriods } from '../gateway/limits.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
+import { addRollups } from './rollups.ts';
 
 // Group commit of the hot path: each settled request's log row and its charge (journal
 // transaction + entries + book balances + key spend) are written together in ONE database
@@ -247,6 +248,7 @@ export class LogWriter {
           await addKeySpend(q, charged);
         }
         await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
+        await addRollups(q, batch);
         if (charged.length > 0 && this.money.committing) {
           // Under the accounts' locks, so that nobody reloads these accounts in between.
           moved.charges = charged.map(chargeOfRow);

@@ -1,5 +1,6 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
+import { CONTRACTS_MIGRATION } from '../contracts/schema.ts';
 import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
 import { DETECTION_MIGRATION } from '../detection/schema.ts';
 
@@ -392,6 +393,7 @@ CREATE TABLE job_leases (
 );
 `,
   },
+  CONTRACTS_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {
