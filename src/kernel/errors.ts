@@ -48,6 +48,11 @@ export const ERRORS = {
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
+  // The status page (src/status/).
+  STATUS_COMPONENT_NOT_FOUND: { status: 404, message: 'No such status component.' },
+  STATUS_GROUP_NOT_FOUND: { status: 404, message: 'No such status group.' },
+  STATUS_GROUP_NOT_EMPTY: { status: 409, message: 'The status group still has components.' },
+  STATUS_SUBSCRIBER_NOT_FOUND: { status: 404, message: 'No such status subscription.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
