@@ -1,6 +1,7 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
 import { STATUS_MIGRATION } from '../status/schema.ts';
+import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
 //   {{id}}   an auto-increment integer primary key
@@ -360,6 +361,7 @@ UPDATE api_keys SET op_models = models, op_ips = ips, op_expires_at = expires_at
 ALTER TABLE request_log RENAME COLUMN protocol TO provider;
 `,
   },
+  INCIDENTS_MIGRATION,
   {
     version: 10,
     name: 'several instances: the instance registry and job leases',
