@@ -7,9 +7,11 @@ import {
   ComponentInput, GroupInput, OverrideInput, componentView, deleteGroup, getComponent, groupView, listComponents, listGroups, putComponent, putGroup, removeComponent, setOverride,
 } from './components.ts';
 import { listChanges, statusIntervals } from './history.ts';
+import { SubscribeInput, listSubscribers, subscribe, subscriberView, unsubscribe } from './subscribers.ts';
 
 // The operator routes of the status page (/admin/v1/status/*): components and groups, overrides,
-// the stored history, an evaluation on demand.
+// the stored history, an evaluation on demand, webhook subscriptions; and a customer's own
+// subscriptions (/account/v1/status/subscriptions).
 
 export interface StatusAdminDeps {
   /** Re-evaluates every component now (after a change that should show at once). */
@@ -76,4 +78,29 @@ export function registerStatusAdminRoutes(routes: RouteTable, rt: Runtime, deps:
     deps.changed();
     return { changes };
   });
+
+  registerSubscriptionRoutes(routes, rt);
+}
+
+function registerSubscriptionRoutes(routes: RouteTable, rt: Runtime): void {
+  const tag = 'status';
+  const ctx = (c: { actor: Parameters<typeof withActor>[1] }) => withActor(rt, c.actor);
+  const created = (r: Awaited<ReturnType<typeof subscribe>>) => ({ ...subscriberView(r.subscriber), secret: r.secret });
+  const own = (c: { actor: Parameters<typeof withActor>[1] }) => (c.actor.type === 'customer' ? c.actor.accountId : '');
+  routes.add({ method: 'POST', url: '/admin/v1/status/subscribers', auth: 'operator', tag, summary: 'Subscribe a webhook to status changes and incident updates (all or some components); signed, retried (the outbox); the secret is shown once', body: SubscribeInput, status: 201 }, async (c) =>
+    created(await subscribe(ctx(c), null, c.body)),
+  );
+  routes.add({ method: 'GET', url: '/admin/v1/status/subscribers', auth: 'operator', tag, summary: 'Every status page subscription' }, async (c) => ({ data: (await listSubscribers(ctx(c), null)).map(subscriberView) }));
+  routes.add({ method: 'DELETE', url: '/admin/v1/status/subscribers/:id', auth: 'operator', tag, summary: 'End a subscription (its webhook endpoint is disabled)' }, async (c) => ({
+    ...subscriberView(await unsubscribe(ctx(c), null, c.params.id!)),
+    deleted: true,
+  }));
+  routes.add({ method: 'POST', url: '/account/v1/status/subscriptions', auth: 'customer', tag, summary: "Subscribe a webhook of this account to the status page (all or some components); the secret is shown once", body: SubscribeInput, status: 201 }, async (c) =>
+    created(await subscribe(ctx(c), own(c), c.body)),
+  );
+  routes.add({ method: 'GET', url: '/account/v1/status/subscriptions', auth: 'customer', tag, summary: "This account's status page subscriptions" }, async (c) => ({ data: (await listSubscribers(ctx(c), own(c))).map(subscriberView) }));
+  routes.add({ method: 'DELETE', url: '/account/v1/status/subscriptions/:id', auth: 'customer', tag, summary: 'End one of this account\'s subscriptions' }, async (c) => ({
+    ...subscriberView(await unsubscribe(ctx(c), own(c), c.params.id!)),
+    deleted: true,
+  }));
 }

@@ -101,12 +101,21 @@ export interface PublicInputs {
   auto: AutoLevel;
   override: { status: ComponentStatus; until: number | null } | null;
   maintenance: boolean;
+  /** The level an open incident on the component implies (by its impact), if any. */
+  incident?: AutoLevel | null;
   now: number;
 }
 
-/** The status the page shows, and what set it: maintenance wins, then an active override, then the engine. */
-export function publicStatus(p: PublicInputs): { status: ComponentStatus; source: 'maintenance' | 'override' | 'auto' } {
+/** The level an open incident's impact implies for the components it affects. */
+export const IMPACT_LEVEL: Record<string, AutoLevel | null> = { none: null, minor: 'degraded_performance', major: 'partial_outage', critical: 'major_outage' };
+
+/**
+ * The status the page shows, and what set it: active maintenance wins, then an active operator
+ * override, then the worse of the engine's status and what an open incident's impact implies.
+ */
+export function publicStatus(p: PublicInputs): { status: ComponentStatus; source: 'maintenance' | 'override' | 'incident' | 'auto' } {
   if (p.maintenance) return { status: 'under_maintenance', source: 'maintenance' };
   if (p.override && (p.override.until === null || p.override.until > p.now)) return { status: p.override.status, source: 'override' };
+  if (p.incident && lvl(p.incident) > lvl(p.auto)) return { status: p.incident, source: 'incident' };
   return { status: p.auto, source: 'auto' };
 }

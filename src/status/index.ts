@@ -11,7 +11,9 @@ import { registerStatusAdminRoutes } from './admin-routes.ts';
 import { PageCache } from './cache.ts';
 import { pageSettings, seedStatus, type StatusFile } from './config-file.ts';
 import { StatusMonitor } from './monitor.ts';
-import { NO_INCIDENTS, type ChangeSink, type IncidentSource } from './notices.ts';
+import type { ChangeSink, IncidentSource } from './notices.ts';
+import { incidentsOf } from './incidents-source.ts';
+import { announceChange, announceIncidentUpdates } from './subscribers.ts';
 import { Prober, type ProberOptions } from './probes.ts';
 import { registerPublicStatusRoutes } from './public-routes.ts';
 import { pruneSamples } from './samples.ts';
@@ -28,8 +30,9 @@ export interface StatusOptions {
   jobs?: Jobs;
   /** The "status" section of the catalog file, validated (parseStatusFile). */
   file?: StatusFile | null;
+  /** Incidents and maintenance shown (default: src/incidents/). */
   incidents?: IncidentSource;
-  /** Where changes are announced (webhook subscribers through the outbox). */
+  /** Where changes are announced (default: subscribers and operator endpoints, through the outbox). */
   sink?: ChangeSink;
   evaluateEveryMs?: number;
   probeTickMs?: number;
@@ -50,11 +53,11 @@ export interface StatusHandle {
 
 /** Registers the status page's routes and jobs, and seeds the default page on a new database. */
 export async function registerStatus(app: FastifyInstance, rt: Runtime, routes: RouteTable, opts: StatusOptions = {}): Promise<StatusHandle> {
-  const incidents = opts.incidents ?? NO_INCIDENTS;
+  const incidents = opts.incidents ?? incidentsOf(rt);
   const settings = pageSettings(opts.file ?? null);
   const seeded = await seedStatus(rt, opts.file ?? null);
   if (seeded) rt.log.info({ components: seeded }, 'status page components applied');
-  const monitor = new StatusMonitor(rt, incidents, opts.sink ?? null);
+  const monitor = new StatusMonitor(rt, incidents, opts.sink ?? announceChange);
   const ttl = opts.cacheTtlMs ?? 5_000;
   const cache = new PageCache(() => loadSnapshot(rt, incidents, settings), ttl);
   registerPublicStatusRoutes(app, cache, Math.max(1, Math.round(ttl / 1000)));
@@ -63,6 +66,8 @@ export async function registerStatus(app: FastifyInstance, rt: Runtime, routes: 
   if (jobs) {
     jobs.register({ name: 'status-evaluate', intervalMs: opts.evaluateEveryMs ?? 30_000, run: async () => (await monitor.evaluate()).length || null });
     jobs.register({ name: 'status-prune', intervalMs: 3_600_000, run: () => pruneSamples(rt, rt.now()) });
+    // Incident updates to subscribers: each run looks back over the last hour (keys make repeats free).
+    jobs.register({ name: 'status-incident-notices', intervalMs: opts.evaluateEveryMs ?? 30_000, run: async () => (await announceIncidentUpdates(rt, rt.now() - 3_600_000)) || null });
   }
   const handle: StatusHandle = {
     monitor,

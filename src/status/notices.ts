@@ -1,4 +1,5 @@
-import type { ComponentStatus } from './vocabulary.ts';
+import type { AutoLevel, ComponentStatus } from './vocabulary.ts';
+import type { Queryable } from '../storage/port.ts';
 
 // What the status page reads of incidents and maintenance, and how it announces changes. The
 // incidents module (src/incidents/) owns both; this is the narrow port the page depends on, so
@@ -60,6 +61,22 @@ export function maintenanceAt(incidents: readonly PublicIncident[], now: number)
   return out;
 }
 
+/** The worst level open incidents imply per component (by impact). */
+export function incidentLevels(incidents: readonly PublicIncident[], levelOf: (impact: string) => AutoLevel | null): Map<string, AutoLevel> {
+  const out = new Map<string, AutoLevel>();
+  const order = ['operational', 'degraded_performance', 'partial_outage', 'major_outage'];
+  for (const i of incidents) {
+    if (i.kind !== 'incident' || !isOpen(i)) continue;
+    const l = levelOf(i.impact);
+    if (!l) continue;
+    for (const c of i.components) {
+      const cur = out.get(c);
+      if (!cur || order.indexOf(l) > order.indexOf(cur)) out.set(c, l);
+    }
+  }
+  return out;
+}
+
 /** A change of a component's public status, for subscribers. */
 export interface StatusChangeNotice {
   component_id: string;
@@ -71,5 +88,5 @@ export interface StatusChangeNotice {
   at: number;
 }
 
-/** Where status changes are announced (the outbox of signed webhooks, when wired). */
-export type ChangeSink = (changes: readonly StatusChangeNotice[]) => Promise<void>;
+/** Where a status change is announced: called inside the transaction that stores it (the outbox's contract). */
+export type ChangeSink = (q: Queryable, change: StatusChangeNotice) => Promise<void>;

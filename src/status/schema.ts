@@ -11,7 +11,9 @@ import type { Migration } from '../storage/migrations.ts';
 //   and SLA figures). Append-only.
 // - status_samples: one row per component and minute: live traffic (recomputed from the request
 //   log while the minute is recent) and synthetic probe results (added by the prober).
-// - status_subscribers: webhook and e-mail subscriptions, optionally per component.
+// - status_subscribers: subscriptions to the page, optionally per component. A webhook
+//   subscription is delivered through the ONE outbox (src/notify/): `endpoint_id` is its webhook
+//   endpoint (signed, retried); `account_id` is the customer account that made it (null: operator).
 export const STATUS_MIGRATION: Migration = {
   version: 13,
   name: 'status page: components, groups, status history, samples, subscribers',
@@ -72,11 +74,13 @@ CREATE TABLE status_samples (
 CREATE TABLE status_subscribers (
   id TEXT PRIMARY KEY,
   kind TEXT NOT NULL,
+  account_id TEXT,
   target TEXT NOT NULL,
-  secret TEXT,
+  endpoint_id TEXT,
   components TEXT,
   created_at {{big}} NOT NULL,
   removed_at {{big}}
 );
+CREATE INDEX status_subscribers_account ON status_subscribers(account_id);
 `,
 };
