@@ -1,5 +1,6 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
+import { CONSOLE_MIGRATION } from '../console/schema.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
 //   {{id}}   an auto-increment integer primary key
@@ -381,6 +382,7 @@ CREATE TABLE job_leases (
 );
 `,
   },
+  CONSOLE_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {
