@@ -15,6 +15,7 @@ import { AcceptInvitationInput, OperatorInput, PasswordInput, acceptInvitation, 
 import { USAGE_DATASET, UsageQuery, usageTable } from './usage.ts';
 import { DecisionInput, NoticeInput, NoticeQuery, confirmNotice, createNotice, listNotices, noticeReceipt, rejectNotice } from './transfers.ts';
 import { registerInsightRoutes } from './insights.ts';
+import { registerChannelTestRoute } from './channel-test.ts';
 
 // The console's server side: sign-in and sessions under /console/api, and the few control-plane
 // routes the console needs that did not exist (usage analytics, operator accounts, passwords and
@@ -34,6 +35,7 @@ export function registerConsoleRoutes(t: RouteTable, d: ConsoleDeps): void {
   registerUsageRoutes(t, d.rt);
   registerNoticeRoutes(t, d.rt);
   registerInsightRoutes(t, d.rt);
+  registerChannelTestRoute(t, d.rt);
 }
 
 const customerOf = (a: Actor): Extract<Actor, { type: 'customer' }> => {
