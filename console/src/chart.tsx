@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { stack, type Pivot } from './lib/chart.ts';
+import { stack, usdTick, type Pivot } from './lib/chart.ts';
 
 const COLORS = ['#2f6fde', '#e0792b', '#2e9e6a', '#b8479b', '#8a6d1f', '#4aa3b5', '#d1495b', '#6b5bd2'];
 
@@ -12,11 +12,11 @@ export function StackedBars({ pivot, height = 260, label, unit = '$' }: { pivot:
     if (!el.current || pivot.days.length === 0) return;
     const stacked = stack(pivot.series);
     const bars = uPlot.paths.bars!({ size: [0.7, 48] });
-    const fmt = (v: number | null) => (v === null ? '' : unit === '$' ? `$${v.toFixed(v < 1 ? 6 : 2)}` : String(Math.round(v)));
+    const fmt = (v: number | null) => (v === null ? '' : unit === '$' ? usdTick(v) : String(Math.round(v)));
     const opts: uPlot.Options = {
       width: el.current.clientWidth || 600,
       height,
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [{ stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' } }, { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' }, size: 70, values: (_u, vs) => vs.map((v) => fmt(v)) }],
       legend: { live: true },
       // Drawn last-first so that each stacked total is behind the ones below it.

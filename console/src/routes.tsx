@@ -60,7 +60,7 @@ export const OPERATOR_NAV: NavItem[] = [
 const UPCOMING: Record<string, [string, string]> = {
   '/findings': ['Abnormal charges', 'Charges that should not have happened, found by the detection rules, and their compensation, will be listed here.'],
   '/incidents': ['Incident credits', 'Credits reissued for platform incidents that affected your requests will be listed here.'],
-  '/sla': ['SLA reports', 'Your SLA contract, each period\'s measured availability and its credits will be shown here.'],
+  '/sla': ["SLA reports", "Your SLA contract, each period's measured availability and its credits will be shown here."],
   '/op/findings': ['Findings', 'The review queue of abnormal-billing findings, with their evidence, will be here.'],
   '/op/incidents': ['Incidents', 'Declaring incidents, previewing and reissuing their credits will be done here.'],
   '/op/contracts': ['SLA contracts', 'SLA contracts and their period reports will be managed here.'],

@@ -29,7 +29,7 @@ export interface AppCtx {
 export const Ctx = createContext<AppCtx>(null as unknown as AppCtx);
 export const useApp = () => useContext(Ctx);
 
-/** t('Text', {var}) in the current language. */
+/** The translate function of the current language: t(text, vars). */
 export function useT(): (s: string, v?: Record<string, string | number>) => string {
   const { lang } = useApp();
   return (s, v) => translate(lang, s, v);

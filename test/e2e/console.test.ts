@@ -131,6 +131,17 @@ describe('web console in Chromium', { skip }, () => {
     await page.getByRole('alertdialog').getByRole('button', { name: 'Revoke' }).click();
     await page.getByRole('row', { name: /browser key/ }).getByText('revoked').waitFor();
     await assert.rejects(sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'after revoking' }] }), (e: { status?: number }) => e.status === 401);
+
+    // Chinese, dark: chosen in the header, kept for the next visit.
+    await page.getByLabel('Language').selectOption('zh');
+    await page.getByLabel('主题').selectOption('dark');
+    await page.goto(`${g.url}/console/overview`);
+    await page.getByRole('heading', { name: '概览' }).waitFor();
+    await page.locator('.chart canvas').first().waitFor();
+    assert.equal(await page.evaluate<string | null>("document.documentElement.getAttribute('data-theme')"), 'dark');
+    await shoot(page, 'overview-zh-dark');
+    await page.getByLabel('语言').selectOption('en');
+    await page.getByLabel('Theme').selectOption('auto');
     await page.close();
   });
 

@@ -10,7 +10,7 @@ export interface DailyRow {
 
 export interface Pivot {
   days: string[];
-  /** Seconds since epoch of each day's midnight UTC (uPlot's x axis). */
+  /** Seconds since epoch of each day's midnight in the viewer's zone (uPlot's x axis shows local time). */
   xs: number[];
   models: string[];
   /** series[i][j]: spend of models[i] on days[j] (USD, for drawing). */
@@ -37,7 +37,25 @@ export function pivotDaily(rows: DailyRow[], first?: string, last?: string): Piv
     if (j === undefined) continue;
     series[models.indexOf(r.model ?? '(none)')]![j]! += Number(r.spend);
   }
-  return { days, xs: days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000), models, series };
+  return { days, xs: days.map(localMidnight), models, series };
+}
+
+/** Seconds since epoch of a "YYYY-MM-DD" day's midnight in the viewer's zone. */
+export function localMidnight(day: string): number {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  return new Date(y, m - 1, d).getTime() / 1000;
+}
+
+/** The first and last of the `n` days ending today, as the viewer's "YYYY-MM-DD". */
+export function lastDays(n: number, now: Date = new Date()): [string, string] {
+  const ymd = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  return [ymd(new Date(now.getFullYear(), now.getMonth(), now.getDate() - (n - 1))), ymd(now)];
+}
+
+/** A short axis label for an amount of USD: "$12.50", "$0.00021", "$0". */
+export function usdTick(v: number): string {
+  if (v === 0) return '$0';
+  return v >= 1 ? `$${v.toFixed(2)}` : `$${Number(v.toPrecision(2))}`;
 }
 
 /** Cumulative sums across series, for stacked areas: stacked[i] = series[0] + … + series[i]. */

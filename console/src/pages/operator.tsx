@@ -3,6 +3,7 @@ import { api, idempotent } from '../api.ts';
 import { ErrorBox, Field, Load, Money, Status, Table, Time, confirmAction, useAction, useApp, useGet, useLocale, useT } from '../ui.tsx';
 import { StackedBars } from '../chart.tsx';
 import { count, money, qs, tzOffsetMinutes } from '../lib/format.ts';
+import { lastDays, pivotDaily } from '../lib/chart.ts';
 import { Card } from './overview.tsx';
 import { Keys } from './keys.tsx';
 import { Members } from './members.tsx';
@@ -21,8 +22,10 @@ export function Dashboard() {
         {(d: any) => {
           const total = d.daily.reduce((s: number, x: any) => s + x.requests, 0);
           const failed = d.daily.reduce((s: number, x: any) => s + x.upstream_faults + x.platform_faults, 0);
-          const traffic = { days: d.daily.map((x: any) => x.group), xs: d.daily.map((x: any) => Date.parse(`${x.group}T00:00:00Z`) / 1000), models: [t('OK'), t('Client errors'), t('Upstream errors'), t('Platform errors')], series: [d.daily.map((x: any) => x.ok), d.daily.map((x: any) => x.client_faults), d.daily.map((x: any) => x.upstream_faults), d.daily.map((x: any) => x.platform_faults)] };
-          const revenue = { days: traffic.days, xs: traffic.xs, models: [t('Revenue')], series: [d.daily.map((x: any) => Number(x.spend))] };
+          const span = lastDays(14);
+          const faults: Array<[string, string]> = [['ok', t('OK')], ['client_faults', t('Client errors')], ['upstream_faults', t('Upstream errors')], ['platform_faults', t('Platform errors')]];
+          const traffic = pivotDaily(d.daily.flatMap((x: any) => faults.map(([k, label]) => ({ day: x.group, model: label, spend: String(x[k]), requests: 0 }))), ...span);
+          const revenue = pivotDaily(d.daily.map((x: any) => ({ day: x.group, model: t('Revenue'), spend: x.spend, requests: x.requests })), ...span);
           return (
             <>
               <div class="cards">
@@ -32,8 +35,8 @@ export function Dashboard() {
                 <Card label={t('Revenue today')} value={<Money v={d.daily.at(-1)?.spend ?? '0.00'} />} />
               </div>
               <div class="two">
-                <div class="card"><h2>{t('Traffic per day')}</h2>{traffic.days.length ? <StackedBars pivot={traffic} unit="n" label={t('Traffic per day')} /> : <p class="empty">{t('No requests in this period.')}</p>}</div>
-                <div class="card"><h2>{t('Revenue per day')}</h2>{revenue.days.length ? <StackedBars pivot={revenue} label={t('Revenue per day')} /> : <p class="empty">{t('No requests in this period.')}</p>}</div>
+                <div class="card"><h2>{t('Traffic per day')}</h2>{d.daily.length ? <StackedBars pivot={traffic} unit="n" label={t('Traffic per day')} /> : <p class="empty">{t('No requests in this period.')}</p>}</div>
+                <div class="card"><h2>{t('Revenue per day')}</h2>{d.daily.length ? <StackedBars pivot={revenue} label={t('Revenue per day')} /> : <p class="empty">{t('No requests in this period.')}</p>}</div>
               </div>
               <h2>{t('Requests by outcome')}</h2>
               <Table caption={t('Requests by outcome')} rows={d.outcomes} rowKey={(x: any) => x.outcome} columns={[{ key: 'outcome', label: t('Outcome'), render: (x: any) => <Status s={x.outcome} /> }, { key: 'requests', label: t('Requests'), num: true }]} />

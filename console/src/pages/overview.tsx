@@ -1,7 +1,7 @@
 import { useMemo } from 'preact/hooks';
 import { Load, Money, Table, useGet, useT, useApp } from '../ui.tsx';
 import { StackedBars } from '../chart.tsx';
-import { pivotDaily } from '../lib/chart.ts';
+import { lastDays, pivotDaily } from '../lib/chart.ts';
 import { qs, tzOffsetMinutes } from '../lib/format.ts';
 
 export function Overview() {
@@ -60,11 +60,11 @@ export function Card({ label, value, sub, testid }: { label: string; value: any;
 
 export function SpendChart({ daily }: { daily: any[] }) {
   const t = useT();
-  const pivot = useMemo(() => pivotDaily(daily), [daily]);
+  const pivot = useMemo(() => pivotDaily(daily, ...lastDays(30)), [daily]);
   return (
     <div class="card">
       <h2>{t('Spend per day by model')}</h2>
-      {pivot.days.length === 0 ? <p class="empty">{t('No requests in this period.')}</p> : <StackedBars pivot={pivot} label={t('Spend per day by model')} />}
+      {daily.length === 0 ? <p class="empty">{t('No requests in this period.')}</p> : <StackedBars pivot={pivot} label={t('Spend per day by model')} />}
     </div>
   );
 }
