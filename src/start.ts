@@ -7,6 +7,7 @@ import { registerGateway, type GatewayHandle, type GatewayOptions } from './gate
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
 import { createCluster, type Cluster } from './cluster/index.ts';
 import { AppError } from './kernel/errors.ts';
+import { registerDetectionJobs } from './detection/jobs.ts';
 import { serve, type Closable } from './http/server.ts';
 import type { Simulator } from './sim/server.ts';
 
@@ -71,6 +72,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
         },
       ],
     });
+    registerDetectionJobs(rt);
     rt.startMaintenance();
     closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
     closables.push({ name: 'cluster', close: () => c.close() });

@@ -66,7 +66,21 @@ export interface WriterStats {
   lastError: string | null;
 }
 
+/**
+ * Faults for tests only, set on a writer instance in-process (nothing outside the process can
+ * reach them): `duplicateCharge` makes the writer store a charged row twice — the same request
+ * under a second id, charged again — as a broken writer or a replayed batch would; `overcharge`
+ * charges a row more than its price.
+ */
+export interface WriterFaults {
+  duplicateCharge?(row: Readonly<RequestRow>): boolean;
+  /** Nano-USD added to a charged row's amount before it is written (a charge off its price). */
+  overcharge?(row: Readonly<RequestRow>): bigint;
+}
+
 export class LogWriter {
+  /** Test-only fault injection (see WriterFaults); null in production. */
+  faults: WriterFaults | null = null;
   private queue: RequestLogRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
@@ -110,8 +124,10 @@ export class LogWriter {
   push(row: RequestLogRow): void {
     const problems = normaliseRow(row);
     if (problems.length > 0) this.rt.log.warn({ request_id: row.id, problems }, 'request log row repaired before queueing');
+    if (this.faults?.overcharge && row.amount > 0n) row.amount += this.faults.overcharge(row);
     this.queue.push(row);
     this.stats.queued++;
+    if (this.faults?.duplicateCharge && row.amount > 0n && this.faults.duplicateCharge(row)) this.queue.push({ ...row, id: newId('req', row.started_at) });
     if (this.queue.length >= this.maxBatch && !this.flushing) void this.flush();
     else if (!this.timer && !this.flushing) this.timer = setTimeout(() => void this.flush(), this.flushMs + this.backoffMs);
   }

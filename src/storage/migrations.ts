@@ -1,5 +1,7 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
+import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
+import { DETECTION_MIGRATION } from '../detection/schema.ts';
 import { CONSOLE_MIGRATION } from '../console/schema.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
@@ -358,6 +360,15 @@ UPDATE api_keys SET op_models = models, op_ips = ips, op_expires_at = expires_at
     name: 'request log: one name for the provider API',
     sql: `
 ALTER TABLE request_log RENAME COLUMN protocol TO provider;
+`,
+  },
+  DETECTION_MIGRATION,
+  INCIDENTS_MIGRATION,
+  {
+    version: 9,
+    name: 'request log: the upstream API beside the caller API (translation)',
+    sql: `
+ALTER TABLE request_log ADD COLUMN upstream_provider TEXT;
 `,
   },
   {
