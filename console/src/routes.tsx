@@ -7,10 +7,12 @@ import { Members } from './pages/members.tsx';
 import { Billing, Credits, Transfers } from './pages/billing.tsx';
 import { AccountDetail, Accounts, Dashboard } from './pages/operator.tsx';
 import { Audit, Channels, LedgerVerify, Models, Operators, Queues, Redemption, Upcoming } from './pages/op-pages.tsx';
+import { CustomerFindings, Incidents, OperatorFindings } from './pages/guarantees.tsx';
 
-// The navigation of each kind of session and the page of each path. The guarantee features
-// (abnormal-billing findings, incidents, SLA contracts, status) get their pages as they land; until
-// then their places are in the navigation, marked "soon", with a page saying what will be there.
+// The navigation of each kind of session and the page of each path. The guarantee features get
+// their pages as they land (findings and incidents have; incident reissues, SLA contracts and the
+// status page have not yet): until then their places are in the navigation, marked "soon", with a
+// page saying what will be there.
 
 export interface NavItem {
   path: string;
@@ -32,7 +34,7 @@ export const CUSTOMER_NAV: NavItem[] = [
   { path: '/transfers', label: 'Bank transfers' },
   { path: '', label: 'Guarantees', section: true },
   { path: '/credits', label: 'Credits and compensation' },
-  soon('/findings', 'Abnormal charges'),
+  { path: '/findings', label: 'Abnormal charges' },
   soon('/incidents', 'Incident credits'),
   soon('/sla', 'SLA reports'),
   { path: '/status', label: 'Status page', external: true },
@@ -51,18 +53,15 @@ export const OPERATOR_NAV: NavItem[] = [
   { path: '/op/ledger', label: 'Ledger verification' },
   { path: '/op/operators', label: 'Operators' },
   { path: '', label: 'Guarantees', section: true },
-  soon('/op/findings', 'Findings'),
-  soon('/op/incidents', 'Incidents'),
+  { path: '/op/findings', label: 'Findings' },
+  { path: '/op/incidents', label: 'Incidents' },
   soon('/op/contracts', 'SLA contracts'),
   soon('/op/status', 'Status overrides'),
 ];
 
 const UPCOMING: Record<string, [string, string]> = {
-  '/findings': ['Abnormal charges', 'Charges that should not have happened, found by the detection rules, and their compensation, will be listed here.'],
   '/incidents': ['Incident credits', 'Credits reissued for platform incidents that affected your requests will be listed here.'],
   '/sla': ["SLA reports", "Your SLA contract, each period's measured availability and its credits will be shown here."],
-  '/op/findings': ['Findings', 'The review queue of abnormal-billing findings, with their evidence, will be here.'],
-  '/op/incidents': ['Incidents', 'Declaring incidents, previewing and reissuing their credits will be done here.'],
   '/op/contracts': ['SLA contracts', 'SLA contracts and their period reports will be managed here.'],
   '/op/status': ['Status overrides', 'Overrides of the public status page will be set here.'],
 };
@@ -85,6 +84,8 @@ export function routeFor(kind: 'customer' | 'operator', path: string): Component
       case '/op/audit': return <Audit />;
       case '/op/ledger': return <LedgerVerify />;
       case '/op/operators': return <Operators />;
+      case '/op/findings': return <OperatorFindings />;
+      case '/op/incidents': return <Incidents />;
     }
     return null;
   }
@@ -97,6 +98,7 @@ export function routeFor(kind: 'customer' | 'operator', path: string): Component
     case '/billing': return <Billing />;
     case '/transfers': return <Transfers />;
     case '/credits': return <Credits />;
+    case '/findings': return <CustomerFindings />;
   }
   return null;
 }

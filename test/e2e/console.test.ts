@@ -48,8 +48,10 @@ describe('web console in Chromium', { skip }, () => {
     await g?.close();
   });
 
-  async function shoot(page: Page, name: string): Promise<void> {
+  /** A desktop screenshot, and a phone one for the pages a phone user needs most. */
+  async function shoot(page: Page, name: string, phone = false): Promise<void> {
     await page.screenshot({ path: join(SHOTS, `${name}-desktop.png`), fullPage: true });
+    if (!phone) return;
     await page.setViewportSize(PHONE);
     await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
     await page.setViewportSize(DESKTOP);
@@ -74,7 +76,7 @@ describe('web console in Chromium', { skip }, () => {
     const first = await customer.newPage();
     await first.goto(`${g.url}/console/`);
     await first.getByRole('heading', { name: 'Sign in to Surety' }).waitFor();
-    await shoot(first, 'sign-in');
+    await shoot(first, 'sign-in', true);
     await first.close();
 
     const page = await signIn(customer, demoKey);
@@ -91,7 +93,7 @@ describe('web console in Chromium', { skip }, () => {
     assert.deepEqual(legend.slice(1).sort(), ['gpt-4o-mini', 'text-embedding-3-small']);
     const balance = await g.balance(demoAccount);
     assert.equal(await page.getByTestId('available').locator('.big').textContent(), `$${balance.available}`);
-    await shoot(page, 'overview');
+    await shoot(page, 'overview', true);
 
     await nav(page, 'Request log');
     await page.getByRole('cell', { name: 'text-embedding-3-small' }).first().waitFor();
@@ -105,7 +107,7 @@ describe('web console in Chromium', { skip }, () => {
     const secret = (await page.getByTestId('new-key').textContent())!;
     assert.match(secret, /^sk-sur-/);
     await page.getByRole('row', { name: /browser key/ }).getByText('gpt-4o-mini').waitFor();
-    await shoot(page, 'keys');
+    await shoot(page, 'keys', true);
 
     const sdk = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: secret, maxRetries: 0 });
     const answer = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'from the new key' }] });
@@ -123,7 +125,7 @@ describe('web console in Chromium', { skip }, () => {
     await page.locator('tbody tr').nth(1).click();
     await drawer.getByRole('heading', { name: 'Attempts' }).waitFor();
     await drawer.getByText('The upstream answered and the response was delivered.').waitFor();
-    await shoot(page, 'log-detail');
+    await shoot(page, 'log-detail', true);
     await page.keyboard.press('Escape');
 
     await nav(page, 'API keys');
@@ -201,7 +203,7 @@ describe('web console in Chromium', { skip }, () => {
     await page.close();
   });
 
-  test('an operator adds a channel and tests it', async () => {
+  test('an operator adds a channel and tests it; declares an incident', async () => {
     const page = await signIn(operator, ADMIN_KEY);
     await nav(page, 'Channels');
     await page.getByText('Add a channel').click();
@@ -216,6 +218,19 @@ describe('web console in Chromium', { skip }, () => {
     await shoot(page, 'operator-channels');
     const ch = (await g.admin('GET', '/admin/v1/channels')).data.find((c: { name: string }) => c.name === 'browser-sim');
     assert.ok(ch.usable);
+
+    // The guarantee pages that have landed: the findings queue and incidents.
+    await nav(page, 'Findings');
+    await page.getByRole('heading', { name: 'Findings' }).waitFor();
+    await nav(page, 'Incidents');
+    await page.getByText('Declare an incident').click();
+    await page.getByLabel('Title').fill('Elevated errors on gpt-4o-mini');
+    await page.getByLabel('Attribution').selectOption('platform');
+    await page.getByRole('button', { name: 'Declare', exact: true }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Declare' }).click();
+    await page.getByRole('dialog').getByRole('heading', { name: /Elevated errors on gpt-4o-mini/ }).waitFor();
+    const incidents = await g.admin('GET', '/admin/v1/incidents');
+    assert.equal(incidents.data.filter((i: { title: string; attribution: string }) => i.title === 'Elevated errors on gpt-4o-mini' && i.attribution === 'platform').length, 1);
     await page.close();
   });
 });

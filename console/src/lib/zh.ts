@@ -65,4 +65,13 @@ export const ZH: Record<string, string> = {
   'SLA contracts and their period reports will be managed here.': '在这里管理 SLA 合同及其周期报告。', 'Overrides of the public status page will be set here.': '在这里设置公开状态页的覆盖。',
   // Roles, groupings, kinds and states shown through t(value).
   owner: '所有者', admin: '管理员', member: '成员', viewer: '只读', model: '模型', key: '密钥', outcome: '结果', account: '账户', active: '正常', suspended: '已暂停', closed: '已关闭',
+  // Findings and incidents.
+  Finding: '异常发现', Rule: '规则', Charged: '已扣费', 'Abnormal amount': '异常金额', Compensated: '已补偿', Answer: '答复', Evidence: '证据', Found: '发现时间',
+  'Charges that should not have happened, found by the detection rules. Verified ones are compensated with a credit.': '检测规则发现的不应发生的扣费。经核实的将以额度补偿。',
+  'No abnormal charges found.': '未发现异常扣费。', Disputes: '申诉', 'Why are these findings rejected? The customer sees this.': '为什么驳回这些发现？客户会看到此原因。',
+  'Verify {n} findings? Each is compensated with a credit, once.': '核实 {n} 条发现？每条将以额度补偿一次。', 'Reject {n} findings?': '驳回 {n} 条发现？',
+  'Verify and compensate': '核实并补偿', 'No findings match.': '没有匹配的发现。', Select: '选择', 'Select {id}': '选择 {id}', 'Declare and publish “{title}”?': '宣布并发布“{title}”？',
+  Declare: '宣布', 'Declare an incident': '宣布事故', Title: '标题', Severity: '严重程度', Impact: '影响', Attribution: '责任归属', 'First public update': '首条公开更新',
+  'No incidents.': '没有事故。', Ended: '结束时间', Incident: '事故', Window: '时间窗口', 'Minutes to resolve': '解决用时（分钟）', Timeline: '时间线', Visibility: '可见性',
+  Message: '消息', 'New status': '新状态', 'Post update': '发布更新',
 };
