@@ -17,11 +17,11 @@ export function StackedBars({ pivot, height = 260, label, unit = '$' }: { pivot:
       width: el.current.clientWidth || 600,
       height,
       scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [{ stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' } }, { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' }, size: 70, values: (_u, vs) => vs.map((v) => fmt(v)) }],
+      axes: [{ stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' } }, { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,.15)' }, size: 84, values: (_u, vs) => vs.map((v) => fmt(v)) }],
       legend: { live: true },
       // Drawn last-first so that each stacked total is behind the ones below it.
       series: [
-        {},
+        { label: '', value: (_u: uPlot, v: number | null) => (v === null ? '' : new Date(v * 1000).toLocaleDateString()) },
         ...pivot.models.map((m, i) => ({ label: m, fill: COLORS[i % COLORS.length], stroke: COLORS[i % COLORS.length], paths: bars, points: { show: false }, value: (_u: uPlot, _v: number, _s: number, idx: number | null) => (idx === null ? '' : fmt(pivot.series[i]![idx]!)) })),
       ],
     };

@@ -24,3 +24,11 @@ test('today and this month start at the viewer\'s midnight (tz_offset_minutes)',
   assert.equal(dayLabel(Math.floor((now + 480 * 60_000) / 86_400_000)), '2026-12-02');
   assert.equal(dayExpr(-60), 'CAST((started_at + -3600000) / 86400000 AS BIGINT)');
 });
+
+test('the usage export dataset and its columns are documented in docs/export.md', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { USAGE_DATASET } = await import('../../../src/console/usage.ts');
+  const doc = readFileSync(new URL('../../../docs/export.md', import.meta.url), 'utf8');
+  assert.ok(doc.includes(`### \`${USAGE_DATASET.name}\`, version ${USAGE_DATASET.version}`));
+  for (const c of USAGE_DATASET.columns) assert.ok(doc.includes(`\`${c}\``), `column ${c}`);
+});
