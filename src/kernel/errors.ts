@@ -49,6 +49,11 @@ export const ERRORS = {
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
   // Abnormal-billing detection (src/detection/).
   DISPUTE_WINDOW_CLOSED: { status: 409, message: 'These requests are too old to dispute.' },
+  // The web console (src/console/).
+  SIGN_IN_FAILED: { status: 401, message: 'The sign-in details do not match an account.' },
+  SESSION_INVALID: { status: 401, message: 'The console session has expired or ended; sign in again.' },
+  CSRF_REJECTED: { status: 403, message: 'The request lacks the session\'s CSRF token (x-csrf-token); reload the console.' },
+  INVITATION_INVALID: { status: 410, message: 'The invitation link is unknown, already used or expired.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
   // Translation between provider APIs (providers/translate/).
   TRANSLATION_UNSUPPORTED: { status: 400, message: 'The request uses a parameter that cannot be translated to the API serving this model.' },
