@@ -24,6 +24,8 @@ export const CatalogFileSchema = z
     // Abnormal-billing detection and the compensation programme: validated and applied by detection/config-file.ts.
     detection: z.unknown().optional(),
     programme: z.unknown().optional(),
+    // The status page's section: validated and applied by src/status/ (config-file.ts).
+    status: z.unknown().optional(),
   })
   .strict();
 
