@@ -14,6 +14,7 @@ import { commands as codes } from './codes.ts';
 import { commands as credits } from './credits.ts';
 import { commands as exports } from './export.ts';
 import { commands as holds } from './holds.ts';
+import { commands as incidents } from './incidents.ts';
 import { commands as keys } from './keys.ts';
 import { commands as ledger } from './ledger.ts';
 import { commands as members } from './members.ts';
@@ -53,6 +54,7 @@ export const COMMANDS: Command[] = [
   ...codes,
   ...credits,
   ...exports,
+  ...incidents,
   ...holds,
   ...audit,
   ...adminKey,

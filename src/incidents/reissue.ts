@@ -108,27 +108,42 @@ export interface Movement {
   credit_id: string;
 }
 
+/** An account a run could not (fully) move: closed, or a correction beyond what it holds. */
+export interface Skipped {
+  account_id: string;
+  reason: string;
+}
+
 /**
  * Moves an account's credit for an incident to `target`, inside `q`: nothing when it is there
- * already (a replay, or a concurrent run that got there first).
+ * already (a replay, or a concurrent run that got there first). A correction never takes an account
+ * below its credit line: what it cannot take back now stays credited (and shows in the preview).
  */
-async function moveTo(ctx: ServiceContext, q: Queryable, i: Incident, accountId: string, target: bigint, basis: Basis, now: number): Promise<Movement | null> {
-  await lockAccount(ctx.db, q, accountId);
+async function moveTo(ctx: ServiceContext, q: Queryable, i: Incident, accountId: string, target: bigint, basis: Basis, now: number, skipped: Skipped[]): Promise<Movement | null> {
+  const acct = await lockAccount(ctx.db, q, accountId);
   const prior = await q.get('SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total, COALESCE(MAX(seq), 0) AS seq FROM incident_reissues WHERE incident_id = ? AND account_id = ?', [i.id, accountId]);
   const paid = big(prior?.total);
-  const delta = target - paid;
+  let delta = target - paid;
   if (delta === 0n) return null;
+  if (acct.status === 'closed') return (skipped.push({ account_id: accountId, reason: 'the account is closed' }), null);
+  const room = acct.balance + acct.creditLine - acct.held;
+  if (delta < 0n && -delta > room) {
+    skipped.push({ account_id: accountId, reason: `a correction of ${formatUsd(-delta)} USD would take the account below its credit line; ${formatUsd(room > 0n ? room : 0n)} USD taken back` });
+    if (room <= 0n) return null;
+    delta = -room;
+  }
+  const total = paid + delta;
   const seq = num(prior?.seq) + 1;
   const memo = delta > 0n ? `Credit for incident ${i.id}: ${i.title}` : `Correction of the credit for incident ${i.id} (${target === 0n ? 'no longer reissued' : 'scope changed'})`;
   const credit = await creditInTx(ctx, q, { accountId, kind: 'reissue', amount: delta, refType: 'incident', refId: i.id, memo: memo.slice(0, 1000) }, `incident:${i.id}:${seq}`, now);
   await q.run(
     'INSERT INTO incident_reissues (id, incident_id, account_id, seq, amount, total, requests, charged, basis, credit_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    [newId('rei', now), i.id, accountId, seq, delta, target, basis.requests, parseUsd(basis.charged, { allowZero: true }), JSON.stringify(basis), credit.id, actorId(ctx.actor), now],
+    [newId('rei', now), i.id, accountId, seq, delta, total, basis.requests, parseUsd(basis.charged, { allowZero: true }), JSON.stringify(basis), credit.id, actorId(ctx.actor), now],
   );
-  const payload = { incident_id: i.id, incident_title: i.title, credit_id: credit.id, amount: formatUsd(delta), total: formatUsd(target), requests: basis.requests, correction: delta < 0n };
+  const payload = { incident_id: i.id, incident_title: i.title, credit_id: credit.id, amount: formatUsd(delta), total: formatUsd(total), requests: basis.requests, correction: delta < 0n };
   await enqueue(q, { topic: 'credit.reissued', accountId, payload, key: `reissue:${i.id}:${accountId}:${seq}`, at: now });
-  await audit(q, ctx.actor, 'incident.reissue', { type: 'incident', id: i.id, accountId }, { total: paid }, { total: target, amount: delta, credit_id: credit.id, seq }, now);
-  return { account_id: accountId, seq, amount: delta, total: target, credit_id: credit.id };
+  await audit(q, ctx.actor, 'incident.reissue', { type: 'incident', id: i.id, accountId }, { total: paid }, { total, amount: delta, credit_id: credit.id, seq }, now);
+  return { account_id: accountId, seq, amount: delta, total, credit_id: credit.id };
 }
 
 function basisOf(i: Incident, s: Selection, formula: LossFormula, l: PreviewLine, now: number): Basis {
@@ -138,6 +153,7 @@ function basisOf(i: Incident, s: Selection, formula: LossFormula, l: PreviewLine
 export interface ReissueResult {
   preview: Preview;
   moved: Movement[];
+  skipped: Skipped[];
 }
 
 /**
@@ -161,27 +177,32 @@ export async function reissueIncident(ctx: ServiceContext, id: string, raw: unkn
   }
   const s = selection(p.incident, p.formula.outcome, now, { accountId: b.account_id, channelIds: await channelIds(ctx.db) });
   const moved: Movement[] = [];
+  const skipped: Skipped[] = [];
   for (const l of p.lines) {
     if (l.to_credit === 0n) continue;
-    const m = await ctx.db.tx((q) => moveTo(ctx, q, p.incident, l.account_id, l.loss, basisOf(p.incident, s, p.formula, l, now), now));
+    const m = await ctx.db.tx((q) => moveTo(ctx, q, p.incident, l.account_id, l.loss, basisOf(p.incident, s, p.formula, l, now), now, skipped));
     if (m) {
       moved.push(m);
       ctx.bus.balanceChanged(m.account_id);
     }
   }
-  return { preview: p, moved };
+  return { preview: p, moved, skipped };
 }
 
 /** The answer of a reissuance: per account, what was credited now and in total. */
 export function reissueView(r: ReissueResult): Record<string, unknown> {
   const now = new Map(r.moved.map((m) => [m.account_id, m]));
-  const accounts = r.preview.lines.map((l) => ({ account_id: l.account_id, requests: l.requests, charged: formatUsd(l.charged), credited_now: formatUsd(now.get(l.account_id)?.amount ?? 0n), total: formatUsd(l.loss), credit_id: now.get(l.account_id)?.credit_id ?? null }));
+  const accounts = r.preview.lines.map((l) => {
+    const m = now.get(l.account_id);
+    return { account_id: l.account_id, requests: l.requests, charged: formatUsd(l.charged), credited_now: formatUsd(m?.amount ?? 0n), total: formatUsd(m ? m.total : l.credited), credit_id: m?.credit_id ?? null };
+  });
   return {
     incident_id: r.preview.incident.id,
     formula: lossView(r.preview.formula),
     filter: r.preview.filter,
     accounts,
-    totals: { accounts_credited_now: r.moved.length, credited_now: formatUsd(r.moved.reduce((n, m) => n + m.amount, 0n)), total: formatUsd(r.preview.lines.reduce((n, l) => n + l.loss, 0n)) },
+    skipped: r.skipped,
+    totals: { accounts_credited_now: r.moved.length, credited_now: formatUsd(r.moved.reduce((n, m) => n + m.amount, 0n)), total: formatUsd(accounts.reduce((n, a) => n + parseUsd(a.total, { allowZero: true, allowNegative: true }), 0n)) },
   };
 }
 
@@ -189,14 +210,14 @@ export function reissueView(r: ReissueResult): Record<string, unknown> {
  * The PATCH hook: moving the attribution away from `platform` reverses every account's credit
  * for the incident with correcting entries, in the PATCH's transaction.
  */
-export async function reverseOnReattribution(ctx: ServiceContext, q: Queryable, c: IncidentChange): Promise<Movement[]> {
+export async function reverseOnReattribution(ctx: ServiceContext, q: Queryable, c: IncidentChange, skipped: Skipped[] = []): Promise<Movement[]> {
   if (c.before.attribution !== 'platform' || c.incident.attribution === 'platform') return [];
   const now = ctx.now();
   const moved: Movement[] = [];
   for (const [accountId, paid] of await creditedSoFar(q, c.incident.id)) {
     if (paid === 0n) continue;
     const basis: Basis = { filter: { incident_id: c.incident.id, reason: `attribution changed to ${c.incident.attribution}` }, window: [c.incident.window_start, c.incident.window_end ?? now], scope: c.incident.scope, formula: formulaOf(c.incident), requests: 0, charged: '0', loss: '0' };
-    const m = await moveTo(ctx, q, c.incident, accountId, 0n, basis, now);
+    const m = await moveTo(ctx, q, c.incident, accountId, 0n, basis, now, skipped);
     if (m) moved.push(m);
   }
   return moved;

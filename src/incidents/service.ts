@@ -254,7 +254,7 @@ export async function resolveIncident(ctx: ServiceContext, id: string, raw: unkn
   const b = parseInput(ResolveInput, raw);
   const current = await loadIncident(ctx.db, id);
   const to: PublicStatus = current.kind === 'maintenance' ? 'completed' : 'resolved';
-  if (b.end !== undefined) await patchIncident(ctx, id, { window_end: b.end });
+  if (b.end !== undefined) await patchIncident(ctx, id, { window_end: iso(b.end) });
   const { incident } = await postIncidentUpdate(ctx, id, { status: to, body: b.message ?? DEFAULT_MESSAGE[to]! });
   return incident;
 }
