@@ -33,7 +33,10 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
   let unlisten: (() => Promise<void>) | null = null;
   if (db.notify && db.listen) {
     const me = secretToken(12);
-    const channel = 'surety_bus';
+    // One channel per schema: deployments (and tests) sharing a database in schemas of their own
+    // must not hear each other's notices (NOTIFY channels are database-wide).
+    const schema = (await db.get<{ s: string }>('SELECT current_schema() AS s'))?.s ?? 'public';
+    const channel = `surety_bus:${schema}`;
     const notify = db.notify.bind(db);
     try {
       unlisten = await db.listen(channel, (payload) => {

@@ -42,6 +42,7 @@ export const ENV_KEYS = {
   incidentMinRequests: 'SURETY_INCIDENT_MIN_REQUESTS',
   incidentPlatformErrorPct: 'SURETY_INCIDENT_PLATFORM_ERROR_PCT',
   incidentUpstreamFailurePct: 'SURETY_INCIDENT_UPSTREAM_FAILURE_PCT',
+  durability: 'SURETY_DURABILITY',
 } as const;
 
 export type ConfigKey = keyof typeof ENV_KEYS;
@@ -98,6 +99,8 @@ export const ConfigSchema = z
     incidentMinRequests: int(1, 1_000_000).default(20),
     incidentPlatformErrorPct: pct.default(5),
     incidentUpstreamFailurePct: pct.default(25),
+    /** `strict`: a delivered answer's last byte waits for the commit of its row and charge (gateway/gateway.ts). */
+    durability: z.enum(['batched', 'strict']).default('batched'),
   })
   .strict();
 
