@@ -135,7 +135,7 @@ async function saveIncident(q: Queryable, i: Incident, insert: boolean): Promise
 async function notifyPublic(q: Queryable, i: Incident, topic: string, key: string, now: number): Promise<void> {
   const payload = publicIncidentView(i, await loadUpdates(q, i.id));
   await enqueue(q, { topic, accountId: null, payload, key, at: now });
-  for (const accountId of i.scope.accounts) await enqueue(q, { topic, accountId, payload, key: `${key}:${accountId}`, at: now });
+  for (const accountId of i.scope.accounts) await enqueue(q, { topic, accountId, operator: false, payload, key: `${key}:${accountId}`, at: now });
 }
 
 async function postEntry(ctx: ServiceContext, q: Queryable, i: Incident, u: { visibility: 'public' | 'internal'; status: PublicStatus | null; body: string }, now: number): Promise<IncidentUpdate> {
