@@ -288,7 +288,11 @@ if (process.env.BENCH_DATA !== '0') {
     }
   }
   const inc = data.find((d) => d.bench === 'incidents');
-  if (inc) process.stdout.write(`incident preview over ${inc.rows_in_window} rows (SQLite, budget ≤ 2000 ms): charged ${inc.preview_charged_ms} ms, failed ${inc.preview_failed_ms} ms, all ${inc.preview_all_ms} ms; export ${inc.export_rows} rows as CSV + NDJSON in ${inc.export_dir_csv_ndjson_ms} ms\n`);
+  if (inc) {
+    process.stdout.write(`incident preview over ${inc.rows_in_window} rows (SQLite, budget ≤ 2000 ms; wall / CPU ms, load average ${inc.load_average_1m} on ${inc.cores} cores): `);
+    process.stdout.write(`charged cold ${inc.preview_charged_cold_ms} / ${inc.preview_charged_cold_cpu_ms}, charged ${inc.preview_charged_ms} / ${inc.preview_charged_cpu_ms}, failed ${inc.preview_failed_ms} / ${inc.preview_failed_cpu_ms}, all ${inc.preview_all_ms} / ${inc.preview_all_cpu_ms}; `);
+    process.stdout.write(`export ${inc.export_rows} rows as CSV + NDJSON ${inc.export_dir_csv_ndjson_ms} / ${inc.export_dir_csv_ndjson_cpu_ms}\n`);
+  }
 }
 mkdirSync('.bench', { recursive: true });
 writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })), data }, null, 2));
