@@ -280,5 +280,25 @@ for (const b of BUDGETS) {
 }
 lines.push('', `passthrough overhead p50 at c=1 (ms): ${all.map((r) => r.summary.passthrough_overhead_p50_ms.toFixed(3)).join(', ')}`);
 process.stdout.write(`${lines.join('\n')}\n`);
+// Data-size budgets, each in a process of its own (BENCH_DATA=0 skips them).
+const data: Array<Record<string, unknown>> = [];
+if (process.env.BENCH_DATA !== '0') {
+  for (const script of ['incidents.ts']) {
+    const r = spawnSync(node, [here + script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const last = r.stdout.trim().split('\n').at(-1) ?? '';
+    try {
+      data.push(JSON.parse(last) as Record<string, unknown>);
+      process.stdout.write(`${script}: ${last}\n`);
+    } catch {
+      process.stdout.write(`${script} failed (exit ${r.status})\n`);
+    }
+  }
+  const inc = data.find((d) => d.bench === 'incidents');
+  if (inc) {
+    process.stdout.write(`incident preview over ${inc.rows_in_window} rows (SQLite, budget ≤ 2000 ms; wall / CPU ms, load average ${inc.load_average_1m} on ${inc.cores} cores): `);
+    process.stdout.write(`charged cold ${inc.preview_charged_cold_ms} / ${inc.preview_charged_cold_cpu_ms}, charged ${inc.preview_charged_ms} / ${inc.preview_charged_cpu_ms}, failed ${inc.preview_failed_ms} / ${inc.preview_failed_cpu_ms}, all ${inc.preview_all_ms} / ${inc.preview_all_cpu_ms}; `);
+    process.stdout.write(`export ${inc.export_rows} rows as CSV + NDJSON ${inc.export_dir_csv_ndjson_ms} / ${inc.export_dir_csv_ndjson_cpu_ms}\n`);
+  }
+}
 mkdirSync('.bench', { recursive: true });
-writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })) }, null, 2));
+writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })), data }, null, 2));
