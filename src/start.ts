@@ -7,7 +7,10 @@ import { registerGateway, type GatewayHandle, type GatewayOptions } from './gate
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
 import { createCluster, type Cluster } from './cluster/index.ts';
 import { AppError } from './kernel/errors.ts';
+import { registerDetectionJobs } from './detection/jobs.ts';
+import { expireHolds } from './billing/holds.ts';
 import { serve, type Closable } from './http/server.ts';
+import { registerSlaJobs } from './contracts/jobs.ts';
 import type { Simulator } from './sim/server.ts';
 import { registerStatus, statusFileOf, type StatusHandle, type StatusOptions } from './status/index.ts';
 
@@ -44,6 +47,9 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
     // Before anything reads channels: the wrong SURETY_SECRET_KEY stops the start here.
     await prepareUpstreamKeys(rt);
     const admin = await resolveAdminKey(rt);
+    // Holds that expired while no gateway ran are voided before anything is served: the expiry job
+    // runs only every few seconds, and a hold must not outlive its TTL across a restart.
+    await expireHolds(rt);
     const empty = await isEmptyDatabase(rt);
     if (catalogFile) {
       const applied = await applyCatalogFile(rt, catalogFile);
@@ -77,6 +83,8 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
         async (a, _r, _auth, routes) => void (status = await registerStatus(a, rt, routes, { jobs: rt.jobs, file: statusFile, ...opts.status })),
       ],
     });
+    registerDetectionJobs(rt);
+    registerSlaJobs(rt);
     rt.startMaintenance();
     closables.push({ name: 'status', close: () => status!.close() });
     closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
