@@ -10,6 +10,7 @@ import { registerAccountRoutes } from '../account-api/routes.ts';
 import { registerContractRoutes } from '../contracts/routes.ts';
 import { registerNotifyRoutes } from '../notify/routes.ts';
 import { registerIncidentRoutes } from '../incidents/routes.ts';
+import { registerDetectionRoutes } from '../detection/routes.ts';
 import type { Actor, Runtime } from '../kernel/context.ts';
 import { EventBus } from '../kernel/context.ts';
 
@@ -93,6 +94,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
   registerContractRoutes(routes, rt);
   registerNotifyRoutes(routes, rt);
   registerIncidentRoutes(routes, rt);
+  registerDetectionRoutes(routes, rt);
   // The operator API's map is for the operator: it lists every operator route and its inputs.
   app.get('/admin/v1/openapi.json', async (req) => {
     await authenticate(req, 'operator');

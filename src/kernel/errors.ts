@@ -47,7 +47,11 @@ export const ERRORS = {
   STORAGE_UNAVAILABLE: { status: 503, message: 'Storage is not reachable.' },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
+  // Abnormal-billing detection (src/detection/).
+  DISPUTE_WINDOW_CLOSED: { status: 409, message: 'These requests are too old to dispute.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
+  // Translation between provider APIs (providers/translate/).
+  TRANSLATION_UNSUPPORTED: { status: 400, message: 'The request uses a parameter that cannot be translated to the API serving this model.' },
   // SLA contracts (src/contracts/)
   SLA_PERIOD_NOT_OVER: { status: 409, message: 'The SLA period has not ended yet.' },
   SLA_AWAITING_CLAIM: { status: 409, message: 'This contract pays credits on a claim; none was filed and the claim deadline has not passed.' },

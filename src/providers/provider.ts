@@ -18,7 +18,15 @@ export const PROVIDERS = ['openai', 'anthropic', 'gemini'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
 /** The client-facing operations Surety serves. */
-export type Operation = 'chat' | 'embeddings' | 'images.generations' | 'images.edits' | 'messages' | 'generateContent' | 'streamGenerateContent';
+export type Operation =
+  | 'chat'
+  | 'responses'
+  | 'embeddings'
+  | 'images.generations'
+  | 'images.edits'
+  | 'messages'
+  | 'generateContent'
+  | 'streamGenerateContent';
 
 /** One upstream call: which provider API, what is asked, and the model's name at the upstream. */
 export interface UpstreamCall {
@@ -158,4 +166,6 @@ export interface ModelListing {
   provider: Provider;
   /** Epoch ms of its last change. */
   updatedAt: number;
+  /** The client APIs it can be reached through (translated where they are not its provider's). */
+  apis: readonly string[];
 }

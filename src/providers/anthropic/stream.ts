@@ -18,7 +18,7 @@ import { addBlockText, mapUsage, refusalStop, usageNotKnown } from './usage.ts';
 /** Counts that are running totals in message_delta: the largest seen wins. */
 const GROWING = ['input_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
 
-function mergeDelta(merged: Obj, delta: Obj): void {
+export function mergeDelta(merged: Obj, delta: Obj): void {
   for (const [k, v] of Object.entries(delta)) {
     if ((GROWING as readonly string[]).includes(k)) {
       const n = count(v);
