@@ -11,6 +11,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const node = process.execPath;
+// `npm run bench -- sla`: only the SLA report budget (bench/sla.ts); a full run ends with it (BENCH_SLA=0 skips it).
+if (process.argv[2] === 'sla') {
+  await import('./sla.ts');
+  process.exit(0);
+}
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const secs = Number(process.env.BENCH_SECONDS ?? 3);
@@ -276,3 +281,4 @@ lines.push('', `passthrough overhead p50 at c=1 (ms): ${all.map((r) => r.summary
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync('.bench', { recursive: true });
 writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })) }, null, 2));
+if (process.env.BENCH_SLA !== '0') spawnSync(node, [`${here}sla.ts`], { stdio: 'inherit' });
