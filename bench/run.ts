@@ -17,6 +17,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const node = process.execPath;
+// `npm run bench -- sla`: only the SLA report budget (bench/sla.ts); a full run ends with it (BENCH_SLA=0 skips it).
+if (process.argv[2] === 'sla') {
+  await import('./sla.ts');
+  process.exit(0);
+}
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const secs = Number(process.env.BENCH_SECONDS ?? 3);
@@ -312,3 +317,4 @@ if (process.env.BENCH_DATA !== '0') {
 }
 mkdirSync('.bench', { recursive: true });
 writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })), data }, null, 2));
+if (process.env.BENCH_SLA !== '0') spawnSync(node, [`${here}sla.ts`], { stdio: 'inherit' });
