@@ -166,6 +166,13 @@ export interface GatewayProc {
   stderr(): string;
 }
 
+/** Gateways started by this run: none outlives it, however it ends. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(130));
+
 /** Starts `src/main.ts` (npm start) with `env`, and waits until it listens. */
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<GatewayProc> {
   const child = spawn(process.execPath, ['--max-semi-space-size=12', join(ROOT, 'src/main.ts')], {
@@ -183,6 +190,8 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-4000);
