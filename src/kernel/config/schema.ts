@@ -39,6 +39,8 @@ export const ENV_KEYS = {
   simPort: 'SURETY_SIM_PORT',
   cancelledPolicy: 'SURETY_CANCELLED_POLICY',
   durability: 'SURETY_DURABILITY',
+  maxInFlight: 'SURETY_MAX_IN_FLIGHT',
+  shedLagMs: 'SURETY_SHED_LAG_MS',
 } as const;
 
 export type ConfigKey = keyof typeof ENV_KEYS;
@@ -92,6 +94,10 @@ export const ConfigSchema = z
     cancelledPolicy: z.enum(['delivered', 'none']).default('delivered'),
     /** `strict`: a delivered answer's last byte waits for the commit of its row and charge (gateway/gateway.ts). */
     durability: z.enum(['batched', 'strict']).default('batched'),
+    /** Load shedding (gateway/overload.ts): data-plane requests in flight beyond which new ones get 503 OVERLOADED. */
+    maxInFlight: int(1, 1_000_000).default(4096),
+    /** Load shedding: mean event-loop delay (ms) beyond which new data-plane requests get 503 OVERLOADED; 0 turns it off. */
+    shedLagMs: int(0, 60_000).default(200),
   })
   .strict();
 
