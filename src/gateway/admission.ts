@@ -106,7 +106,8 @@ function quotaRefusal(r: QuotaRefusal, worst: bigint): Refusal {
     case 'rate':
       return rateLimited(r.whose, r.waitMs);
     case 'concurrency':
-      return refuse(new AppError('CONCURRENCY_LIMITED'));
+      // A slot frees when one of the key's requests ends: worth trying again in a second.
+      return refuse(new AppError('CONCURRENCY_LIMITED'), { 'retry-after': '1' });
     case 'key_limit':
       return refuse(new AppError('KEY_LIMIT_EXCEEDED', `This key's ${r.period} spend limit does not cover this request.`));
     case 'balance':
