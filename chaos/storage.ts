@@ -210,6 +210,9 @@ async function readOnlyDisk(): Promise<Fault> {
     store,
     restart: true,
     brk() {
+      // What was written so far reaches the disk first: the fault is a disk that stops taking
+      // writes, not a power loss (SQLite's synchronous=NORMAL leaves recent commits in the page cache).
+      execFileSync('sync', ['-f', join(dir, 'surety.db')]);
       const dev = execFileSync('findmnt', ['-no', 'SOURCE', dir], { encoding: 'utf8' }).trim().split('/').pop()!;
       writeFileSync(`/sys/fs/ext4/${dev}/trigger_fs_error`, '1');
     },
