@@ -60,10 +60,10 @@ async function underFault(report: Report, f: Fault, simUrl: string, o: StorageOp
     await sleep(1500);
     const brokeAt = Date.now();
     f.brk();
-    await sleep(o.quick ? 3000 : 5000);
+    await sleep(o.quick ? 2500 : 4000);
     if (f.restart) {
-      // The operator's way back: stop the gateway (it cannot write its backlog), repair, start it.
-        await gw.kill('SIGTERM');
+      // The operator's way back: stop the gateway (its backlog cannot be written anyway), repair, start it.
+      await gw.kill('SIGKILL');
     }
     const repairedAt = Date.now();
     f.repair();
