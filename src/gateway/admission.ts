@@ -36,12 +36,12 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
   const { call } = f;
   // 1. Who is calling.
   try {
-    f.principal = await p.auth.authenticate(call.key);
+    f.principal = await p.auth.authenticate(call.key, call.clientIp || undefined);
   } catch (e) {
     if (!isAppError(e)) throw e;
     // An expired or revoked key (or a suspended account) is still known: its row names them.
     f.principal = p.auth.known(call.key);
-    return refuse(e);
+    return refuse(e, e.details?.retry_after ? { 'retry-after': String(e.details.retry_after) } : undefined);
   }
   const principal = f.principal;
   if (!ipAllowed(principal.ipList, call.clientIp)) return refuse(new AppError('IP_NOT_ALLOWED', `Requests from ${call.clientIp} are not allowed for this key.`));
@@ -120,7 +120,8 @@ function quotaRefusal(r: QuotaRefusal, worst: bigint): Refusal {
     case 'rate':
       return rateLimited(r.whose, r.waitMs);
     case 'concurrency':
-      return refuse(new AppError('CONCURRENCY_LIMITED'));
+      // A slot frees when one of the key's requests ends: worth trying again in a second.
+      return refuse(new AppError('CONCURRENCY_LIMITED'), { 'retry-after': '1' });
     case 'key_limit':
       return refuse(new AppError('KEY_LIMIT_EXCEEDED', `This key's ${r.period} spend limit does not cover this request.`));
     case 'balance':

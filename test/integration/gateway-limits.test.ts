@@ -181,6 +181,7 @@ describe('limits and key rules', () => {
     const third = await call(g.url, 'openai', c.key, 'third [[sim:latency=500]]');
     assert.equal(g.s.gateway.gateway.requestsInFlight, 2, 'refused while the first two still wait on the upstream');
     expectProviderError(third, 'openai', 429, 'CONCURRENCY_LIMITED', 'rate_limit_error');
+    assert.equal(third.headers.get('retry-after'), '1', 'a 429 says when to retry');
     const done = await Promise.all(slow);
     assert.deepEqual(done.map((r) => r.status), [200, 200]);
     await refusedRow(third, 'rate_limited', c);
