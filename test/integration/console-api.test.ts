@@ -182,3 +182,21 @@ for (const engine of engines()) {
     });
   });
 }
+
+describe('console API behind a TLS proxy', () => {
+  test('the session cookie is Secure when the request came over HTTPS (X-Forwarded-Proto with SURETY_TRUST_PROXY)', async () => {
+    const g = await startTestGateway({ demo: false, config: { trustProxy: '1' } });
+    try {
+      const c = await g.customer('1.00');
+      const sign = (headers: Record<string, string>) =>
+        fetch(`${g.url}/console/api/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ method: 'key', key: c.key }) });
+      const tls = await sign({ 'x-forwarded-proto': 'https' });
+      assert.equal(tls.status, 200);
+      assert.match(tls.headers.get('set-cookie')!, /; Secure$/);
+      const plain = await sign({});
+      assert.doesNotMatch(plain.headers.get('set-cookie')!, /Secure/);
+    } finally {
+      await g.close();
+    }
+  });
+});

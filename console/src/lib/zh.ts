@@ -74,4 +74,5 @@ export const ZH: Record<string, string> = {
   Declare: '宣布', 'Declare an incident': '宣布事故', Title: '标题', Severity: '严重程度', Impact: '影响', Attribution: '责任归属', 'First public update': '首条公开更新',
   'No incidents.': '没有事故。', Ended: '结束时间', Incident: '事故', Window: '时间窗口', 'Minutes to resolve': '解决用时（分钟）', Timeline: '时间线', Visibility: '可见性',
   Message: '消息', 'New status': '新状态', 'Post update': '发布更新',
+  'Set password': '设置密码', 'New password for {email} (at least 10 characters). Their other sessions end.': '{email} 的新密码（至少 10 个字符）。其其他会话将结束。',
 };
