@@ -75,4 +75,6 @@ export const ZH: Record<string, string> = {
   'No incidents.': '没有事故。', Ended: '结束时间', Incident: '事故', Window: '时间窗口', 'Minutes to resolve': '解决用时（分钟）', Timeline: '时间线', Visibility: '可见性',
   Message: '消息', 'New status': '新状态', 'Post update': '发布更新',
   'Set password': '设置密码', 'New password for {email} (at least 10 characters). Their other sessions end.': '{email} 的新密码（至少 10 个字符）。其其他会话将结束。',
+  Edit: '编辑', 'Edit {name}': '编辑 {name}', Weight: '权重', 'New upstream key': '新的上游密钥', 'Leave empty to keep the stored keys.': '留空则保留已存储的密钥。',
+  'Why is this charge wrong?': '为什么这笔扣费有误？', 'Dispute this charge': '申诉这笔扣费', 'Disputed: see Abnormal charges.': '已申诉：请查看“异常扣费”。',
 };

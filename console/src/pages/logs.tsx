@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { OUTCOMES, OUTCOME_NAMES, type Outcome } from '../../../src/requests/outcomes.ts';
-import { Drawer, Field, Json, Load, Money, Pager, Status, Table, Time, useGet, useT } from '../ui.tsx';
+import { api } from '../api.ts';
+import { Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, useAction, useGet, useT } from '../ui.tsx';
 import { qs } from '../lib/format.ts';
 import { RangePicker, boundsOf } from './usage.tsx';
 import type { Range } from '../lib/format.ts';
@@ -62,14 +63,22 @@ export function Logs({ base = '/account/v1', operator = false, accountId }: { ba
           </>
         )}
       </Load>
-      {open ? <LogDetail row={open} onClose={() => setOpen(null)} /> : null}
+      {open ? <LogDetail row={open} onClose={() => setOpen(null)} customer={!operator} /> : null}
     </section>
   );
 }
 
-export function LogDetail({ row, onClose }: { row: any; onClose: () => void }) {
+export function LogDetail({ row, onClose, customer = false }: { row: any; onClose: () => void; customer?: boolean }) {
   const t = useT();
   const meaning = OUTCOMES[row.outcome as Outcome];
+  const [disputed, setDisputed] = useState<string | null>(null);
+  // A customer who thinks a charge is wrong disputes it: the detection rules run on it at once.
+  const dispute = useAction(async () => {
+    const reason = prompt(t('Why is this charge wrong?'));
+    if (!reason) return;
+    const d = await api('POST', '/account/v1/disputes', { request_ids: [row.id], reason });
+    setDisputed(d.status ?? 'open');
+  });
   return (
     <Drawer title={t('Request {id}', { id: row.id })} onClose={onClose}>
       <dl class="kv">
@@ -105,6 +114,13 @@ export function LogDetail({ row, onClose }: { row: any; onClose: () => void }) {
       <h3>{t('Raw usage (as the upstream reported it)')}</h3>
       <Json v={row.usage_raw} />
       {row.delivered ? (<><h3>{t('Delivered')}</h3><Json v={row.delivered} /></>) : null}
+      {customer && row.amount !== '0.00' && !/^0(\.0+)?$/.test(row.amount) ? (
+        <div class="row">
+          <button type="button" class="ghost" onClick={() => dispute.run()} disabled={dispute.busy || disputed !== null}>{t('Dispute this charge')}</button>
+          {disputed ? <span class="muted">{t('Disputed: see Abnormal charges.')}</span> : null}
+        </div>
+      ) : null}
+      <ErrorBox error={dispute.error} />
     </Drawer>
   );
 }
