@@ -21,6 +21,8 @@ export const CatalogFileSchema = z
     // before anything is applied (not halfway through the file).
     models: z.record(modelName, ModelInput).default({}),
     groups: z.record(z.string(), GroupInput.shape.multiplier).default({}),
+    // The status page's section: validated and applied by src/status/ (config-file.ts).
+    status: z.unknown().optional(),
   })
   .strict();
 

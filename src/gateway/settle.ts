@@ -46,8 +46,8 @@ export function chargeOf(p: SettleParts, f: Flight): bigint {
   return f.amount;
 }
 
-/** Releases holds and limits, and queues the log row with its charge. Runs once per request. */
-export function settle(p: SettleParts, f: Flight): void {
+/** Releases holds and limits, and queues the log row with its charge (returned). Runs once per request. */
+export function settle(p: SettleParts, f: Flight): RequestRow {
   const end = Date.now();
   const endHr = performance.now();
   const principal = f.principal;
@@ -92,6 +92,7 @@ export function settle(p: SettleParts, f: Flight): void {
   };
   p.writer.push(row);
   count(p.metrics, f, amount, (endHr - f.call.startedHr) / 1000);
+  return row;
 }
 
 /** The client's own reference of the request: its Idempotency-Key, else its x-request-id (what a retry repeats). */

@@ -7,6 +7,7 @@ import { parseJsonBody } from './body.ts';
 import { requestError } from './errors.ts';
 import { registerAdminRoutes } from '../admin/routes.ts';
 import { registerAccountRoutes } from '../account-api/routes.ts';
+import { registerContractRoutes } from '../contracts/routes.ts';
 import { registerNotifyRoutes } from '../notify/routes.ts';
 import { registerIncidentRoutes } from '../incidents/routes.ts';
 import { registerDetectionRoutes } from '../detection/routes.ts';
@@ -93,6 +94,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
   const readiness = registerHealth(app, rt, opts.warnings ?? (() => []));
   registerAdminRoutes(routes, rt);
   registerAccountRoutes(routes, rt);
+  registerContractRoutes(routes, rt);
   registerNotifyRoutes(routes, rt);
   registerIncidentRoutes(routes, rt);
   registerDetectionRoutes(routes, rt);

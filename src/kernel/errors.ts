@@ -57,6 +57,16 @@ export const ERRORS = {
   INTERNAL: { status: 500, message: 'Internal error.' },
   // Translation between provider APIs (providers/translate/).
   TRANSLATION_UNSUPPORTED: { status: 400, message: 'The request uses a parameter that cannot be translated to the API serving this model.' },
+  // SLA contracts (src/contracts/)
+  SLA_PERIOD_NOT_OVER: { status: 409, message: 'The SLA period has not ended yet.' },
+  SLA_AWAITING_CLAIM: { status: 409, message: 'This contract pays credits on a claim; none was filed and the claim deadline has not passed.' },
+  SLA_CLAIM_NOT_NEEDED: { status: 409, message: "This contract's SLA credits are automatic; no claim is needed." },
+  SLA_CLAIM_LATE: { status: 409, message: 'The claim deadline for this period has passed.' },
+  // The status page (src/status/).
+  STATUS_COMPONENT_NOT_FOUND: { status: 404, message: 'No such status component.' },
+  STATUS_GROUP_NOT_FOUND: { status: 404, message: 'No such status group.' },
+  STATUS_GROUP_NOT_EMPTY: { status: 409, message: 'The status group still has components.' },
+  STATUS_SUBSCRIBER_NOT_FOUND: { status: 404, message: 'No such status subscription.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,5 +1,7 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
+import { CONTRACTS_MIGRATION } from '../contracts/schema.ts';
+import { STATUS_MIGRATION } from '../status/schema.ts';
 import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
 import { DETECTION_MIGRATION } from '../detection/schema.ts';
 import { CONSOLE_MIGRATION } from '../console/schema.ts';
@@ -393,6 +395,8 @@ CREATE TABLE job_leases (
 );
 `,
   },
+  STATUS_MIGRATION,
+  CONTRACTS_MIGRATION,
   CONSOLE_MIGRATION,
 ];
 
