@@ -218,7 +218,7 @@ describe('web console in Chromium', { skip }, () => {
     await page.close();
   });
 
-  test('an operator adds a channel and tests it; declares an incident', async () => {
+  test('an operator adds a channel and tests it; declares an incident; the SLA and status pages load', async () => {
     const page = await signIn(operator, ADMIN_KEY);
     await nav(page, 'Channels');
     await page.getByText('Add a channel').click();
@@ -244,6 +244,13 @@ describe('web console in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Declare', exact: true }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Declare' }).click();
     await page.getByRole('dialog').getByRole('heading', { name: /Elevated errors on gpt-4o-mini/ }).waitFor();
+    await page.keyboard.press('Escape');
+    for (const [link, heading] of [['SLA contracts', 'SLA contracts'], ['Status overrides', 'Status overrides']] as const) {
+      await nav(page, link);
+      await page.getByRole('heading', { name: heading }).waitFor();
+      await page.locator('.table-wrap, .empty').first().waitFor();
+      assert.equal(await page.locator('.error').count(), 0, `${link}: no error`);
+    }
     const incidents = await g.admin('GET', '/admin/v1/incidents');
     assert.equal(incidents.data.filter((i: { title: string; attribution: string }) => i.title === 'Elevated errors on gpt-4o-mini' && i.attribution === 'platform').length, 1);
     await page.close();
