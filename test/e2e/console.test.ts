@@ -139,6 +139,9 @@ describe('web console in Chromium', { skip }, () => {
     await page.locator('tbody tr').nth(1).click();
     await drawer.getByRole('heading', { name: 'Attempts' }).waitFor();
     await drawer.getByText('The upstream answered and the response was delivered.').waitFor();
+    // The cost breakdown: billable tokens at the price version's rates, and what was charged.
+    await drawer.getByRole('cell', { name: 'input_tokens' }).waitFor();
+    await drawer.getByRole('cell', { name: 'output_tokens' }).waitFor();
     await shoot(page, 'log-detail', true);
     await page.keyboard.press('Escape');
 

@@ -86,4 +86,6 @@ export const ZH: Record<string, string> = {
   'Close period': '结算周期', Terms: '条款', 'A note for the override of {name} (optional)': '{name} 覆盖状态的说明（可选）',
   'Show {name} as {status} on the public status page until cleared?': '在公开状态页上将 {name} 显示为 {status}，直到清除？', Override: '覆盖',
   'Open the public status page': '打开公开状态页', 'No components yet.': '还没有组件。', Measured: '实测', 'Override {name}': '覆盖 {name}', 'Override…': '覆盖…', Clear: '清除',
+  'Cost breakdown': '费用明细', 'Nothing priced (not billed, or no usage).': '没有计价项（未计费或无用量）。', Component: '项目', Quantity: '数量', Rate: '单价',
+  'per 1M': '每百万', 'per image': '每张图', 'per request': '每次请求', Subtotal: '小计',
 };
