@@ -162,7 +162,7 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
 
 /** What the caller's encoders need to know of its request. */
 function encodeContext(f: Flight): EncodeContext {
-  return { model: f.live!.config.id, request: f.call.body ?? {}, requestId: f.call.requestId };
+  return { model: f.live!.config.id, request: f.call.body ?? {}, requestId: f.call.requestId, created: Math.floor(f.call.started / 1000) };
 }
 
 /** An upstream answer to deliver, in the caller's API: the response translated, or the upstream's refusal as the caller's error. */

@@ -34,11 +34,18 @@ export async function pipeStream(
     ...api.requestIdHeaders(call.requestId),
     'x-accel-buffering': 'no',
   });
+  // Re-framed events of one upstream chunk go out in one write, as the chunk would have.
+  let pending = '';
   const write = (ev: SseEvent) => {
     if (asArray) {
-      res.write(`${arrayOpen ? ',\r\n' : '['}${ev.data}`);
+      pending += `${arrayOpen ? ',\r\n' : '['}${ev.data}`;
       arrayOpen = true;
-    } else res.write(ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`);
+    } else pending += ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`;
+  };
+  const flush = () => {
+    if (pending === '') return;
+    res.write(pending);
+    pending = '';
   };
   const forward = translator
     ? (ev: SseEvent) => {
@@ -54,18 +61,20 @@ export async function pipeStream(
       f.chunks++;
       f.bytes += buf.length;
       const events = parser.push(buf);
-      // Without re-framing the bytes go out as they came.
+      // Without re-framing the bytes go out as they came; re-framed, as soon as they are. Metered after.
       if (!reframe) res.write(buf);
-      for (const ev of events) {
-        if (reframe) forward(ev);
-        reader.feed(ev);
+      else {
+        for (const ev of events) forward(ev);
+        flush();
       }
+      for (const ev of events) reader.feed(ev);
       f.reachedClient = true;
     }
     for (const ev of parser.end()) {
       reader.feed(ev);
       if (reframe) forward(ev);
     }
+    flush();
   } catch (err) {
     broken = transportFailure(err);
   }

@@ -11,7 +11,7 @@ import { SseParser } from '../../../src/providers/sse.ts';
 import { decodeRequest, encodeRequest, streamTranslator, translateResponse, upstreamErrorMessage, type ClientEvent } from '../../../src/providers/translate/index.ts';
 
 const fixture = (p: Provider, name: string) => readFileSync(new URL(`../../contract/providers/fixtures/${p}/${name}`, import.meta.url), 'utf8');
-const ctx = { model: 'the-model', request: {}, requestId: 'req_1' };
+const ctx = { model: 'the-model', request: {}, requestId: 'req_1', created: 1_790_000_000 };
 const translate = (client: Provider, upstream: Provider, body: Record<string, unknown>, stream = false) => encodeRequest(decodeRequest(client, body, stream, upstream), upstream, 'up-model');
 
 /** Refused with TRANSLATION_UNSUPPORTED (or VALIDATION) naming `field`. */
