@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
+import { engines } from '../helpers/engines.ts';
 import { startTestGateway, simTokens, type Customer, type TestGateway } from '../helpers/gateway.ts';
 
 describe('translation: outcomes, errors, refusals, token counting', () => {
@@ -194,3 +195,30 @@ describe('translation: outcomes, errors, refusals, token counting', () => {
     assert.deepEqual(admin.apis, ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent']);
   });
 });
+
+// The row's upstream API is a column of its own (migration 9) on both engines, and in the export.
+for (const engine of engines()) {
+  test(`${engine}: a translated request's row records the caller's and the upstream's API`, async () => {
+    const g = await startTestGateway({ engine });
+    try {
+      const c = await g.customer('1.00');
+      const r = await fetch(`${g.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': c.key, 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'gemini-2.5-flash', max_tokens: 20, messages: [{ role: 'user', content: 'hi [[sim:tokens=2]]' }] }),
+      });
+      assert.equal(r.status, 200);
+      await g.settle();
+      const row = await g.log(r.headers.get('x-request-id')!);
+      assert.deepEqual([row.provider, row.upstream_provider, row.outcome], ['anthropic', 'gemini', 'ok']);
+      const csv = await g.adminRaw('GET', `/admin/v1/logs?format=csv&key_id=${c.keyId}`);
+      assert.equal(csv.status, 200);
+      const [head, line] = csv.text.trim().split('\n');
+      const col = head!.split(',').indexOf('upstream_provider');
+      assert.ok(col > 0, head);
+      assert.equal(line!.split(',')[col], 'gemini');
+    } finally {
+      await g.close();
+    }
+  });
+}
