@@ -6,6 +6,7 @@ import { expireBalances } from './billing/topups.ts';
 import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
 import { openDb } from './storage/open.ts';
 import { Jobs } from './kernel/jobs.ts';
+import { outboxJob } from './notify/outbox.ts';
 import type { Db } from './storage/port.ts';
 
 export interface RuntimeHandle extends Runtime {
@@ -31,7 +32,10 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
   let unlisten: (() => Promise<void>) | null = null;
   if (db.notify && db.listen) {
     const me = secretToken(12);
-    const channel = 'surety_bus';
+    // One channel per schema: deployments (and tests) sharing a database in schemas of their own
+    // must not hear each other's notices (NOTIFY channels are database-wide).
+    const schema = (await db.get<{ s: string }>('SELECT current_schema() AS s'))?.s ?? 'public';
+    const channel = `surety_bus:${schema}`;
     const notify = db.notify.bind(db);
     try {
       unlisten = await db.listen(channel, (payload) => {
@@ -65,6 +69,7 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
             return n;
           },
         });
+        jobs.register(outboxJob(db, () => rt.now()));
         if (config.balanceExpiryDays > 0) {
           jobs.register({
             name: 'expire-balances',

@@ -7,7 +7,10 @@ import { registerGateway, type GatewayHandle, type GatewayOptions } from './gate
 import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts';
 import { createCluster, type Cluster } from './cluster/index.ts';
 import { AppError } from './kernel/errors.ts';
+import { registerDetectionJobs } from './detection/jobs.ts';
+import { expireHolds } from './billing/holds.ts';
 import { serve, type Closable } from './http/server.ts';
+import { registerSlaJobs } from './contracts/jobs.ts';
 import type { Simulator } from './sim/server.ts';
 
 export interface Started {
@@ -40,6 +43,9 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
     // Before anything reads channels: the wrong SURETY_SECRET_KEY stops the start here.
     await prepareUpstreamKeys(rt);
     const admin = await resolveAdminKey(rt);
+    // Holds that expired while no gateway ran are voided before anything is served: the expiry job
+    // runs only every few seconds, and a hold must not outlive its TTL across a restart.
+    await expireHolds(rt);
     const empty = await isEmptyDatabase(rt);
     if (catalogFile) {
       const applied = await applyCatalogFile(rt, catalogFile);
@@ -71,6 +77,8 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
         },
       ],
     });
+    registerDetectionJobs(rt);
+    registerSlaJobs(rt);
     rt.startMaintenance();
     closables.push({ name: 'gateway', close: () => gateway!.gateway.drain(config.shutdownGraceSeconds * 1000) });
     closables.push({ name: 'cluster', close: () => c.close() });

@@ -19,6 +19,7 @@ import { commands as ledger } from './ledger.ts';
 import { commands as members } from './members.ts';
 import { commands as migrate } from './migrate.ts';
 import { commands as refunds } from './refunds.ts';
+import { commands as sla } from './sla.ts';
 import { commands as start } from './start.ts';
 import { commands as topups } from './topups.ts';
 
@@ -54,6 +55,7 @@ export const COMMANDS: Command[] = [
   ...credits,
   ...exports,
   ...holds,
+  ...sla,
   ...audit,
   ...adminKey,
 ];

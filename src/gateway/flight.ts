@@ -86,6 +86,10 @@ export interface Flight {
   amount: bigint | null;
   /** Aborts the upstream attempt in progress (set while one is). */
   abortUpstream: (() => void) | null;
+  /** Strict durability (SURETY_DURABILITY=strict): the answer's end waits for its row's commit. */
+  strict: boolean;
+  /** Strict durability: what ends the answer (its last byte, a stream's end marker), once the row has committed. */
+  tail: (() => void) | null;
 }
 
 /** A request before anything happened: platform_error until an outcome is set. */
@@ -120,6 +124,8 @@ export function newFlight(call: IncomingCall, api: ProviderModule): Flight {
     billable: null,
     amount: null,
     abortUpstream: null,
+    strict: false,
+    tail: null,
   };
 }
 

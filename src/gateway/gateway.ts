@@ -15,6 +15,7 @@ import { newId } from '../kernel/ids.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
 import { outcomeOfRefusal } from '../requests/policy.ts';
 import { LogWriter, type ChargeObserver } from '../requests/writer.ts';
+import type { RequestRow } from '../requests/schema.ts';
 import { admit, type Refusal } from './admission.ts';
 import { newFlight, type Flight, type IncomingCall } from './flight.ts';
 import { forward, type ForwardParts } from './forward.ts';
@@ -89,6 +90,7 @@ export class Gateway {
   /** Handles one data-plane request end to end, writing the response to `res`. */
   async handle(call: IncomingCall, res: ServerResponse): Promise<void> {
     const f = newFlight(call, PROVIDER_MODULES[call.surface.provider]);
+    f.strict = this.rt.config.durability === 'strict';
     this.inFlight++;
     const op = call.surface.operation;
     this.inFlightByOperation.set(op, (this.inFlightByOperation.get(op) ?? 0) + 1);
@@ -117,7 +119,8 @@ export class Gateway {
       }
     } finally {
       res.off('close', onClose);
-      settle(this.parts, f);
+      const row = settle(this.parts, f);
+      if (f.tail) await this.endWhenCommitted(f, row, res);
       this.inFlight--;
       this.inFlightByOperation.set(op, this.inFlightByOperation.get(op)! - 1);
     }
@@ -126,6 +129,18 @@ export class Gateway {
   /** Token counting (Anthropic count_tokens, Gemini countTokens): not billed, rate-limited (gateway/count.ts). */
   countTokens(call: IncomingCall, res: ServerResponse): Promise<void> {
     return countTokens({ auth: this.parts.auth, catalog: this.parts.catalog, quotas: this.quotas, router: this.router, pool: this.pool }, call, res);
+  }
+
+  /**
+   * Strict durability: the answer's last byte (a stream's end marker) goes out only once its row
+   * and charge have committed, so no answer a client received in full can lack its row. When the
+   * writer gives up on the row (shutdown with storage down) the answer is cut off instead.
+   */
+  private async endWhenCommitted(f: Flight, row: RequestRow, res: ServerResponse): Promise<void> {
+    const committed = await this.writer.committedOf(row);
+    if (res.destroyed) return;
+    if (committed) f.tail!();
+    else res.destroy();
   }
 
   /** A request refused before any upstream call: its outcome follows from the error that refused it. */

@@ -31,7 +31,14 @@ export function deliver(f: Flight, res: ServerResponse, status: number, body: Bu
     return false;
   }
   res.writeHead(status, { 'content-type': contentType, 'content-length': body.length, ...f.api.requestIdHeaders(f.call.requestId), 'x-surety-cost': formatUsd(amount) });
-  res.end(body);
+  if (f.strict) {
+    // The last byte waits for the commit of the row and its charge (gateway.ts).
+    const cut = Math.max(0, body.length - 1);
+    if (cut > 0) res.write(body.subarray(0, cut));
+    f.tail = () => res.end(body.subarray(cut));
+  } else {
+    res.end(body);
+  }
   f.reachedClient = true;
   f.bytes = body.length;
   return true;

@@ -46,8 +46,8 @@ export function chargeOf(p: SettleParts, f: Flight): bigint {
   return f.amount;
 }
 
-/** Releases holds and limits, and queues the log row with its charge. Runs once per request. */
-export function settle(p: SettleParts, f: Flight): void {
+/** Releases holds and limits, and queues the log row with its charge (returned). Runs once per request. */
+export function settle(p: SettleParts, f: Flight): RequestRow {
   const end = Date.now();
   const endHr = performance.now();
   const principal = f.principal;
@@ -88,9 +88,17 @@ export function settle(p: SettleParts, f: Flight): void {
     delivered: delivered(f, amount),
     client_ip: f.call.clientIp || null,
     upstream_provider: f.upstreamProvider,
+    client_ref: clientRef(f.call.headers),
   };
   p.writer.push(row);
   count(p.metrics, f, amount, (endHr - f.call.startedHr) / 1000);
+  return row;
+}
+
+/** The client's own reference of the request: its Idempotency-Key, else its x-request-id (what a retry repeats). */
+function clientRef(h: Flight['call']['headers']): string | null {
+  const v = h['idempotency-key'] ?? h['x-request-id'];
+  return typeof v === 'string' && v !== '' ? v.slice(0, 200) : null;
 }
 
 function namedModel(f: Flight): string | null {

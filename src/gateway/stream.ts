@@ -34,6 +34,7 @@ export async function pipeStream(
     ...api.requestIdHeaders(call.requestId),
     'x-accel-buffering': 'no',
   });
+  const out = new StreamOut(res);
   // Re-framed events of one upstream chunk go out in one write, as the chunk would have.
   let pending = '';
   const write = (ev: SseEvent) => {
@@ -44,12 +45,12 @@ export async function pipeStream(
   };
   const flush = () => {
     if (pending === '') return;
-    res.write(pending);
+    out.write(pending);
     pending = '';
   };
   const forward = translator
     ? (ev: SseEvent) => {
-        for (const out of translator.feed(ev)) write(out);
+        for (const t of translator.feed(ev)) write(t);
       }
     : (ev: SseEvent) => {
         if (asArray || keep!(ev.data)) write(ev);
@@ -61,16 +62,21 @@ export async function pipeStream(
       f.chunks++;
       f.bytes += buf.length;
       const events = parser.push(buf);
-      // Without re-framing the bytes go out as they came; re-framed, as soon as they are. Metered after.
-      if (!reframe) res.write(buf);
+      for (const ev of events) reader.feed(ev);
+      // Strict durability: the chunk that carries the end marker keeps its last byte until the commit.
+      const ending = f.strict && !out.holding && events.length > 0 && reader.result().complete;
+      if (ending) out.hold();
+      // Without re-framing the bytes go out as they came; re-framed, in one write per chunk.
+      if (!reframe) out.write(buf);
       else {
         for (const ev of events) forward(ev);
         flush();
       }
-      for (const ev of events) reader.feed(ev);
+      if (ending) out.sendAllButLastByte();
       f.reachedClient = true;
     }
-    for (const ev of parser.end()) {
+    const rest = parser.end();
+    for (const ev of rest) {
       reader.feed(ev);
       if (reframe) forward(ev);
     }
@@ -82,23 +88,65 @@ export async function pipeStream(
   f.final = facts.complete;
   const result: AttemptResult = { kind: 'stream', endpoint: f.endpoint, facts, broken, clientGone: f.clientGone };
   const verdict = judgeAttempt(result);
-  endStream(f, res, verdict, asArray, arrayOpen);
+  endStream(f, res, out, verdict, asArray, arrayOpen);
   return { result, verdict };
 }
 
 /** Ends the client's stream: an error event in its API's shape when the stream broke off. */
-function endStream(f: Flight, res: ServerResponse, v: Verdict, asArray: boolean, arrayOpen: boolean): void {
+function endStream(f: Flight, res: ServerResponse, out: StreamOut, v: Verdict, asArray: boolean, arrayOpen: boolean): void {
   if (res.destroyed) return;
   if (v.outcome === 'client_cancelled') {
     res.destroy();
     return;
   }
+  let last: string | undefined;
   if (v.code === 'UPSTREAM_STREAM_CUT') {
     const payload = JSON.stringify(f.api.errorBody(502, 'UPSTREAM_ERROR', 'The upstream stream broke off; this request is not billed.', f.call.requestId));
-    if (asArray) res.end(`${arrayOpen ? ',\r\n' : '['}${payload}]`);
-    else if (f.api.name === 'anthropic') res.end(`event: error\ndata: ${payload}\n\n`);
-    else res.end(`data: ${payload}\n\n`);
-    return;
+    if (asArray) last = `${arrayOpen ? ',\r\n' : '['}${payload}]`;
+    else if (f.api.name === 'anthropic') last = `event: error\ndata: ${payload}\n\n`;
+    else last = `data: ${payload}\n\n`;
+  } else if (asArray) {
+    last = arrayOpen ? ']' : '[]';
   }
-  res.end(asArray ? (arrayOpen ? ']' : '[]') : undefined);
+  if (f.strict) f.tail = () => out.end(last);
+  else out.end(last);
+}
+
+/**
+ * The client side of a stream. In strict durability, from the chunk that carries the end marker
+ * on (`hold`), the bytes wait in memory — all but the last one of that chunk are sent at once — until
+ * `end`, which the gateway calls only after the row and its charge have committed.
+ */
+class StreamOut {
+  private held: Array<Buffer | string> | null = null;
+  private readonly res: ServerResponse;
+
+  constructor(res: ServerResponse) {
+    this.res = res;
+  }
+
+  get holding(): boolean {
+    return this.held !== null;
+  }
+
+  write(data: Buffer | string): void {
+    if (this.held) this.held.push(data);
+    else this.res.write(data);
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  sendAllButLastByte(): void {
+    const b = Buffer.concat((this.held ?? []).map((d) => (typeof d === 'string' ? Buffer.from(d) : d)));
+    if (b.length > 1) this.res.write(b.subarray(0, b.length - 1));
+    this.held = b.length > 0 ? [b.subarray(b.length - 1)] : [];
+  }
+
+  end(last?: string): void {
+    for (const d of this.held ?? []) this.res.write(d);
+    this.held = null;
+    this.res.end(last);
+  }
 }

@@ -7,6 +7,10 @@ import { parseJsonBody } from './body.ts';
 import { requestError } from './errors.ts';
 import { registerAdminRoutes } from '../admin/routes.ts';
 import { registerAccountRoutes } from '../account-api/routes.ts';
+import { registerContractRoutes } from '../contracts/routes.ts';
+import { registerNotifyRoutes } from '../notify/routes.ts';
+import { registerIncidentRoutes } from '../incidents/routes.ts';
+import { registerDetectionRoutes } from '../detection/routes.ts';
 import type { Actor, Runtime } from '../kernel/context.ts';
 import { EventBus } from '../kernel/context.ts';
 
@@ -87,6 +91,10 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
   const readiness = registerHealth(app, rt, opts.warnings ?? (() => []));
   registerAdminRoutes(routes, rt);
   registerAccountRoutes(routes, rt);
+  registerContractRoutes(routes, rt);
+  registerNotifyRoutes(routes, rt);
+  registerIncidentRoutes(routes, rt);
+  registerDetectionRoutes(routes, rt);
   // The operator API's map is for the operator: it lists every operator route and its inputs.
   app.get('/admin/v1/openapi.json', async (req) => {
     await authenticate(req, 'operator');

@@ -47,9 +47,16 @@ export const ERRORS = {
   STORAGE_UNAVAILABLE: { status: 503, message: 'Storage is not reachable.' },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
+  // Abnormal-billing detection (src/detection/).
+  DISPUTE_WINDOW_CLOSED: { status: 409, message: 'These requests are too old to dispute.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
   // Translation between provider APIs (providers/translate/).
   TRANSLATION_UNSUPPORTED: { status: 400, message: 'The request uses a parameter that cannot be translated to the API serving this model.' },
+  // SLA contracts (src/contracts/)
+  SLA_PERIOD_NOT_OVER: { status: 409, message: 'The SLA period has not ended yet.' },
+  SLA_AWAITING_CLAIM: { status: 409, message: 'This contract pays credits on a claim; none was filed and the claim deadline has not passed.' },
+  SLA_CLAIM_NOT_NEEDED: { status: 409, message: "This contract's SLA credits are automatic; no claim is needed." },
+  SLA_CLAIM_LATE: { status: 409, message: 'The claim deadline for this period has passed.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

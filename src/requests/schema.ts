@@ -38,6 +38,8 @@ export interface RequestRow {
   delivered: unknown;
   client_ip: string | null;
   upstream_provider: string | null;
+  /** The client's own reference of the request (its Idempotency-Key, else its x-request-id), when it sent one. */
+  client_ref?: string | null;
 }
 
 /** One upstream attempt of a request, as kept in the row. */
@@ -61,6 +63,8 @@ interface Column {
   customer?: false;
   /** In the CSV export (default yes): long JSON goes last. */
   csv?: false;
+  /** In the log exports (default yes); a column added after an export version was released waits for its next version. */
+  exported?: false;
 }
 
 /** Storage order = declaration order (the migration's column order). */
@@ -96,6 +100,7 @@ export const REQUEST_COLUMNS = {
   client_ip: { kind: 'text' },
   // The provider API of the channel that answered: another than `provider` when translated.
   upstream_provider: { kind: 'text' },
+  client_ref: { kind: 'text', exported: false },
 } as const satisfies Record<keyof RequestRow, Column>;
 
 type ColumnName = keyof typeof REQUEST_COLUMNS;
@@ -217,7 +222,7 @@ export function requestView(r: Row, audience: Audience = 'operator'): Record<str
 
 /** The columns of an export for an audience, in the view's names; long JSON columns last. */
 export function exportColumns(audience: Audience): string[] {
-  const visible = STORAGE_COLUMNS.filter((n) => audience === 'operator' || col(n).customer !== false);
+  const visible = STORAGE_COLUMNS.filter((n) => col(n).exported !== false && (audience === 'operator' || col(n).customer !== false));
   const short = visible.filter((n) => col(n).kind !== 'json' && n !== 'error');
   const long = visible.filter((n) => col(n).kind === 'json' || n === 'error');
   return [...short, ...long].map((n) => col(n).as ?? n);

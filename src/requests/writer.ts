@@ -5,6 +5,7 @@ import { insertMany } from '../storage/batch.ts';
 import type { Queryable } from '../storage/port.ts';
 import { spendPeriods } from '../gateway/limits.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
+import { addRollups } from './rollups.ts';
 
 // Group commit of the hot path: each settled request's log row and its charge (journal
 // transaction + entries + book balances + key spend) are written together in ONE database
@@ -66,7 +67,21 @@ export interface WriterStats {
   lastError: string | null;
 }
 
+/**
+ * Faults for tests only, set on a writer instance in-process (nothing outside the process can
+ * reach them): `duplicateCharge` makes the writer store a charged row twice — the same request
+ * under a second id, charged again — as a broken writer or a replayed batch would; `overcharge`
+ * charges a row more than its price.
+ */
+export interface WriterFaults {
+  duplicateCharge?(row: Readonly<RequestRow>): boolean;
+  /** Nano-USD added to a charged row's amount before it is written (a charge off its price). */
+  overcharge?(row: Readonly<RequestRow>): bigint;
+}
+
 export class LogWriter {
+  /** Test-only fault injection (see WriterFaults); null in production. */
+  faults: WriterFaults | null = null;
   private queue: RequestLogRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
@@ -78,6 +93,8 @@ export class LogWriter {
   private readonly maxQueue: number;
   private backoffMs = 0;
   private consecutiveFailures = 0;
+  /** Strict durability: rows whose answer waits for their commit (true) or for good (false). */
+  private readonly waiting = new Map<RequestLogRow, (committed: boolean) => void>();
   readonly stats: WriterStats = { queued: 0, flushed: 0, batches: 0, failures: 0, lastError: null };
 
   constructor(rt: Runtime, money: ChargeObserver, opts: { flushMs?: number; maxBatch?: number; maxQueue?: number } = {}) {
@@ -110,10 +127,39 @@ export class LogWriter {
   push(row: RequestLogRow): void {
     const problems = normaliseRow(row);
     if (problems.length > 0) this.rt.log.warn({ request_id: row.id, problems }, 'request log row repaired before queueing');
+    if (this.faults?.overcharge && row.amount > 0n) row.amount += this.faults.overcharge(row);
     this.queue.push(row);
     this.stats.queued++;
+    if (this.faults?.duplicateCharge && row.amount > 0n && this.faults.duplicateCharge(row)) this.queue.push({ ...row, id: newId('req', row.started_at) });
     if (this.queue.length >= this.maxBatch && !this.flushing) void this.flush();
     else if (!this.timer && !this.flushing) this.timer = setTimeout(() => void this.flush(), this.flushMs + this.backoffMs);
+  }
+
+  /**
+   * Strict durability: resolves true once the batch holding `row` (already pushed) has committed,
+   * false when the writer gave up on it (shutdown with storage down). Someone waits, so the writer
+   * commits as soon as it is idle rather than after `flushMs`: whatever settles while one commit
+   * runs forms the next batch (group commit), and no answer waits for a timer.
+   */
+  committedOf(row: RequestLogRow): Promise<boolean> {
+    const done = new Promise<boolean>((resolve) => this.waiting.set(row, resolve));
+    if (!this.flushing && this.backoffMs === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.flush(), 0);
+    }
+    return done;
+  }
+
+  /** Tells those waiting for these rows whether they committed. */
+  private answer(rows: readonly RequestLogRow[], committed: boolean): void {
+    if (this.waiting.size === 0) return;
+    for (const r of rows) {
+      const resolve = this.waiting.get(r);
+      if (resolve) {
+        this.waiting.delete(r);
+        resolve(committed);
+      }
+    }
   }
 
   /** Writes everything queued so far (called by the timer, on size, and at shutdown). */
@@ -133,10 +179,12 @@ export class LogWriter {
           this.consecutiveFailures = 0;
           this.stats.flushed += batch.length;
           this.stats.batches++;
+          this.answer(batch, true);
         },
         (err) => {
           // Keep what did not land, in order, and try again later: nothing is lost while the process lives.
           this.stats.flushed += landed.rows;
+          this.answer(batch.slice(0, landed.rows), true);
           this.queue.unshift(...batch.slice(landed.rows));
           this.stats.failures++;
           this.consecutiveFailures++;
@@ -148,7 +196,8 @@ export class LogWriter {
       .finally(() => {
         this.flushing = null;
         if (this.queue.length > 0 && !this.timer && !this.closed) {
-          this.timer = setTimeout(() => void this.flush(), this.queue.length >= this.maxBatch ? 0 : this.flushMs + this.backoffMs);
+          const now = this.queue.length >= this.maxBatch || (this.waiting.size > 0 && this.backoffMs === 0);
+          this.timer = setTimeout(() => void this.flush(), now ? 0 : this.flushMs + this.backoffMs);
         }
       });
     return this.flushing;
@@ -199,6 +248,7 @@ export class LogWriter {
           await addKeySpend(q, charged);
         }
         await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
+        await addRollups(q, batch);
         if (charged.length > 0 && this.money.committing) {
           // Under the accounts' locks, so that nobody reloads these accounts in between.
           moved.charges = charged.map(chargeOfRow);
@@ -222,6 +272,7 @@ export class LogWriter {
         if (Date.now() > deadline) {
           this.rt.log.error({ rows: this.queue.length }, 'shutdown: request log could not be flushed');
           for (const r of this.queue) if (r.account_id && r.amount > 0n) this.money.dropped(chargeOfRow(r));
+          this.answer(this.queue, false);
           return;
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -242,11 +293,15 @@ async function addKeySpend(q: Queryable, charged: readonly RequestLogRow[]): Pro
       spend.set(k, (spend.get(k) ?? 0n) + r.amount);
     }
   }
-  for (const [k, amount] of [...spend].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const [keyId, period] = k.split('\u0000');
+  // One statement per 300 counters (in key order, the lock order), not one round trip each: under
+  // load every round trip waits behind the event loop, and a batch touches 3 counters per key.
+  const rows = [...spend].sort(([a], [b]) => (a < b ? -1 : 1));
+  for (let i = 0; i < rows.length; i += 300) {
+    const part = rows.slice(i, i + 300);
+    const params = part.flatMap(([k, amount]) => [...k.split('\u0000'), amount]);
     await q.run(
-      'INSERT INTO key_spend (key_id, period, amount) VALUES (?, ?, ?) ON CONFLICT (key_id, period) DO UPDATE SET amount = key_spend.amount + excluded.amount',
-      [keyId!, period!, amount],
+      `INSERT INTO key_spend (key_id, period, amount) VALUES ${part.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (key_id, period) DO UPDATE SET amount = key_spend.amount + excluded.amount`,
+      params,
     );
   }
 }

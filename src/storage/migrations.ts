@@ -1,5 +1,8 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
+import { CONTRACTS_MIGRATION } from '../contracts/schema.ts';
+import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
+import { DETECTION_MIGRATION } from '../detection/schema.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
 //   {{id}}   an auto-increment integer primary key
@@ -359,6 +362,8 @@ UPDATE api_keys SET op_models = models, op_ips = ips, op_expires_at = expires_at
 ALTER TABLE request_log RENAME COLUMN protocol TO provider;
 `,
   },
+  DETECTION_MIGRATION,
+  INCIDENTS_MIGRATION,
   {
     version: 9,
     name: 'request log: the upstream API beside the caller API (translation)',
@@ -388,6 +393,7 @@ CREATE TABLE job_leases (
 );
 `,
   },
+  CONTRACTS_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {

@@ -13,9 +13,10 @@ import { loadConfig } from '../../src/kernel/config/load.ts';
 import { ENV_KEYS } from '../../src/kernel/config/schema.ts';
 import { ERRORS } from '../../src/kernel/errors.ts';
 import { REQUEST_LOG_DATASETS } from '../../src/requests/schema.ts';
+import { SLA_INTERVALS } from '../../src/contracts/intervals.ts';
 
 // Every dataset of the uniform export (docs/export.md).
-const EXPORT_DATASETS = [...Object.values(REQUEST_LOG_DATASETS)];
+const EXPORT_DATASETS = [...Object.values(REQUEST_LOG_DATASETS), SLA_INTERVALS];
 import { createRuntime } from '../../src/runtime.ts';
 import { migrate } from '../../src/storage/migrations.ts';
 import { SqliteDb } from '../../src/storage/sqlite/db.ts';

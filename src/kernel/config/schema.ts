@@ -38,6 +38,7 @@ export const ENV_KEYS = {
   shutdownGraceSeconds: 'SURETY_SHUTDOWN_GRACE_SECONDS',
   simPort: 'SURETY_SIM_PORT',
   cancelledPolicy: 'SURETY_CANCELLED_POLICY',
+  durability: 'SURETY_DURABILITY',
 } as const;
 
 export type ConfigKey = keyof typeof ENV_KEYS;
@@ -89,6 +90,8 @@ export const ConfigSchema = z
     shutdownGraceSeconds: int(0, 3600).default(30),
     simPort: int(0, 65535).default(8786),
     cancelledPolicy: z.enum(['delivered', 'none']).default('delivered'),
+    /** `strict`: a delivered answer's last byte waits for the commit of its row and charge (gateway/gateway.ts). */
+    durability: z.enum(['batched', 'strict']).default('batched'),
   })
   .strict();
 

@@ -1,0 +1,135 @@
+// The scanner and the money it moves, on both engines: a scan interrupted and resumed (a restart
+// in the middle), two scanners and two compensators at once on PostgreSQL, and moderation
+// reimbursement settled twice. Rows are made up (test/helpers/request-rows.ts) so that the exact
+// findings are known; credits go through the real credit service and journal.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createAccount } from '../../src/accounts/accounts.ts';
+import { listCredits } from '../../src/billing/credits.ts';
+import { putModel } from '../../src/catalog/index.ts';
+import { autoCompensate } from '../../src/detection/compensation.ts';
+import { settleModeration, settlementItems } from '../../src/detection/moderation.ts';
+import { enrolledAccounts, setEnrolment } from '../../src/detection/programme.ts';
+import { checkpoint, scanIncremental, scanWindow } from '../../src/detection/scanner.ts';
+import { saveDetectionSettings, saveProgrammeSettings } from '../../src/detection/settings.ts';
+import { createRuntime } from '../../src/runtime.ts';
+import { PostgresDb } from '../../src/storage/postgres/db.ts';
+import { withActor } from '../../src/kernel/context.ts';
+import { engines } from '../helpers/engines.ts';
+import { fakeRow, insertRows } from '../helpers/request-rows.ts';
+import { createTestRuntime, testConfig, type TestRuntime } from '../helpers/runtime.ts';
+
+const BASE = Date.UTC(2026, 0, 10);
+const ROWS = 3000;
+const count = async (t: TestRuntime, sql = 'SELECT COUNT(*) AS n FROM findings') => Number((await t.rt.db.get<{ n: bigint }>(sql))!.n);
+
+/** ROWS charged rows of two accounts, every 50th charged on a platform_error: ROWS / 50 findings. */
+async function seed(t: TestRuntime): Promise<string[]> {
+  // The price fakeRow's amounts are right for: 12 × $0.15/M + 16 × $0.60/M = 11,400 nano-USD.
+  await putModel(t.op, 'gpt-4o-mini', { provider: 'openai', price: { input_per_mtok: '0.15', output_per_mtok: '0.60' } });
+  const a = await createAccount(t.op, { name: 'scan a' });
+  const b = await createAccount(t.op, { name: 'scan b' });
+  const rows = [];
+  for (let i = 0; i < ROWS; i++) {
+    const started = BASE + i * 10;
+    const failed = i % 50 === 0;
+    rows.push(fakeRow({
+      account_id: i % 2 ? a.id : b.id, started_at: started, first_byte_at: started + 5, ended_at: started + 9, duration_ms: 9,
+      usage_billable: { input_tokens: 12, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 16, reasoning_tokens: 0, images: 0, estimated: false },
+      ...(failed ? { outcome: 'platform_error', status: 500 } : {}),
+    }));
+  }
+  await insertRows(t.rt.db, rows);
+  await saveDetectionSettings(t.op, { scan_lag_seconds: 0 });
+  return [a.id, b.id];
+}
+
+for (const engine of engines()) {
+  describe(`detection scanner (${engine})`, () => {
+    let t: TestRuntime;
+    before(async () => {
+      t = await createTestRuntime(engine);
+      t.clock.t = BASE + 86_400_000;
+    });
+    after(async () => t?.close());
+
+    test('a scan interrupted after three pages resumes from its checkpoint: every finding once, none twice', async () => {
+      await seed(t);
+      const first = await scanWindow(t.rt, 0, t.rt.now(), { checkpoint: 'scanner', pageRows: 400, maxPages: 3 });
+      assert.equal(first.pages, 3);
+      const cp = await checkpoint(t.rt.db);
+      assert.ok(cp && cp.position > BASE && cp.position < BASE + ROWS * 10, 'the checkpoint is in the middle');
+      const found = await count(t);
+      assert.ok(found > 0 && found < ROWS / 50, `part of the findings (${found})`);
+      // A restart: a new runtime on the same storage, resuming from the checkpoint (less the overlap).
+      const again = await createRuntime(testConfig(), { db: t.rt.db });
+      again.now = t.clock.now;
+      const rest = await scanIncremental(again, { pageRows: 400 });
+      assert.ok(rest.rows > 0);
+      assert.equal(await count(t), ROWS / 50);
+      assert.equal(await count(t, "SELECT COUNT(*) AS n FROM findings WHERE rule = 'billed_on_failure' AND amount = 11400"), ROWS / 50);
+      assert.equal((await checkpoint(t.rt.db))!.position, t.rt.now());
+      // Scanning everything again finds nothing new.
+      const full = await scanWindow(t.rt, 0, t.rt.now());
+      assert.equal(full.findings, ROWS / 50);
+      assert.equal(full.created, 0);
+      assert.equal(await count(t), ROWS / 50);
+    });
+
+    test('moderation reimbursement settled twice pays once, itemised per refusal, above the spend threshold only', async () => {
+      const ctx = t.op;
+      const a = await createAccount(ctx, { name: 'mod a' });
+      const b = await createAccount(ctx, { name: 'mod b' });
+      const refusal = (account: string, i: number) =>
+        fakeRow({ account_id: account, model: 'mod-image', endpoint: 'images.generations', outcome: 'upstream_moderation', amount: 10_000_000n, tx_id: 'tx_x', started_at: BASE + i, ended_at: BASE + i + 1, delivered: { images: 0, text_chars: 0 } });
+      await insertRows(t.rt.db, [refusal(a.id, 1), refusal(a.id, 2), refusal(a.id, 3), refusal(b.id, 4)]);
+      await saveProgrammeSettings(ctx, { moderation: { min_monthly_spend: '0.02', models: { 'mod-image': { amount: '0.004' } } } });
+      const early = await settleModeration(ctx, '2026-01').catch((e) => e);
+      assert.equal(early.code, 'VALIDATION', 'January is not over on 11 January');
+      const feb = withActor({ ...t.rt, now: () => Date.UTC(2026, 1, 2) }, { type: 'operator', id: 'test' });
+      const run1 = await settleModeration(feb, '2026-01');
+      const mine = run1.settlements.filter((s) => s.settlement.account_id === a.id);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0]!.settlement.amount, 12_000_000n, '3 refusals × $0.004');
+      assert.equal(mine[0]!.replayed, false);
+      assert.deepEqual(run1.below_threshold.filter((x) => x.account_id === b.id).map((x) => [x.requests, x.spend]), [[1, 10_000_000n]]);
+      assert.deepEqual((await settlementItems(t.rt.db, mine[0]!.settlement.id)).map((i) => i.amount), [4_000_000n, 4_000_000n, 4_000_000n]);
+      const run2 = await settleModeration(feb, '2026-01');
+      assert.equal(run2.settlements.find((s) => s.settlement.account_id === a.id)!.replayed, true);
+      const credits = await listCredits(ctx, a.id, { limit: 10 });
+      assert.deepEqual(credits.map((c) => [c.kind, c.amount, c.ref_type]), [['compensation', 12_000_000n, 'moderation_settlement']]);
+      assert.equal((await listCredits(ctx, b.id, { limit: 10 })).length, 0);
+    });
+  });
+}
+
+describe('two scanners and two compensators at once (postgres)', { skip: engines().includes('postgres') ? false : 'needs SURETY_TEST_DATABASE_URL' }, () => {
+  test('the same findings once, each paid once', async () => {
+    const t = await createTestRuntime('postgres');
+    t.clock.t = BASE + 86_400_000;
+    const other = new PostgresDb(t.tdb.url!, { max: 4 });
+    try {
+      const accounts = await seed(t);
+      const second = await createRuntime(testConfig(), { db: other });
+      second.now = t.clock.now;
+      const [s1, s2] = await Promise.all([scanWindow(t.rt, 0, t.rt.now(), { pageRows: 300 }), scanWindow(second, 0, t.rt.now(), { pageRows: 300 })]);
+      assert.equal(s1.findings, ROWS / 50);
+      assert.equal(s2.findings, ROWS / 50);
+      assert.equal(s1.created + s2.created, ROWS / 50, 'each finding created by one scanner');
+      assert.equal(await count(t), ROWS / 50);
+      for (const id of accounts) await setEnrolment(t.op, id, { enrolled: true });
+      assert.deepEqual((await enrolledAccounts(t.rt.db)).sort(), [...accounts].sort());
+      await saveProgrammeSettings(t.op, { threshold: '0', models: ['gpt-4o-mini'] });
+      const [r1, r2] = await Promise.all([autoCompensate(t.rt), autoCompensate(second)]);
+      assert.equal(r1.failed + r2.failed, 0);
+      const paid = Number((await t.rt.db.get<{ n: bigint }>("SELECT COUNT(*) AS n FROM credits WHERE kind = 'compensation'"))!.n);
+      assert.equal(paid, ROWS / 50, 'one credit per finding');
+      const sum = (await t.rt.db.get<{ s: bigint }>('SELECT CAST(SUM(amount) AS BIGINT) AS s FROM credits'))!.s;
+      assert.equal(BigInt(sum), 11_400n * BigInt(ROWS / 50));
+      assert.equal(await count(t, "SELECT COUNT(*) AS n FROM findings WHERE status = 'compensated'"), ROWS / 50);
+    } finally {
+      await other.close();
+      await t.close();
+    }
+  });
+});
