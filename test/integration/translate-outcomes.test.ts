@@ -129,10 +129,13 @@ describe('translation: outcomes, errors, refusals, token counting', () => {
       assert.ok(r.json.error.message.startsWith(`${field}:`), r.json.error.message);
       assert.equal((await row(r)).outcome, 'client_error');
     }
-    const responses = await post('/v1/responses', { model: 'claude-sonnet-5-5', input: 'x' });
-    assert.equal(responses.status, 400);
-    assert.equal(responses.json.error.code, 'TRANSLATION_UNSUPPORTED');
-    assert.match(responses.json.error.message, /Responses API is served for OpenAI models only/);
+    // The Responses API translates statelessly: a stored conversation or a built-in tool cannot.
+    const stateful = await post('/v1/responses', { model: 'claude-sonnet-5-5', input: 'x', previous_response_id: 'resp_1' });
+    assert.equal(stateful.status, 400);
+    assert.equal(stateful.json.error.code, 'TRANSLATION_UNSUPPORTED');
+    assert.ok(stateful.json.error.message.startsWith('previous_response_id:'), stateful.json.error.message);
+    const builtin = await post('/v1/responses', { model: 'gemini-2.5-flash', input: 'x', tools: [{ type: 'web_search' }] });
+    assert.ok(builtin.json.error.message.startsWith('tools.0.type=web_search:'), builtin.json.error.message);
     const embed = await post('/v1/embeddings', { model: 'gemini-2.5-flash', input: 'x' });
     assert.equal(embed.status, 404, 'a chat model cannot embed, whatever the API');
     assert.equal(simCount(), before, 'nothing was sent upstream');
@@ -189,7 +192,7 @@ describe('translation: outcomes, errors, refusals, token counting', () => {
     const ids = ((await ant.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id).sort();
     assert.deepEqual(ids, ['claude-sonnet-5-5', 'gemini-2.5-flash', 'gpt-4o-mini']);
     const oai = (await (await fetch(`${g.url}/v1/models`, { headers: { authorization: `Bearer ${c.key}` } })).json()) as { data: Array<{ id: string; apis: string[] }> };
-    assert.deepEqual(oai.data.find((m) => m.id === 'claude-sonnet-5-5')!.apis, ['openai.chat', 'anthropic.messages', 'gemini.generateContent']);
+    assert.deepEqual(oai.data.find((m) => m.id === 'claude-sonnet-5-5')!.apis, ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent']);
     assert.deepEqual(oai.data.find((m) => m.id === 'text-embedding-3-small')!.apis, ['openai.embeddings']);
     const admin = (await g.admin('GET', '/admin/v1/models')).data.find((m: { id: string }) => m.id === 'gpt-4o-mini');
     assert.deepEqual(admin.apis, ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent']);
