@@ -4,7 +4,7 @@
  * function_call_arguments.delta … output_item.done … response.completed with the usage).
  */
 import type { BillableUsage } from '../types.ts';
-import { nowSeconds, type ChatResponse, type ClientEvent, type EncodeContext, type Finish, type Obj, type Part, type StreamEncoder } from './ir.ts';
+import { nowSeconds, type ChatResponse, type ClientEvent, type EncodeContext, type Finish, type Obj, type Part, type StreamEncoder, type StreamEvent } from './ir.ts';
 
 /** Billable usage as the Responses API reports it: input_tokens includes cached tokens, output_tokens reasoning. */
 export function responsesUsage(u: BillableUsage): Obj {
@@ -65,91 +65,114 @@ export function encodeResponsesResponse(r: ChatResponse, ctx: EncodeContext): Ob
 
 /** The Responses event stream. Items are opened as their first delta arrives and closed when the next kind starts or at the end. */
 export function responsesEncoder(ctx: EncodeContext): StreamEncoder {
-  let seq = 0;
-  const ev = (type: string, o: Obj): ClientEvent => ({ event: type, data: JSON.stringify({ type, sequence_number: seq++, ...o }) });
-  const output: Obj[] = [];
-  let open: { kind: 'message' | 'reasoning' | 'call'; index: number; text: string; id?: string; name?: string } | null = null;
-  const calls = new Map<number, number>();
-  let finish: Finish = 'stop';
-  let usage: BillableUsage | null = null;
-  let done = false;
-  const close = (out: ClientEvent[]) => {
-    if (!open) return;
-    const o = open;
-    open = null;
+  return new ResponsesStream(ctx);
+}
+
+interface OpenItem {
+  kind: 'message' | 'reasoning' | 'call';
+  index: number;
+  text: string;
+  id?: string;
+  name?: string;
+}
+
+class ResponsesStream implements StreamEncoder {
+  private readonly ctx: EncodeContext;
+  private seq = 0;
+  private readonly output: Obj[] = [];
+  private open: OpenItem | null = null;
+  private readonly calls = new Map<number, number>();
+  private finish: Finish = 'stop';
+  private usage: BillableUsage | null = null;
+  private done = false;
+
+  constructor(ctx: EncodeContext) {
+    this.ctx = ctx;
+  }
+
+  private ev(type: string, o: Obj): ClientEvent {
+    return { event: type, data: JSON.stringify({ type, sequence_number: this.seq++, ...o }) };
+  }
+
+  private itemId(o: OpenItem): string {
+    return o.kind === 'call' ? `fc_${o.id}` : `${o.kind === 'message' ? 'msg' : 'rs'}_${this.ctx.requestId}_${o.index}`;
+  }
+
+  private close(out: ClientEvent[]): void {
+    const o = this.open;
+    if (!o) return;
+    this.open = null;
+    const id = this.itemId(o);
     if (o.kind === 'message') {
-      const item = messageItem(ctx, o.index, o.text, true);
-      const id = item.id as string;
-      out.push(ev('response.output_text.done', { item_id: id, output_index: o.index, content_index: 0, text: o.text }));
-      out.push(ev('response.content_part.done', { item_id: id, output_index: o.index, content_index: 0, part: { type: 'output_text', text: o.text, annotations: [] } }));
-      output[o.index] = item;
-    } else if (o.kind === 'reasoning') output[o.index] = reasoningItem(ctx, o.index, o.text);
+      out.push(this.ev('response.output_text.done', { item_id: id, output_index: o.index, content_index: 0, text: o.text }));
+      out.push(this.ev('response.content_part.done', { item_id: id, output_index: o.index, content_index: 0, part: { type: 'output_text', text: o.text, annotations: [] } }));
+      this.output[o.index] = messageItem(this.ctx, o.index, o.text, true);
+    } else if (o.kind === 'reasoning') this.output[o.index] = reasoningItem(this.ctx, o.index, o.text);
     else {
-      output[o.index] = callItem(o.id!, o.name!, o.text, true);
-      out.push(ev('response.function_call_arguments.done', { item_id: `fc_${o.id}`, output_index: o.index, arguments: o.text }));
+      out.push(this.ev('response.function_call_arguments.done', { item_id: id, output_index: o.index, arguments: o.text }));
+      this.output[o.index] = callItem(o.id!, o.name!, o.text, true);
     }
-    out.push(ev('response.output_item.done', { output_index: o.index, item: output[o.index] }));
-  };
-  const begin = (out: ClientEvent[], kind: 'message' | 'reasoning', item: Obj) => {
-    close(out);
-    open = { kind, index: output.length, text: '' };
-    output.push(item);
-    out.push(ev('response.output_item.added', { output_index: open.index, item }));
-  };
-  return {
-    encode(e) {
-      if (done) return [];
-      const out: ClientEvent[] = [];
-      switch (e.type) {
-        case 'start': {
-          const r = responseObject(ctx, { status: 'in_progress', incomplete_details: null }, [], null);
-          out.push(ev('response.created', { response: r }), ev('response.in_progress', { response: r }));
-          break;
-        }
-        case 'text': {
-          if (open?.kind !== 'message') {
-            begin(out, 'message', messageItem(ctx, output.length, '', false));
-            out.push(ev('response.content_part.added', { item_id: `msg_${ctx.requestId}_${open!.index}`, output_index: open!.index, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }));
-          }
-          open!.text += e.text;
-          out.push(ev('response.output_text.delta', { item_id: `msg_${ctx.requestId}_${open!.index}`, output_index: open!.index, content_index: 0, delta: e.text, logprobs: [] }));
-          break;
-        }
-        case 'thinking':
-          if (open?.kind !== 'reasoning') begin(out, 'reasoning', reasoningItem(ctx, output.length, ''));
-          open!.text += e.text;
-          out.push(ev('response.reasoning_summary_text.delta', { item_id: `rs_${ctx.requestId}_${open!.index}`, output_index: open!.index, summary_index: 0, delta: e.text }));
-          break;
-        case 'tool_start': {
-          close(out);
-          const item = callItem(e.id, e.name, '', false);
-          open = { kind: 'call', index: output.length, text: '', id: e.id, name: e.name };
-          calls.set(e.index, open.index);
-          output.push(item);
-          out.push(ev('response.output_item.added', { output_index: open.index, item }));
-          break;
-        }
-        case 'tool_args':
-          if (open?.kind === 'call' && calls.get(e.index) === open.index) {
-            open.text += e.args;
-            out.push(ev('response.function_call_arguments.delta', { item_id: `fc_${open.id}`, output_index: open.index, delta: e.args }));
-          }
-          break;
-        case 'finish':
-          finish = e.finish;
-          break;
-        case 'usage':
-          usage = e.usage;
-          break;
-        case 'end': {
-          done = true;
-          close(out);
-          const st = status(finish);
-          out.push(ev(st.status === 'completed' ? 'response.completed' : 'response.incomplete', { response: responseObject(ctx, st, output, usage) }));
-          break;
-        }
+    out.push(this.ev('response.output_item.done', { output_index: o.index, item: this.output[o.index] }));
+  }
+
+  /** Closes the open item and opens `item` of `kind`. */
+  private begin(out: ClientEvent[], kind: OpenItem['kind'], item: Obj, extra: Partial<OpenItem> = {}): OpenItem {
+    this.close(out);
+    const o: OpenItem = { kind, index: this.output.length, text: '', ...extra };
+    this.open = o;
+    this.output.push(item);
+    out.push(this.ev('response.output_item.added', { output_index: o.index, item }));
+    return o;
+  }
+
+  encode(e: StreamEvent): ClientEvent[] {
+    if (this.done) return [];
+    const out: ClientEvent[] = [];
+    const ctx = this.ctx;
+    let o = this.open;
+    switch (e.type) {
+      case 'start': {
+        const r = responseObject(ctx, { status: 'in_progress', incomplete_details: null }, [], null);
+        out.push(this.ev('response.created', { response: r }), this.ev('response.in_progress', { response: r }));
+        break;
       }
-      return out;
-    },
-  };
+      case 'text':
+        if (o?.kind !== 'message') {
+          o = this.begin(out, 'message', messageItem(ctx, this.output.length, '', false));
+          out.push(this.ev('response.content_part.added', { item_id: this.itemId(o), output_index: o.index, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }));
+        }
+        o.text += e.text;
+        out.push(this.ev('response.output_text.delta', { item_id: this.itemId(o), output_index: o.index, content_index: 0, delta: e.text, logprobs: [] }));
+        break;
+      case 'thinking':
+        if (o?.kind !== 'reasoning') o = this.begin(out, 'reasoning', reasoningItem(ctx, this.output.length, ''));
+        o.text += e.text;
+        out.push(this.ev('response.reasoning_summary_text.delta', { item_id: this.itemId(o), output_index: o.index, summary_index: 0, delta: e.text }));
+        break;
+      case 'tool_start':
+        o = this.begin(out, 'call', callItem(e.id, e.name, '', false), { id: e.id, name: e.name });
+        this.calls.set(e.index, o.index);
+        break;
+      case 'tool_args':
+        if (o?.kind === 'call' && this.calls.get(e.index) === o.index) {
+          o.text += e.args;
+          out.push(this.ev('response.function_call_arguments.delta', { item_id: this.itemId(o), output_index: o.index, delta: e.args }));
+        }
+        break;
+      case 'finish':
+        this.finish = e.finish;
+        break;
+      case 'usage':
+        this.usage = e.usage;
+        break;
+      case 'end': {
+        this.done = true;
+        this.close(out);
+        const st = status(this.finish);
+        out.push(this.ev(st.status === 'completed' ? 'response.completed' : 'response.incomplete', { response: responseObject(ctx, st, this.output, this.usage) }));
+        break;
+      }
+    }
+    return out;
+  }
 }
