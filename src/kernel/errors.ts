@@ -47,6 +47,9 @@ export const ERRORS = {
   STORAGE_UNAVAILABLE: { status: 503, message: 'Storage is not reachable.' },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
+  // Incidents and reissuance (src/incidents/).
+  REISSUE_NOT_PLATFORM: { status: 409, message: 'Only incidents attributed to the platform are reissued.' },
+  REISSUE_CHANGED: { status: 409, message: 'The affected scope changed since the preview that was reviewed; review it again.' },
   // Abnormal-billing detection (src/detection/).
   DISPUTE_WINDOW_CLOSED: { status: 409, message: 'These requests are too old to dispute.' },
   // The web console (src/console/).
