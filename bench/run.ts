@@ -338,4 +338,4 @@ if (process.env.BENCH_DATA !== '0') {
 }
 mkdirSync('.bench', { recursive: true });
 writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })), data }, null, 2));
-if (process.env.BENCH_SLA !== '0') spawnSync(node, [`${here}sla.ts`], { stdio: 'inherit' });
+if (process.env.BENCH_DATA !== '0' && process.env.BENCH_SLA !== '0') spawnSync(node, [`${here}sla.ts`], { stdio: 'inherit' });
