@@ -97,7 +97,11 @@ export class KeyAuthenticator {
   /** Returns the principal or throws the auth error that applies (invalid, revoked, expired, suspended). */
   async authenticate(secret: string): Promise<Principal> {
     if (!secret) throw new AppError('AUTH_REQUIRED');
-    const hash = this.hashOf(secret);
+    return this.authenticateHash(this.hashOf(secret));
+  }
+
+  /** As authenticate(), by the key's SHA-256 (a console session keeps the hash, never the key). */
+  async authenticateHash(hash: string): Promise<Principal> {
     const now = this.rt.now();
     let entry = this.cache.get(hash);
     if (!entry || now - entry.loadedAt > this.ttlMs) {

@@ -1,8 +1,10 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
 import { CONTRACTS_MIGRATION } from '../contracts/schema.ts';
+import { STATUS_MIGRATION } from '../status/schema.ts';
 import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
 import { DETECTION_MIGRATION } from '../detection/schema.ts';
+import { CONSOLE_MIGRATION } from '../console/schema.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
 //   {{id}}   an auto-increment integer primary key
@@ -393,7 +395,9 @@ CREATE TABLE job_leases (
 );
 `,
   },
+  STATUS_MIGRATION,
   CONTRACTS_MIGRATION,
+  CONSOLE_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {
