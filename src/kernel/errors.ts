@@ -70,6 +70,8 @@ export const ERRORS = {
   STATUS_GROUP_NOT_FOUND: { status: 404, message: 'No such status group.' },
   STATUS_GROUP_NOT_EMPTY: { status: 409, message: 'The status group still has components.' },
   STATUS_SUBSCRIBER_NOT_FOUND: { status: 404, message: 'No such status subscription.' },
+  // Reliability (docs/reliability.md)
+  OVERLOADED: { status: 503, message: 'The gateway is overloaded; nothing was sent upstream. Retry after the time in retry-after.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

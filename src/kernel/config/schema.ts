@@ -43,6 +43,8 @@ export const ENV_KEYS = {
   incidentPlatformErrorPct: 'SURETY_INCIDENT_PLATFORM_ERROR_PCT',
   incidentUpstreamFailurePct: 'SURETY_INCIDENT_UPSTREAM_FAILURE_PCT',
   durability: 'SURETY_DURABILITY',
+  maxInFlight: 'SURETY_MAX_IN_FLIGHT',
+  shedLagMs: 'SURETY_SHED_LAG_MS',
 } as const;
 
 export type ConfigKey = keyof typeof ENV_KEYS;
@@ -101,6 +103,10 @@ export const ConfigSchema = z
     incidentUpstreamFailurePct: pct.default(25),
     /** `strict`: a delivered answer's last byte waits for the commit of its row and charge (gateway/gateway.ts). */
     durability: z.enum(['batched', 'strict']).default('batched'),
+    /** Load shedding (gateway/overload.ts): data-plane requests in flight beyond which new ones get 503 OVERLOADED. */
+    maxInFlight: int(1, 1_000_000).default(4096),
+    /** Load shedding: mean event-loop delay (ms) beyond which new data-plane requests get 503 OVERLOADED; 0 turns it off. */
+    shedLagMs: int(0, 60_000).default(200),
   })
   .strict();
 
