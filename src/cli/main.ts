@@ -15,6 +15,7 @@ import { commands as credits } from './credits.ts';
 import { commands as exports } from './export.ts';
 import { commands as findings } from './findings.ts';
 import { commands as holds } from './holds.ts';
+import { commands as incidents } from './incidents.ts';
 import { commands as keys } from './keys.ts';
 import { commands as ledger } from './ledger.ts';
 import { commands as members } from './members.ts';
@@ -56,6 +57,7 @@ export const COMMANDS: Command[] = [
   ...credits,
   ...findings,
   ...exports,
+  ...incidents,
   ...holds,
   ...sla,
   ...audit,

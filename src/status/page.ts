@@ -38,15 +38,18 @@ function incidentsOn(c: ComponentSnapshot, day: number, all: readonly PublicInci
 
 function chart(lang: Lang, c: ComponentSnapshot): string {
   const t = TEXTS[lang];
-  const pts = c.latency.map((p, i) => ({ i, ms: p.ms })).filter((p): p is { i: number; ms: number } => p.ms !== null);
+  const pts = c.latency.filter((p) => p.ms !== null) as Array<{ at: number; ms: number }>;
   if (pts.length === 0) return `<p class="chart mut">${t.responseTime}: ${t.noResponseData}</p>`;
   const max = Math.max(...pts.map((p) => p.ms));
   const min = Math.min(...pts.map((p) => p.ms));
-  const n = Math.max(1, c.latency.length - 1);
-  const line = pts.map((p) => `${((p.i / n) * 240).toFixed(1)},${(46 - (p.ms / (max || 1)) * 42).toFixed(1)}`).join(' ');
+  const w = 240 / c.latency.length;
+  // One bar per hour (a bar shows even a single hour of data; a line would need two).
+  const bars = c.latency
+    .map((p, i) => (p.ms === null ? '' : `<rect x="${(i * w + 0.5).toFixed(1)}" y="${(46 - Math.max(1, (p.ms / (max || 1)) * 44)).toFixed(1)}" width="${(w - 1).toFixed(1)}" height="${Math.max(1, (p.ms / (max || 1)) * 44).toFixed(1)}"/>`))
+    .join('');
   const last = c.latency[c.latency.length - 1]?.ms ?? null;
   const label = t.responseTimeLabel(c.component.name, Math.round(min), Math.round(max), last === null ? null : Math.round(last));
-  return `<figure class="chart"><figcaption class="mut">${t.responseTime} · max ${Math.round(max)} ms</figcaption><svg viewBox="0 0 240 48" preserveAspectRatio="none" role="img" aria-label="${esc(label)}"><line class="base" x1="0" y1="47" x2="240" y2="47"/><polyline points="${line}"/></svg></figure>`;
+  return `<figure class="chart"><figcaption class="mut">${t.responseTime} · max ${Math.round(max)} ms</figcaption><svg viewBox="0 0 240 48" preserveAspectRatio="none" role="img" aria-label="${esc(label)}"><line class="base" x1="0" y1="47" x2="240" y2="47"/>${bars}</svg></figure>`;
 }
 
 function componentBlock(lang: Lang, c: ComponentSnapshot, s: PageSnapshot): string {

@@ -158,17 +158,19 @@ export interface TimePoint {
   ms: number | null;
 }
 
-/** Mean response time per bucket of a component (the page's chart). */
-export async function responseTimes(rt: Runtime, componentId: string, from: number, to: number, bucketMinutes: number): Promise<TimePoint[]> {
-  const f = Math.floor(from / MINUTE);
+/** Mean response time per bucket of a component (the page's chart): `buckets` buckets ending with the current minute. */
+export async function responseTimes(rt: Runtime, componentId: string, to: number, buckets: number, bucketMinutes: number): Promise<TimePoint[]> {
+  const last = Math.floor(to / MINUTE);
+  const f = last + 1 - buckets * bucketMinutes;
   const rows = await rt.db.all(
-    `SELECT (minute - ?) / ? AS b, CAST(SUM(latency_ms) AS BIGINT) AS ms, CAST(SUM(latency_n) AS BIGINT) AS n, CAST(SUM(probe_ms) AS BIGINT) AS pms, CAST(SUM(probes) AS BIGINT) AS pn
-     FROM status_samples WHERE component_id = ? AND minute >= ? AND minute < ? GROUP BY 1`,
-    [f, bucketMinutes, componentId, f, Math.floor(to / MINUTE)],
+    // Integers written into the SQL (both computed here): a bound JS number is a REAL to SQLite, and
+    // the bucket must be an integer division.
+    `SELECT (minute - ${Math.trunc(f)}) / ${Math.trunc(bucketMinutes)} AS b, CAST(SUM(latency_ms) AS BIGINT) AS ms, CAST(SUM(latency_n) AS BIGINT) AS n, CAST(SUM(probe_ms) AS BIGINT) AS pms, CAST(SUM(probes) AS BIGINT) AS pn
+     FROM status_samples WHERE component_id = ? AND minute >= ? AND minute <= ? GROUP BY 1`,
+    [componentId, f, last],
   );
   const by = new Map(rows.map((r) => [num(r.b), r]));
   const out: TimePoint[] = [];
-  const buckets = Math.ceil((to - from) / (bucketMinutes * MINUTE));
   for (let b = 0; b < buckets; b++) {
     const r = by.get(b);
     const n = r ? num(r.n) : 0;

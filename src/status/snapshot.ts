@@ -57,7 +57,7 @@ export async function loadSnapshot(rt: Runtime, incidents: IncidentSource, setti
   const snaps: ComponentSnapshot[] = [];
   for (const c of comps) {
     const iv = intervals.get(c.id) ?? [];
-    snaps.push({ component: c, days: dailyUptime(iv, firstDay, settings.days, now), uptime: rangeUptime(iv), latency: await responseTimes(rt, c.id, now - DAY, now, 60) });
+    snaps.push({ component: c, days: dailyUptime(iv, firstDay, settings.days, now), uptime: rangeUptime(iv), latency: await responseTimes(rt, c.id, now, 24, 60) });
   }
   const byGroup = new Map<string | null, ComponentSnapshot[]>();
   for (const s of snaps) {

@@ -72,7 +72,7 @@ function incidentJson(i: PublicIncident, s: PageSnapshot, baseUrl: string): Reco
     monitoring_at: iso(i.monitoring_at),
     resolved_at: iso(i.resolved_at),
     impact: i.impact,
-    shortlink: `${s.settings.url ?? baseUrl}/incidents/${encodeURIComponent(i.id)}`,
+    shortlink: `${s.settings.url ?? baseUrl}/status/incidents/${encodeURIComponent(i.id)}`,
     started_at: iso(i.started_at),
     page_id: PAGE_ID,
     incident_updates: i.updates.map((u) => ({

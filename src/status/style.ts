@@ -24,9 +24,9 @@ section{margin:24px 0}h2{font-size:1.2rem}h3{font-size:1.05rem;margin:16px 0 8px
 .bars li:hover span,.bars li:focus span{clip:auto;width:auto;height:auto;overflow:visible;white-space:pre-line;bottom:40px;left:50%;transform:translateX(-50%);background:var(--tip);color:var(--tipfg);padding:6px 8px;border-radius:6px;font-size:.85rem;z-index:5;min-width:10em;max-width:18em}
 .bars li:nth-child(-n+12) span{left:0;transform:none}.bars li:nth-last-child(-n+12) span{left:auto;right:0;transform:none}
 .axis{display:flex;justify-content:space-between;color:var(--mut);font-size:.85rem}
-.chart{margin-top:8px}.chart svg{width:100%;height:48px;display:block}.chart polyline{fill:none;stroke:var(--mnt);stroke-width:1.5}.chart .base{stroke:var(--line)}
+.chart{margin:8px 0 0}.chart figcaption{font-size:.85rem}.chart svg{width:100%;height:48px;display:block}.chart rect{fill:var(--mnt)}.chart .base{stroke:var(--line)}
 .mut{color:var(--mut)}.timeline{list-style:none;padding:0;margin:0}.timeline li{border-left:3px solid var(--line);padding:4px 0 8px 12px}
 footer{border-top:1px solid var(--line);margin-top:32px;padding-top:12px;color:var(--mut);font-size:.9rem}footer ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:16px}
-@media (max-width:600px){.wrap{padding:12px}.bars{gap:1px;height:28px}.bars li:nth-child(-n+60){display:none}.axis .far{display:none}.axis .near{display:inline}}
 .axis .near{display:none}
+@media (max-width:600px){.wrap{padding:12px}.bars{gap:1px;height:28px}.bars li:nth-child(-n+60){display:none}.axis .far{display:none}.axis .near{display:inline}}
 `.replace(/\n/g, '');

@@ -101,7 +101,11 @@ async function subscribersOf(q: Queryable, componentIds: readonly string[]): Pro
   return all.filter((s) => s.components === null || s.components.some((c) => componentIds.includes(c)));
 }
 
-/** Announces a status change: to every subscriber of the component, and to operator endpoints listening to it. */
+/**
+ * Announces a status change to every subscriber of the component. Not broadcast to other webhook
+ * endpoints (an operator's `*` endpoint would otherwise hear every flap of every component): an
+ * operator who wants them subscribes through /admin/v1/status/subscribers.
+ */
 export const announceChange: ChangeSink = async (q: Queryable, c: StatusChangeNotice) => {
   const payload = {
     page: { id: PAGE_ID },
@@ -111,7 +115,6 @@ export const announceChange: ChangeSink = async (q: Queryable, c: StatusChangeNo
     source: c.source,
   };
   const key = `status:${c.component_id}:${c.at}:${c.status}`;
-  await enqueue(q, { topic: 'status.component_changed', accountId: null, payload, key, at: c.at });
   for (const s of await subscribersOf(q, [c.component_id])) {
     await enqueue(q, { topic: 'status.component_changed', accountId: s.account_id, endpointId: s.endpoint_id, payload, key: `${key}:${s.id}`, at: c.at });
   }
