@@ -55,7 +55,7 @@ async function crashEngine(report: Report, o: CrashOptions, engine: 'sqlite' | '
   try {
     for (let i = 0; i < o.kills; i++) {
       const mode = modeOf(i);
-      const { shots, killedAt } = await loadThenKill(gw, keys, o.random, 300 + o.random() * 1200);
+      const { shots, killedAt } = await loadThenKill(gw, keys, o.random, 300 + o.random() * 900);
       // The restart (in the next round's mode): before any new load, the invariants must hold.
       gw = await spawnGateway(envOf(modeOf(i + 1)));
       broken.push(...(await invariants(db, store, `after kill ${i + 1}`)));

@@ -166,6 +166,13 @@ export interface GatewayProc {
   stderr(): string;
 }
 
+/** Gateways started by this run: none outlives it, however it ends. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(130));
+
 /** Starts `src/main.ts` (npm start) with `env`, and waits until it listens. */
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<GatewayProc> {
   const child = spawn(process.execPath, ['--max-semi-space-size=12', join(ROOT, 'src/main.ts')], {
@@ -183,6 +190,8 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-4000);
@@ -220,6 +229,29 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
       await exited;
     },
     stderr: () => err,
+  };
+}
+
+/** The simulator in a process of its own (so that a load generator's CPU does not slow the upstream). */
+export async function spawnSim(): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(ROOT, 'src/sim/cli.ts'), '--port', '0', '--host', '127.0.0.1'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => (children.delete(child), resolve())));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`simulator exited (${code})`)));
+  });
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
   };
 }
 

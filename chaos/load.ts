@@ -22,6 +22,8 @@ export interface Shot {
   retryAfter: string | null;
   code: string | null;
   text: string;
+  /** Simulator directives the request carried. */
+  extra: string;
 }
 
 export interface Target {
@@ -93,7 +95,7 @@ export async function shoot(t: Target, kind: Kind, key: ChaosKey, extra = '', si
   const end = Date.now();
   let code: string | null = null;
   if (status >= 400) code = /"(?:code|reason)":"([A-Z_]+)"/.exec(text)?.[1] ?? null;
-  return { kind, key, id, status, complete: isComplete(kind, status, text), began, start, end, ms: performance.now() - t0, retryAfter, code, text: status >= 400 ? text.slice(0, 300) : '' };
+  return { kind, key, id, status, complete: isComplete(kind, status, text), began, start, end, ms: performance.now() - t0, retryAfter, code, text: status >= 400 ? text.slice(0, 300) : '', extra };
 }
 
 export interface LoopOptions {

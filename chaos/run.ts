@@ -52,7 +52,7 @@ const run: Record<Scenario, () => Promise<void>> = {
   faults: () => faultScenario(report, { seconds: quick ? 10 : 60, random }),
   storage: () => storageScenario(report, { engines, random, quick }),
   overload: () => overloadScenario(report, { seconds: quick ? 8 : 30, random }),
-  money: () => moneyScenario(report, { engines, random, rounds: quick ? 100 : 400 }),
+  money: () => moneyScenario(report, { engines, random, rounds: quick ? 100 : 150 }),
 };
 for (const s of only) {
   const t0 = Date.now();

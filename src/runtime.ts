@@ -7,13 +7,14 @@ import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
 import { openDb } from './storage/open.ts';
 import { Jobs } from './kernel/jobs.ts';
 import { outboxJob } from './notify/outbox.ts';
+import { detectorJob } from './incidents/detector.ts';
 import type { Db } from './storage/port.ts';
 
 export interface RuntimeHandle extends Runtime {
   bus: EventBus;
   /** Background jobs of this process (kernel/jobs.ts); the upkeep jobs are registered already. */
   jobs: Jobs;
-  /** Starts the background jobs: expired holds voided, balances expired (when enabled), and any registered since. */
+  /** Starts the background jobs: expired holds voided, balances expired (when enabled), the outbox delivered, draft incidents from traffic, and any registered since. */
   startMaintenance(intervalMs?: number): void;
   close(): Promise<void>;
 }
@@ -70,6 +71,7 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
           },
         });
         jobs.register(outboxJob(db, () => rt.now()));
+        jobs.register(detectorJob(rt));
         if (config.balanceExpiryDays > 0) {
           jobs.register({
             name: 'expire-balances',

@@ -8,6 +8,7 @@ import { createRuntime, resolveAdminKey, type RuntimeHandle } from './runtime.ts
 import { createCluster, type Cluster } from './cluster/index.ts';
 import { AppError } from './kernel/errors.ts';
 import { registerDetectionJobs } from './detection/jobs.ts';
+import { applyDetectionConfig, checkDetectionConfig } from './detection/config-file.ts';
 import { expireHolds } from './billing/holds.ts';
 import { serve, type Closable } from './http/server.ts';
 import { registerSlaJobs } from './contracts/jobs.ts';
@@ -38,6 +39,7 @@ export interface Started {
 export async function startSurety(config: Config, opts: { log?: Logger; handleSignals?: boolean; simPort?: number; gateway?: GatewayOptions; status?: StatusOptions } = {}): Promise<Started> {
   // A bad catalog file stops the start before anything opens.
   const catalogFile = config.configFile ? readCatalogFile(config.configFile) : null;
+  if (catalogFile) checkDetectionConfig(catalogFile, config.configFile!);
   const statusFile = statusFileOf(config.configFile, catalogFile?.status);
   const rt = await createRuntime(config, opts.log ? { log: opts.log } : {});
   const closables: Closable[] = [];
@@ -53,7 +55,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
     const empty = await isEmptyDatabase(rt);
     if (catalogFile) {
       const applied = await applyCatalogFile(rt, catalogFile);
-      rt.log.info({ file: config.configFile, ...applied }, 'catalog file applied');
+      rt.log.info({ file: config.configFile, ...applied, detection: await applyDetectionConfig(rt, catalogFile) }, 'catalog file applied');
     }
     let demo: DemoInfo | null = null;
     if (config.demo && (empty || (await hasDemoChannels(rt)))) {

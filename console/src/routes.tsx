@@ -8,10 +8,11 @@ import { Billing, Credits, Transfers } from './pages/billing.tsx';
 import { AccountDetail, Accounts, Dashboard } from './pages/operator.tsx';
 import { Audit, Channels, LedgerVerify, Models, Operators, Queues, Redemption, Upcoming } from './pages/op-pages.tsx';
 import { CustomerFindings, Incidents, OperatorFindings } from './pages/guarantees.tsx';
+import { Contracts, CustomerSla, StatusOverrides } from './pages/sla.tsx';
 
 // The navigation of each kind of session and the page of each path. The guarantee features get
-// their pages as they land (findings and incidents have; incident reissues, SLA contracts and the
-// status page have not yet): until then their places are in the navigation, marked "soon", with a
+// their pages as they land (findings, incidents, SLA contracts and the status page have; incident
+// credit reissue has not yet): until then its place is in the navigation, marked "soon", with a
 // page saying what will be there.
 
 export interface NavItem {
@@ -36,7 +37,7 @@ export const CUSTOMER_NAV: NavItem[] = [
   { path: '/credits', label: 'Credits and compensation' },
   { path: '/findings', label: 'Abnormal charges' },
   soon('/incidents', 'Incident credits'),
-  soon('/sla', 'SLA reports'),
+  { path: '/sla', label: 'SLA reports' },
   { path: '/status', label: 'Status page', external: true },
 ];
 
@@ -55,15 +56,12 @@ export const OPERATOR_NAV: NavItem[] = [
   { path: '', label: 'Guarantees', section: true },
   { path: '/op/findings', label: 'Findings' },
   { path: '/op/incidents', label: 'Incidents' },
-  soon('/op/contracts', 'SLA contracts'),
-  soon('/op/status', 'Status overrides'),
+  { path: '/op/contracts', label: 'SLA contracts' },
+  { path: '/op/status', label: 'Status overrides' },
 ];
 
 const UPCOMING: Record<string, [string, string]> = {
   '/incidents': ['Incident credits', 'Credits reissued for platform incidents that affected your requests will be listed here.'],
-  '/sla': ["SLA reports", "Your SLA contract, each period's measured availability and its credits will be shown here."],
-  '/op/contracts': ['SLA contracts', 'SLA contracts and their period reports will be managed here.'],
-  '/op/status': ['Status overrides', 'Overrides of the public status page will be set here.'],
 };
 
 export function routeFor(kind: 'customer' | 'operator', path: string): ComponentChildren | null {
@@ -86,6 +84,8 @@ export function routeFor(kind: 'customer' | 'operator', path: string): Component
       case '/op/operators': return <Operators />;
       case '/op/findings': return <OperatorFindings />;
       case '/op/incidents': return <Incidents />;
+      case '/op/contracts': return <Contracts />;
+      case '/op/status': return <StatusOverrides />;
     }
     return null;
   }
@@ -99,6 +99,7 @@ export function routeFor(kind: 'customer' | 'operator', path: string): Component
     case '/transfers': return <Transfers />;
     case '/credits': return <Credits />;
     case '/findings': return <CustomerFindings />;
+    case '/sla': return <CustomerSla />;
   }
   return null;
 }

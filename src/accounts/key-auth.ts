@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { AppError } from '../kernel/errors.ts';
+import { MemoryFailureLog } from '../kernel/failure-log.ts';
 import { sha256Hex } from '../kernel/ids.ts';
 import type { Role, Runtime } from '../kernel/context.ts';
 import { optNum, str } from '../storage/port.ts';
@@ -51,6 +52,15 @@ export interface Principal {
   modelSet: Set<string> | null;
 }
 
+/**
+ * Guessing keys is throttled per client address: past `maxFailures` unknown keys (or wrong operator
+ * keys) within `windowMs`, every authentication from that address that is not already known to be
+ * good is refused with 429 RATE_LIMITED until the oldest failure leaves the window. Shared by every
+ * instance through Redis with REDIS_URL. Keys are looked up by their SHA-256, never compared as
+ * secrets, so a lookup takes the same time whatever the guess.
+ */
+export const AUTH_THROTTLE = { maxFailures: 30, windowMs: 60_000 };
+
 interface CacheEntry {
   principal: Principal | null;
   loadedAt: number;
@@ -68,9 +78,25 @@ export class KeyAuthenticator {
   private readonly rt: Runtime;
   private readonly ttlMs: number;
 
+  private readonly localFailures = new MemoryFailureLog();
+
   constructor(rt: Runtime, ttlMs = 5000) {
     this.rt = rt;
     this.ttlMs = ttlMs;
+  }
+
+  /** Refuses an address that has used up its failed authentications (429 RATE_LIMITED, `retry_after`). */
+  async guard(ip: string, now = this.rt.now()): Promise<void> {
+    const log = this.rt.failures ?? this.localFailures;
+    const { now: at, times } = await log.failures(`auth:ip:${ip}`, AUTH_THROTTLE.windowMs, now);
+    if (times.length < AUTH_THROTTLE.maxFailures) return;
+    const retryAfter = Math.max(1, Math.ceil((times[times.length - AUTH_THROTTLE.maxFailures]! + AUTH_THROTTLE.windowMs - at) / 1000));
+    throw new AppError('RATE_LIMITED', `Too many failed authentications from this address; try again in ${retryAfter} s.`, { retry_after: retryAfter });
+  }
+
+  /** Counts a failed authentication (an unknown key, a wrong operator key) against an address. */
+  async failed(ip: string, now = this.rt.now()): Promise<void> {
+    await (this.rt.failures ?? this.localFailures).failures(`auth:ip:${ip}`, AUTH_THROTTLE.windowMs, now, AUTH_THROTTLE.maxFailures);
   }
 
   /** SHA-256 of presented secrets, remembered for keys seen recently (hashing is per request). */
@@ -95,16 +121,19 @@ export class KeyAuthenticator {
   }
 
   /** Returns the principal or throws the auth error that applies (invalid, revoked, expired, suspended). */
-  async authenticate(secret: string): Promise<Principal> {
+  async authenticate(secret: string, ip?: string): Promise<Principal> {
     if (!secret) throw new AppError('AUTH_REQUIRED');
-    return this.authenticateHash(this.hashOf(secret));
+    return this.authenticateHash(this.hashOf(secret), ip);
   }
 
   /** As authenticate(), by the key's SHA-256 (a console session keeps the hash, never the key). */
-  async authenticateHash(hash: string): Promise<Principal> {
+  async authenticateHash(hash: string, ip?: string): Promise<Principal> {
     const now = this.rt.now();
     let entry = this.cache.get(hash);
-    if (!entry || now - entry.loadedAt > this.ttlMs) {
+    const fresh = entry !== undefined && now - entry.loadedAt <= this.ttlMs;
+    // A key known to be good costs nothing more; anything else from a guessing address is refused.
+    if (ip && !(fresh && entry!.principal)) await this.guard(ip, now);
+    if (!entry || !fresh) {
       entry = { principal: await this.load(hash), loadedAt: now };
       if (this.cache.size > 100_000) this.cache.clear();
       this.cache.set(hash, entry);
@@ -116,7 +145,10 @@ export class KeyAuthenticator {
       }
     }
     const p = entry.principal;
-    if (!p) throw new AppError('KEY_INVALID');
+    if (!p) {
+      if (ip) await this.failed(ip, now);
+      throw new AppError('KEY_INVALID');
+    }
     if (p.key.status === 'revoked') throw new AppError('KEY_REVOKED');
     if (p.key.expires_at !== null && p.key.expires_at <= now) throw new AppError('KEY_EXPIRED');
     if (p.accountStatus !== 'active') throw new AppError('ACCOUNT_SUSPENDED', `The account is ${p.accountStatus}.`);

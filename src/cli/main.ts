@@ -13,7 +13,9 @@ import { commands as audit } from './audit.ts';
 import { commands as codes } from './codes.ts';
 import { commands as credits } from './credits.ts';
 import { commands as exports } from './export.ts';
+import { commands as findings } from './findings.ts';
 import { commands as holds } from './holds.ts';
+import { commands as incidents } from './incidents.ts';
 import { commands as keys } from './keys.ts';
 import { commands as ledger } from './ledger.ts';
 import { commands as members } from './members.ts';
@@ -53,7 +55,9 @@ export const COMMANDS: Command[] = [
   ...refunds,
   ...codes,
   ...credits,
+  ...findings,
   ...exports,
+  ...incidents,
   ...holds,
   ...sla,
   ...audit,

@@ -16,6 +16,7 @@ import { USAGE_DATASET, UsageQuery, usageTable } from './usage.ts';
 import { DecisionInput, NoticeInput, NoticeQuery, confirmNotice, createNotice, listNotices, noticeReceipt, rejectNotice } from './transfers.ts';
 import { registerInsightRoutes } from './insights.ts';
 import { registerChannelTestRoute } from './channel-test.ts';
+import { registerCostRoutes } from './cost.ts';
 
 // The console's server side: sign-in and sessions under /console/api, and the few control-plane
 // routes the console needs that did not exist (usage analytics, operator accounts, passwords and
@@ -36,6 +37,7 @@ export function registerConsoleRoutes(t: RouteTable, d: ConsoleDeps): void {
   registerNoticeRoutes(t, d.rt);
   registerInsightRoutes(t, d.rt);
   registerChannelTestRoute(t, d.rt);
+  registerCostRoutes(t, d.rt.db);
 }
 
 const customerOf = (a: Actor): Extract<Actor, { type: 'customer' }> => {

@@ -94,6 +94,8 @@ export class ConsoleSessions {
       id: newId('ses', now), csrf: secretToken(32), kind: s.kind, via: s.via, account_id: s.accountId ?? null, key_hash: s.keyHash ?? null,
       member_id: s.memberId ?? null, operator_id: s.operatorId ?? null, created_at: now, seen_at: now, expires_at: now + SESSION_TTL_MS,
     };
+    // Sessions that ended or expired more than a day ago are of no use (the audit log keeps sign-ins).
+    await q.run('DELETE FROM console_sessions WHERE expires_at < ? OR ended_at < ?', [now - 86_400_000, now - 86_400_000]);
     const ua = req.headers['user-agent'];
     await q.run(
       `INSERT INTO console_sessions (id, token_hash, csrf, kind, via, account_id, key_hash, member_id, operator_id, ip, user_agent, created_at, seen_at, expires_at)

@@ -8,7 +8,7 @@ import { buildReport, reportView, type Report } from './report.ts';
 import { compactSeries, type CompactSeries } from './intervals.ts';
 import { incidentSource } from './incident-source.ts';
 import type { IncidentSource } from './support.ts';
-import { DAY, periodOf, periodWindow, type Window } from './periods.ts';
+import { DAY, ceilMinute, periodOf, periodWindow, type Window } from './periods.ts';
 import { formatUsd } from '../kernel/money.ts';
 
 // Reading SLA figures: a live report for a period or any window, or a closed period's snapshot
@@ -110,7 +110,10 @@ export async function contractReport(ctx: ServiceContext, id: string, raw: unkno
       return { view, series: closed.snapshot.series, contract, closed, report: null };
     }
   }
-  const report = await buildReport(ctx.db, incidents, contract, window, period, ctx.now());
+  // A period or window still running is measured up to now (month to date): minutes to come are not 0 % errors yet.
+  const now = ctx.now();
+  const upTo = window.to > now ? { from: window.from, to: Math.max(window.from, ceilMinute(now)) } : window;
+  const report = await buildReport(ctx.db, incidents, contract, upTo, period, now);
   const compact = report.segments.map(compactSeries);
   const view = { ...reportView(report), status: 'open', ...(series ? { series: compact } : {}) };
   return { view, series: compact, contract, closed: null, report };

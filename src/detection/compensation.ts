@@ -7,7 +7,7 @@ import { AppError, isAppError } from '../kernel/errors.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { big, type Queryable } from '../storage/port.ts';
 import { getFinding, toFinding, type Finding } from './findings.ts';
-import { eligibility, enrolledAccounts, programmeModels } from './programme.ts';
+import { eligibility, enrolledAccounts, monthOf, programmeModels } from './programme.ts';
 import { programmeSettings } from './settings.ts';
 
 // Compensation: a verified finding is paid back as ONE credit into the customer's `granted`
@@ -114,10 +114,14 @@ export async function autoCompensate(rt: Runtime, limit = 1000): Promise<AutoRun
       `SELECT * FROM findings WHERE account_id = ? AND (status = 'verified' OR (status = 'open' AND rule IN (${rules.map(() => '?').join(', ')}))) ORDER BY id LIMIT ?`,
       [accountId, ...rules, limit],
     );
+    // Eligibility is per calendar month of the charge: asked once per month in a run.
+    const months = new Map<string, Awaited<ReturnType<typeof eligibility>>>();
     for (const f of rows.map(toFinding)) {
       try {
         if (f.status === 'open') {
-          const e = await eligibility(rt.db, accountId, f.occurred_at, s, models);
+          const month = monthOf(f.occurred_at, s.time_zone);
+          const e = months.get(month) ?? (await eligibility(rt.db, accountId, f.occurred_at, s, models));
+          months.set(month, e);
           if (!e.eligible) continue;
           if (!(await markVerified(ctx, f, `auto-verified: enrolled and eligible (${e.month} spend $${formatUsd(e.spend)})`))) continue;
           run.verified++;

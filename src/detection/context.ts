@@ -12,7 +12,16 @@ import type { DetectionSettings } from './settings.ts';
 
 const ONE: Multiplier = { num: 1n, den: 1n };
 
-export async function loadRuleContext(rt: Pick<Runtime, 'db' | 'now'>, settings: DetectionSettings): Promise<RuleContext> {
+/** What the rule context is built from, for the SQL prefilter (prefilter.ts). */
+export interface CatalogFacts {
+  models: ReadonlyMap<string, ModelFacts>;
+  /** Every (model, version) of the price book, compiled (null: a spec that no longer compiles). */
+  prices: ReadonlyMap<string, { model: string; version: number; price: CompiledPrice | null }>;
+  /** Group name → multiplier, for groups that have one. */
+  groups: ReadonlyMap<string, Multiplier>;
+}
+
+export async function loadRuleContext(rt: Pick<Runtime, 'db' | 'now'>, settings: DetectionSettings): Promise<RuleContext & { facts: CatalogFacts }> {
   const models = new Map<string, ModelFacts>();
   for (const m of await listModels(rt as Runtime)) {
     const own = settings.models[m.id];
@@ -23,29 +32,26 @@ export async function loadRuleContext(rt: Pick<Runtime, 'db' | 'now'>, settings:
   for (const [id, own] of Object.entries(settings.models)) {
     if (!models.has(id)) models.set(id, { kind: 'chat', max_output_tokens: null, abnormal_timeout_ms: own.abnormal_timeout_seconds === null ? null : Math.round(own.abnormal_timeout_seconds * 1000) });
   }
-  const specs = new Map<string, string>();
-  for (const r of await rt.db.all('SELECT model_id, version, price FROM price_book')) specs.set(`${str(r.model_id)}\u0000${num(r.version)}`, str(r.price));
-  const compiled = new Map<string, CompiledPrice | null>();
+  const prices = new Map<string, { model: string; version: number; price: CompiledPrice | null }>();
+  for (const r of await rt.db.all('SELECT model_id, version, price FROM price_book')) {
+    let price: CompiledPrice | null;
+    try {
+      price = compilePrice(json<PriceSpec>(r.price, {}));
+    } catch {
+      price = null;
+    }
+    prices.set(`${str(r.model_id)}\u0000${num(r.version)}`, { model: str(r.model_id), version: num(r.version), price });
+  }
   const multipliers = new Map<string, Multiplier>();
   for (const r of await rt.db.all('SELECT a.id, g.multiplier FROM accounts a JOIN group_multipliers g ON g.group_name = a.group_name')) {
     multipliers.set(str(r.id), parseDecimalRatio(str(r.multiplier)));
   }
+  const groups = new Map<string, Multiplier>();
+  for (const r of await rt.db.all('SELECT group_name, multiplier FROM group_multipliers')) groups.set(str(r.group_name), parseDecimalRatio(str(r.multiplier)));
   return {
+    facts: { models, prices, groups },
     model: (id) => models.get(id) ?? null,
-    price(model, version) {
-      const k = `${model}\u0000${version}`;
-      let p = compiled.get(k);
-      if (p === undefined) {
-        const spec = specs.get(k);
-        try {
-          p = spec === undefined ? null : compilePrice(json<PriceSpec>(spec, {}));
-        } catch {
-          p = null;
-        }
-        compiled.set(k, p);
-      }
-      return p;
-    },
+    price: (model, version) => prices.get(`${model}\u0000${version}`)?.price ?? null,
     multiplier: (accountId) => multipliers.get(accountId) ?? ONE,
     staleHoldGraceMs: settings.stale_hold_grace_seconds * 1000,
     now: rt.now(),

@@ -33,7 +33,7 @@ export const DetectionSettingsSchema = z
     /** The continuous scan stays this far behind now (rows still being written), seconds. */
     scan_lag_seconds: z.number().min(0).max(3600).default(30),
     /** Each run scans again this far before its checkpoint (rows that landed late), seconds. */
-    scan_overlap_seconds: z.number().min(0).max(86_400).default(300),
+    scan_overlap_seconds: z.number().min(0).max(86_400).default(120),
     /** A hold open this long past its TTL is stale (the expiry job runs every 10 s). */
     stale_hold_grace_seconds: z.number().min(0).max(86_400).default(60),
     /** Customers may dispute requests this many days old at most. */

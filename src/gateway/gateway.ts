@@ -23,6 +23,7 @@ import { Concurrency, KeySpendTracker, RateLimiter } from './limits.ts';
 import { MemoryQuotas, type Quotas } from './quotas.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { answerError } from './respond.ts';
+import { LoadShedder } from './overload.ts';
 import { Router } from './router.ts';
 import { chargeOf, settle, type SettleParts } from './settle.ts';
 import { countTokens } from './count.ts';
@@ -54,10 +55,12 @@ export class Gateway {
   private readonly forwarding: ForwardParts;
   private inFlight = 0;
   private draining = false;
+  readonly shedder: LoadShedder;
 
   constructor(rt: Runtime, catalog: Catalog, auth: KeyAuthenticator, metrics: GatewayMetrics, opts: ProxyOptions = {}, router = new Router()) {
     this.rt = rt;
     this.router = router;
+    this.shedder = new LoadShedder({ maxInFlight: rt.config.maxInFlight, maxLagMs: rt.config.shedLagMs });
     this.balances = new Balances(rt);
     const balances = this.balances;
     if (opts.sharedQuotas) {
@@ -102,7 +105,7 @@ export class Gateway {
     };
     res.on('close', onClose);
     try {
-      const refusal = this.draining ? { error: new AppError('SHUTTING_DOWN'), headers: { connection: 'close' } } : await admit(this.parts, f);
+      const refusal = this.draining ? { error: new AppError('SHUTTING_DOWN'), headers: { connection: 'close' } } : (this.overloaded() ?? (await admit(this.parts, f)));
       if (refusal) this.refuse(f, res, refusal);
       else await forward(this.forwarding, f, res);
     } catch (e) {
@@ -143,6 +146,13 @@ export class Gateway {
     else res.destroy();
   }
 
+  /** Load shedding: a refusal when the process has more work than it can do (gateway/overload.ts). */
+  private overloaded(): Refusal | null {
+    // This request is already counted in inFlight.
+    const wait = this.shedder.refuse(this.inFlight - 1);
+    return wait === null ? null : { error: new AppError('OVERLOADED'), headers: { 'retry-after': String(wait) } };
+  }
+
   /** A request refused before any upstream call: its outcome follows from the error that refused it. */
   private refuse(f: Flight, res: ServerResponse, r: Refusal): void {
     f.verdict = { outcome: outcomeOfRefusal(r.error.code), next: 'end', code: r.error.code };
@@ -176,6 +186,7 @@ export class Gateway {
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await this.writer.close();
     await this.pool.close();
+    this.shedder.close();
   }
 
   static newRequestId(): string {

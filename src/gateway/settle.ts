@@ -113,6 +113,7 @@ function delivered(f: Flight, amount: bigint): Record<string, unknown> {
   if (f.bytes) d.bytes = f.bytes;
   if (f.response?.unknownUsage.length) d.unknown_usage = f.response.unknownUsage;
   if (amount > f.hold && f.hold > 0n) d.over_hold = true;
+  if ((f.response as { usageRegressed?: boolean } | null)?.usageRegressed) d.usage_regressed = true;
   return d;
 }
 

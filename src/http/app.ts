@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { registerSecurityHeaders } from './security-headers.ts';
 import { AppError, errorBody } from '../kernel/errors.ts';
 import { safeEqual, sha256Hex } from '../kernel/ids.ts';
 import { KEY_PREFIX, KeyAuthenticator } from '../accounts/keys.ts';
@@ -53,6 +54,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
   });
+  registerSecurityHeaders(app);
   const auth = new KeyAuthenticator(rt);
   if (rt.bus instanceof EventBus) {
     rt.bus.on({ keyChanged: (id) => auth.evictKey(id), accountChanged: (id) => auth.evictAccount(id) });
@@ -74,6 +76,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
       rt.log.error({ err, url: request.url }, 'unhandled error');
       e = new AppError('INTERNAL');
     }
+    if (e.details?.retry_after !== undefined && !reply.hasHeader('retry-after')) reply.header('retry-after', String(e.details.retry_after));
     reply.code(e.status).send(errorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -125,12 +128,14 @@ function authenticator(auth: KeyAuthenticator, adminHash: string, sessions: Cons
     }
     if (mode === 'operator') {
       if (safeEqual(sha256Hex(token), adminHash)) return { type: 'operator', id: 'admin' };
+      await auth.guard(req.ip);
       if (token.startsWith(KEY_PREFIX) && (await auth.authenticate(token).then(() => true, () => false))) {
         throw new AppError('FORBIDDEN', 'This route is for the operator; a customer key cannot use it.');
       }
+      await auth.failed(req.ip);
       throw new AppError('KEY_INVALID', 'The operator key is not valid.');
     }
-    const p = await auth.authenticate(token);
+    const p = await auth.authenticate(token, req.ip);
     return { type: 'customer', accountId: p.key.account_id, keyId: p.key.id, memberId: p.key.member_id, role: p.role };
   };
 }

@@ -9,7 +9,7 @@ import type { Queryable } from '../storage/port.ts';
 import { enqueue } from '../notify/outbox.ts';
 import {
   ATTRIBUTIONS, CLOSED_STATUSES, EMPTY_SCOPE, IMPACTS, INCIDENT_COLUMNS, INCIDENT_KINDS, INCIDENT_STATUSES, MAINTENANCE_STATUSES, SEVERITIES, ScopeInput,
-  incidentValues, publicIncidentView, time, toIncident, toUpdate, type Incident, type IncidentUpdate, type PublicStatus,
+  incidentValues, incidentView, publicIncidentView, time, toIncident, toUpdate, type Incident, type IncidentUpdate, type PublicStatus,
 } from './model.ts';
 import { LossInput } from './loss.ts';
 
@@ -135,7 +135,7 @@ async function saveIncident(q: Queryable, i: Incident, insert: boolean): Promise
 async function notifyPublic(q: Queryable, i: Incident, topic: string, key: string, now: number): Promise<void> {
   const payload = publicIncidentView(i, await loadUpdates(q, i.id));
   await enqueue(q, { topic, accountId: null, payload, key, at: now });
-  for (const accountId of i.scope.accounts) await enqueue(q, { topic, accountId, payload, key: `${key}:${accountId}`, at: now });
+  for (const accountId of i.scope.accounts) await enqueue(q, { topic, accountId, operator: false, payload, key: `${key}:${accountId}`, at: now });
 }
 
 async function postEntry(ctx: ServiceContext, q: Queryable, i: Incident, u: { visibility: 'public' | 'internal'; status: PublicStatus | null; body: string }, now: number): Promise<IncidentUpdate> {
@@ -153,8 +153,14 @@ const DEFAULT_MESSAGE: Partial<Record<PublicStatus, string>> = {
   completed: 'This maintenance has been completed.',
 };
 
+/** Where a draft opened from traffic came from (incidents/detector.ts). */
+export interface DetectorOrigin {
+  key: string;
+  evidence: unknown;
+}
+
 /** Declares an incident or schedules a maintenance; published at once unless `draft`. */
-export async function declareIncident(ctx: ServiceContext, raw: unknown): Promise<Incident> {
+export async function declareIncident(ctx: ServiceContext, raw: unknown, origin?: DetectorOrigin): Promise<Incident> {
   requireOperator(ctx.actor);
   const b = parseInput(DeclareInput, raw);
   const now = ctx.now();
@@ -163,7 +169,7 @@ export async function declareIncident(ctx: ServiceContext, raw: unknown): Promis
     id: newId('inc', now), kind: b.kind, status: 'draft', title: b.title, summary: b.summary ?? null, severity: b.severity, impact: b.impact ?? (maintenance ? 'none' : 'minor'),
     attribution: b.attribution, components: b.components, scope: b.scope, window_start: b.window_start ?? b.planned_start ?? now, window_end: b.window_end ?? null,
     planned_start: b.planned_start ?? null, planned_end: b.planned_end ?? null, detected_at: maintenance ? null : (b.detected_at ?? now), acknowledged_at: maintenance || ctx.actor.type !== 'operator' ? null : now,
-    first_public_update_at: null, mitigated_at: null, resolved_at: null, source: ctx.actor.type === 'system' ? 'detector' : 'operator', detector_key: null, evidence: null,
+    first_public_update_at: null, mitigated_at: null, resolved_at: null, source: origin ? 'detector' : 'operator', detector_key: origin?.key ?? null, evidence: origin?.evidence ?? null,
     loss: b.loss ?? null, created_by: actorId(ctx.actor), created_at: now, updated_at: now,
   };
   checkShape(i);
@@ -178,6 +184,9 @@ export async function declareIncident(ctx: ServiceContext, raw: unknown): Promis
       reach(i, status, now);
       await saveIncident(q, i, false);
       await notifyPublic(q, i, 'incident.created', `incident:${i.id}:update:${u.id}`, now);
+    } else {
+      // The operator is told of a draft; the public is not.
+      await enqueue(q, { topic: 'incident.draft', accountId: null, payload: incidentView(i), key: `incident:${i.id}:draft`, at: now });
     }
     await audit(q, ctx.actor, 'incident.declare', { type: 'incident', id: i.id }, undefined, i, now);
   });
@@ -245,7 +254,7 @@ export async function resolveIncident(ctx: ServiceContext, id: string, raw: unkn
   const b = parseInput(ResolveInput, raw);
   const current = await loadIncident(ctx.db, id);
   const to: PublicStatus = current.kind === 'maintenance' ? 'completed' : 'resolved';
-  if (b.end !== undefined) await patchIncident(ctx, id, { window_end: b.end });
+  if (b.end !== undefined) await patchIncident(ctx, id, { window_end: iso(b.end) });
   const { incident } = await postIncidentUpdate(ctx, id, { status: to, body: b.message ?? DEFAULT_MESSAGE[to]! });
   return incident;
 }

@@ -47,6 +47,9 @@ export const ERRORS = {
   STORAGE_UNAVAILABLE: { status: 503, message: 'Storage is not reachable.' },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
+  // Incidents and reissuance (src/incidents/).
+  REISSUE_NOT_PLATFORM: { status: 409, message: 'Only incidents attributed to the platform are reissued.' },
+  REISSUE_CHANGED: { status: 409, message: 'The affected scope changed since the preview that was reviewed; review it again.' },
   // Abnormal-billing detection (src/detection/).
   DISPUTE_WINDOW_CLOSED: { status: 409, message: 'These requests are too old to dispute.' },
   // The web console (src/console/).
@@ -67,6 +70,8 @@ export const ERRORS = {
   STATUS_GROUP_NOT_FOUND: { status: 404, message: 'No such status group.' },
   STATUS_GROUP_NOT_EMPTY: { status: 409, message: 'The status group still has components.' },
   STATUS_SUBSCRIBER_NOT_FOUND: { status: 404, message: 'No such status subscription.' },
+  // Reliability (docs/reliability.md)
+  OVERLOADED: { status: 503, message: 'The gateway is overloaded; nothing was sent upstream. Retry after the time in retry-after.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -78,6 +78,8 @@ export interface Notice {
   accountId?: string | null;
   /** Exactly this endpoint (a status-page subscriber, a test), whatever its topics. */
   endpointId?: string;
+  /** With `accountId`: false sends to the account's endpoints only (the operator is told another way). */
+  operator?: boolean;
   /** The event's data (JSON; bigints as strings). */
   payload: unknown;
   /**
@@ -115,7 +117,9 @@ export async function enqueue(q: Queryable, n: Notice): Promise<number> {
     ? await q.all('SELECT id, topics FROM webhook_endpoints WHERE id = ? AND enabled = 1', [n.endpointId])
     : accountId === null
       ? await q.all('SELECT id, topics FROM webhook_endpoints WHERE account_id IS NULL AND enabled = 1')
-      : await q.all('SELECT id, topics FROM webhook_endpoints WHERE (account_id = ? OR account_id IS NULL) AND enabled = 1', [accountId]);
+      : n.operator === false
+        ? await q.all('SELECT id, topics FROM webhook_endpoints WHERE account_id = ? AND enabled = 1', [accountId])
+        : await q.all('SELECT id, topics FROM webhook_endpoints WHERE (account_id = ? OR account_id IS NULL) AND enabled = 1', [accountId]);
   // The event id is derived from the key, so that the same event has the same id everywhere.
   const eventId = `evt_${sha256Hex(`event:${n.key}`).slice(0, 26)}`;
   const envelope: EventEnvelope = { id: eventId, topic: n.topic, created_at: iso(at)!, account_id: accountId, data: n.payload };

@@ -101,6 +101,8 @@ export interface StreamFacts extends ResponseFacts {
   complete: boolean;
   /** Events whose data is not a JSON object (a corrupt stream). */
   malformed: number;
+  /** A running usage total reported lower than an earlier one (kept on the row for detection). */
+  usageRegressed?: boolean;
 }
 
 export interface StreamReader {

@@ -33,6 +33,8 @@ const REFUSALS: Partial<Record<ErrorCode, Outcome>> = {
   SHUTTING_DOWN: 'platform_error',
   CLUSTER_UNAVAILABLE: 'platform_error',
   INTERNAL: 'platform_error',
+  // Load shed: the platform's capacity, never billed, counts against availability.
+  OVERLOADED: 'platform_error',
 };
 
 /** Every other error that refuses a request early is the client's (invalid body, unknown model, too large). */

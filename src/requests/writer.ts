@@ -2,7 +2,7 @@ import { newId } from '../kernel/ids.ts';
 import { postUsage, type UsagePosted } from '../billing/journal.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { insertMany } from '../storage/batch.ts';
-import type { Queryable } from '../storage/port.ts';
+import { StorageUnavailable, type Queryable } from '../storage/port.ts';
 import { spendPeriods } from '../gateway/limits.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
 import { addRollups } from './rollups.ts';
@@ -215,6 +215,8 @@ export class LogWriter {
       landed.rows += batch.length;
       return;
     } catch (err) {
+      // Storage itself is failing: halves would fail alike; the whole batch is retried later.
+      if (err instanceof StorageUnavailable) throw err;
       if (batch.length > 1) {
         const mid = batch.length >> 1;
         await this.writeApart(batch.slice(0, mid), landed);

@@ -7,6 +7,8 @@
 // - sums are written `CAST(SUM(x) AS BIGINT)` so both engines return an integer;
 // - `db.forUpdate` is ` FOR UPDATE` on PostgreSQL and empty on SQLite (which locks the database).
 
+import { AppError } from '../kernel/errors.ts';
+
 export type SqlValue = string | number | bigint | null | Uint8Array;
 export type Row = Record<string, unknown>;
 
@@ -30,6 +32,18 @@ export interface Db extends Queryable {
   /** Notices between processes sharing this database (PostgreSQL NOTIFY/LISTEN; absent on SQLite). */
   notify?(channel: string, payload: string): Promise<void>;
   listen?(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+}
+
+/**
+ * Storage cannot be reached or cannot write (PostgreSQL down or restarting, a read-only or full
+ * disk under SQLite): the request fails as `503 STORAGE_UNAVAILABLE` (`platform_error`), never as
+ * a 500. The driver's own error is kept as `cause`, for the process log; clients see only the code.
+ */
+export class StorageUnavailable extends AppError {
+  constructor(cause: unknown) {
+    super('STORAGE_UNAVAILABLE', 'Storage is not reachable; nothing was charged. Retry shortly.');
+    this.cause = cause;
+  }
 }
 
 export class UniqueViolation extends Error {

@@ -8,6 +8,7 @@ import { createAccount, getBalance } from '../../src/accounts/accounts.ts';
 import { amendContract, createContract } from '../../src/contracts/contracts.ts';
 import { closePeriod, correctPeriod } from '../../src/contracts/close.ts';
 import { fileClaim } from '../../src/contracts/claims.ts';
+import { closeDuePeriods } from '../../src/contracts/jobs.ts';
 import { contractReport } from '../../src/contracts/service.ts';
 import { rebuildRollups } from '../../src/requests/rollups.ts';
 import { verifyLedger } from '../../src/billing/verify.ts';
@@ -153,6 +154,23 @@ for (const engine of engines()) {
       const shown = (await contractReport(t.op, c.id, { period: '2026-02' }, none)).view as any;
       assert.deepEqual(shown.corrections.map((x: any) => x.amount), ['2.50', '-1.25']);
       assert.deepEqual(await ledgerProblems(), []);
+    });
+
+    test('the schedule closes each contract\'s ended months once, an hour after they end, and waits for claims', async () => {
+      const auto = await setup({ term: { start: '2026-01-15T00:00:00Z' } });
+      const claimed = await setup({ term: { start: '2026-01-15T00:00:00Z' }, claims: { required: true, deadline_days: 10 } });
+      t.clock.t = T('2026-03-01T00:30:00Z');
+      const early = await closeDuePeriods(t.rt);
+      assert.deepEqual(early.filter((x) => x.contract === auto.c.id).map((x) => x.period), ['2026-01']);
+      t.clock.t = T('2026-03-01T01:00:00Z');
+      const due = await closeDuePeriods(t.rt);
+      assert.deepEqual(due.filter((x) => x.contract === auto.c.id).map((x) => x.period), ['2026-02']);
+      assert.equal(due.filter((x) => x.contract === claimed.c.id).length, 0, 'waits for a claim');
+      assert.equal((await getBalance(t.rt, auto.a)).granted, usd('20'));
+      assert.deepEqual((await closeDuePeriods(t.rt)).filter((x) => x.contract === auto.c.id), []);
+      t.clock.t = T('2026-03-12T00:00:00Z');
+      const lapsed = await closeDuePeriods(t.rt);
+      assert.deepEqual(lapsed.filter((x) => x.contract === claimed.c.id).map((x) => [x.period, x.credit]), [['2026-02', null]]);
     });
   });
 }

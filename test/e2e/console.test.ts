@@ -70,6 +70,12 @@ describe('web console in Chromium', { skip }, () => {
     return page;
   }
 
+  /** Controls without an accessible name (a label, aria-label, or a button's text): none is allowed. */
+  const unlabelled = (page: Page) =>
+    page.evaluate<string[]>(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a')]
+      .filter((e) => e.tagName === 'BUTTON' || e.tagName === 'A' ? !(e.textContent.trim() || e.getAttribute('aria-label')) : !(e.labels?.length || e.getAttribute('aria-label')))
+      .map((e) => e.outerHTML.slice(0, 100))`);
+
   const nav = (page: Page, name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
 
   test('a customer signs in, sees the demo traffic, makes a key with a model allow-list, uses it with the openai SDK, sees the request, revokes it', async () => {
@@ -98,6 +104,13 @@ describe('web console in Chromium', { skip }, () => {
     await nav(page, 'Request log');
     await page.getByRole('cell', { name: 'text-embedding-3-small' }).first().waitFor();
     assert.equal(await page.locator('tbody tr').count(), 3);
+    assert.deepEqual(await unlabelled(page), []);
+    // Rows open from the keyboard too.
+    await page.locator('tbody tr').first().focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
 
     await nav(page, 'API keys');
     await page.getByText('Create a key').click();
@@ -108,6 +121,7 @@ describe('web console in Chromium', { skip }, () => {
     assert.match(secret, /^sk-sur-/);
     await page.getByRole('row', { name: /browser key/ }).getByText('gpt-4o-mini').waitFor();
     await shoot(page, 'keys', true);
+    assert.deepEqual(await unlabelled(page), []);
 
     const sdk = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: secret, maxRetries: 0 });
     const answer = await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'from the new key' }] });
@@ -125,6 +139,9 @@ describe('web console in Chromium', { skip }, () => {
     await page.locator('tbody tr').nth(1).click();
     await drawer.getByRole('heading', { name: 'Attempts' }).waitFor();
     await drawer.getByText('The upstream answered and the response was delivered.').waitFor();
+    // The cost breakdown: billable tokens at the price version's rates, and what was charged.
+    await drawer.getByRole('cell', { name: 'input_tokens' }).waitFor();
+    await drawer.getByRole('cell', { name: 'output_tokens' }).waitFor();
     await shoot(page, 'log-detail', true);
     await page.keyboard.press('Escape');
 
@@ -170,6 +187,7 @@ describe('web console in Chromium', { skip }, () => {
     assert.equal(Number(after.paid) * 100 - Number(before.paid) * 100, 123456);
     await page.getByTestId('op-available').getByText(`$${after.available}`).waitFor();
     await shoot(page, 'operator-account');
+    assert.deepEqual(await unlabelled(page), []);
     const topups = await g.admin('GET', `/admin/v1/accounts/${demoAccount}/topups`);
     assert.equal(topups.data.filter((t: { reference: string; contract_number: string }) => t.reference === 'WIRE-2026-001' && t.contract_number === 'CN-42').length, 1);
 
@@ -203,7 +221,7 @@ describe('web console in Chromium', { skip }, () => {
     await page.close();
   });
 
-  test('an operator adds a channel and tests it; declares an incident', async () => {
+  test('an operator adds a channel and tests it; declares an incident; the SLA and status pages load', async () => {
     const page = await signIn(operator, ADMIN_KEY);
     await nav(page, 'Channels');
     await page.getByText('Add a channel').click();
@@ -229,6 +247,13 @@ describe('web console in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Declare', exact: true }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Declare' }).click();
     await page.getByRole('dialog').getByRole('heading', { name: /Elevated errors on gpt-4o-mini/ }).waitFor();
+    await page.keyboard.press('Escape');
+    for (const [link, heading] of [['SLA contracts', 'SLA contracts'], ['Status overrides', 'Status overrides']] as const) {
+      await nav(page, link);
+      await page.getByRole('heading', { name: heading }).waitFor();
+      await page.locator('.table-wrap, .empty').first().waitFor();
+      assert.equal(await page.locator('.error').count(), 0, `${link}: no error`);
+    }
     const incidents = await g.admin('GET', '/admin/v1/incidents');
     assert.equal(incidents.data.filter((i: { title: string; attribution: string }) => i.title === 'Elevated errors on gpt-4o-mini' && i.attribution === 'platform').length, 1);
     await page.close();

@@ -130,6 +130,24 @@ for (const engine of engines()) {
       assert.equal((await b2.call('GET', '/account/v1/keys')).body.error.code, 'AUTH_REQUIRED');
     });
 
+    test('an admin signed in with a password (no key) creates a key within role; the audit names the member', async () => {
+      const c = await g.customer('1.00', {}, { kind: 'enterprise' });
+      const m = await g.admin('POST', `/admin/v1/accounts/${c.accountId}/members`, { email: 'admin@corp.example', role: 'admin' });
+      await g.admin('PUT', `/admin/v1/accounts/${c.accountId}/members/${m.id}/password`, { password: 'admin-password-1' });
+      const b = browser(g.url);
+      assert.equal((await b.call('POST', '/console/api/sign-in', { method: 'password', email: 'admin@corp.example', password: 'admin-password-1' })).status, 200);
+      const k = await b.call('POST', '/account/v1/keys', { name: 'by password', models: ['gpt-4o-mini'], limits: { month: '5.00' } }, { 'x-csrf-token': b.csrf });
+      assert.equal(k.status, 201, k.text);
+      // Limits a customer set are the customer's: they can loosen them again (an operator's they could not).
+      const loosened = await b.call('PATCH', `/account/v1/keys/${k.body.id}`, { limits: { month: '50.00' } }, { 'x-csrf-token': b.csrf });
+      assert.equal(loosened.status, 200, loosened.text);
+      assert.equal(loosened.body.limits.month, '50.00');
+      // An owner's role is beyond an admin's.
+      assert.equal((await b.call('POST', '/account/v1/keys', { name: 'owner key', role: 'owner' }, { 'x-csrf-token': b.csrf })).body.error.code, 'FORBIDDEN');
+      const audit = await g.admin('GET', `/admin/v1/audit?target_id=${k.body.id}`);
+      assert.deepEqual(audit.data.map((e: any) => e.actor), [`member:${m.id}`, `member:${m.id}`]);
+    });
+
     test('failed sign-ins are rate-limited per account, a right password included, with retry-after', async () => {
       const b = browser(g.url);
       await g.admin('POST', '/admin/v1/operators', { email: 'guess@example.com', password: 'the real password' });
@@ -182,3 +200,21 @@ for (const engine of engines()) {
     });
   });
 }
+
+describe('console API behind a TLS proxy', () => {
+  test('the session cookie is Secure when the request came over HTTPS (X-Forwarded-Proto with SURETY_TRUST_PROXY)', async () => {
+    const g = await startTestGateway({ demo: false, config: { trustProxy: '1' } });
+    try {
+      const c = await g.customer('1.00');
+      const sign = (headers: Record<string, string>) =>
+        fetch(`${g.url}/console/api/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ method: 'key', key: c.key }) });
+      const tls = await sign({ 'x-forwarded-proto': 'https' });
+      assert.equal(tls.status, 200);
+      assert.match(tls.headers.get('set-cookie')!, /; Secure$/);
+      const plain = await sign({});
+      assert.doesNotMatch(plain.headers.get('set-cookie')!, /Secure/);
+    } finally {
+      await g.close();
+    }
+  });
+});

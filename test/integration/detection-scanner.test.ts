@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createAccount } from '../../src/accounts/accounts.ts';
 import { listCredits } from '../../src/billing/credits.ts';
-import { putModel } from '../../src/catalog/index.ts';
+import { putModel, setGroupMultiplier } from '../../src/catalog/index.ts';
 import { autoCompensate } from '../../src/detection/compensation.ts';
 import { settleModeration, settlementItems } from '../../src/detection/moderation.ts';
 import { enrolledAccounts, setEnrolment } from '../../src/detection/programme.ts';
@@ -55,7 +55,7 @@ for (const engine of engines()) {
 
     test('a scan interrupted after three pages resumes from its checkpoint: every finding once, none twice', async () => {
       await seed(t);
-      const first = await scanWindow(t.rt, 0, t.rt.now(), { checkpoint: 'scanner', pageRows: 400, maxPages: 3 });
+      const first = await scanWindow(t.rt, 0, t.rt.now(), { checkpoint: 'scanner', pageRows: 10, maxPages: 3 });
       assert.equal(first.pages, 3);
       const cp = await checkpoint(t.rt.db);
       assert.ok(cp && cp.position > BASE && cp.position < BASE + ROWS * 10, 'the checkpoint is in the middle');
@@ -64,7 +64,7 @@ for (const engine of engines()) {
       // A restart: a new runtime on the same storage, resuming from the checkpoint (less the overlap).
       const again = await createRuntime(testConfig(), { db: t.rt.db });
       again.now = t.clock.now;
-      const rest = await scanIncremental(again, { pageRows: 400 });
+      const rest = await scanIncremental(again, { pageRows: 10 });
       assert.ok(rest.rows > 0);
       assert.equal(await count(t), ROWS / 50);
       assert.equal(await count(t, "SELECT COUNT(*) AS n FROM findings WHERE rule = 'billed_on_failure' AND amount = 11400"), ROWS / 50);
@@ -74,6 +74,61 @@ for (const engine of engines()) {
       assert.equal(full.findings, ROWS / 50);
       assert.equal(full.created, 0);
       assert.equal(await count(t), ROWS / 50);
+    });
+
+    test('the SQL prefilter keeps every row a rule flags: the same findings with and without it', async () => {
+      const p = await createTestRuntime(engine);
+      try {
+        p.clock.t = BASE + 86_400_000;
+        await putModel(p.op, 'tok', { provider: 'openai', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60', per_request: '0.000001' }, default_max_output_tokens: 800 });
+        await putModel(p.op, 'img', { provider: 'openai', kind: 'images', price: { per_image: { default: '0.04', '1024x1024/high': '0.167' } } });
+        await putModel(p.op, 'nb', { provider: 'gemini', kind: 'images', price: { per_image: { default: '0.09' } } });
+        await setGroupMultiplier(p.op, 'vip', { multiplier: '0.9' });
+        await setGroupMultiplier(p.op, 'odd', { multiplier: '1.123457' });
+        const plain = await createAccount(p.op, { name: 'plain' });
+        const vip = await createAccount(p.op, { name: 'vip', group: 'vip' });
+        const odd = await createAccount(p.op, { name: 'odd', group: 'odd' });
+        const accts = [plain.id, vip.id, odd.id];
+        const u = (i: number, o: number, extra = {}) => ({ input_tokens: i, cached_input_tokens: i % 3, cache_write_tokens: 0, output_tokens: o, reasoning_tokens: 0, images: 0, estimated: false, ...extra });
+        const mult = [[1n, 1n], [9n, 10n], [1123457n, 1000000n]] as const;
+        const price = (i: number, o: number, a: number) => {
+          const n = BigInt(i) * 150_000_000n + BigInt(i % 3) * 75_000_000n + BigInt(o) * 600_000_000n + 1_000n * 1_000_000n;
+          const [m, d] = mult[a]!;
+          return (2n * n * m + 1_000_000n * d) / (2n * 1_000_000n * d);
+        };
+        const rows = [];
+        for (let k = 0; k < 400; k++) {
+          const a = k % 3;
+          const started = BASE + k * 7;
+          const i = 10 + ((k * 37) % 900);
+          const o = 5 + ((k * 11) % 700);
+          const base = { account_id: accts[a]!, started_at: started, first_byte_at: started + 2, ended_at: started + 5, duration_ms: 5, hold_amount: 10_000_000_000n };
+          const exact = price(i, o, a);
+          const kind = k % 10;
+          if (kind < 5) rows.push(fakeRow({ ...base, model: 'tok', usage_billable: u(i, o), amount: exact + (k % 40 === 0 ? 1n : 0n) }));
+          else if (kind === 5) rows.push(fakeRow({ ...base, model: 'img', endpoint: 'images.generations', usage_billable: u(0, 0, { images: 1, image_size: '1024x1024', image_quality: k % 20 === 5 ? 'high' : 'low' }), amount: k % 20 === 5 ? 167_000_000n : 40_000_000n + (k % 30 === 5 ? 1n : 0n), delivered: { images: k % 60 === 5 ? 0 : 1 } }));
+          else if (kind === 6) rows.push(fakeRow({ ...base, model: 'nb', endpoint: 'generateContent', usage_billable: u(0, 0, { images: 1 }), amount: 90_000_000n, duration_ms: k % 40 === 6 ? 301_000 : 100_000, delivered: { images: 1 } }));
+          else if (kind === 7) rows.push(fakeRow({ ...base, model: 'tok', usage_billable: u(2_000_000, o), amount: price(2_000_000, o, a) + (k % 20 === 7 ? 5n : 0n) }));
+          else if (kind === 8) rows.push(fakeRow({ ...base, model: 'tok', usage_billable: u(i, o), amount: exact, outcome: k % 20 === 8 ? 'upstream_timeout' : 'ok', client_ref: k % 30 === 8 ? 'same-ref' : null, delivered: { images: 0, text_chars: k % 50 === 8 ? 0 : 10, usage_regressed: k % 70 === 8 } }));
+          else rows.push(fakeRow({ ...base, model: 'tok', usage_billable: u(i, 900), amount: price(i, 900, a), price_version: k % 20 === 9 ? 7 : 1 }));
+        }
+        rows.push({ ...rows[0]!, id: `${rows[0]!.id}z` });
+        await insertRows(p.rt.db, rows);
+        const seen = async () => (await p.rt.db.all('SELECT id, rule, amount FROM findings ORDER BY id')).map((r) => `${r.id} ${r.rule} ${r.amount}`);
+        const slow = await scanWindow(p.rt, 0, p.rt.now(), { prefilter: false });
+        const without = await seen();
+        await p.rt.db.run('DELETE FROM findings');
+        const fast = await scanWindow(p.rt, 0, p.rt.now());
+        assert.deepEqual(await seen(), without);
+        assert.ok(without.length > 40, `a good mix of findings (${without.length})`);
+        assert.equal(fast.rows, slow.rows);
+        assert.ok(fast.judged < slow.judged * 0.7, `the prefilter passed ${fast.judged} of ${slow.judged} rows to the rules`);
+        for (const rule of ['billed_on_failure', 'billed_after_timeout', 'billed_nothing_delivered', 'double_charge', 'off_price', 'implausible_usage']) {
+          assert.ok(without.some((f) => f.includes(` ${rule} `)), `${rule} among them`);
+        }
+      } finally {
+        await p.close();
+      }
     });
 
     test('moderation reimbursement settled twice pays once, itemised per refusal, above the spend threshold only', async () => {

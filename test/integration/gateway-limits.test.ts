@@ -181,6 +181,7 @@ describe('limits and key rules', () => {
     const third = await call(g.url, 'openai', c.key, 'third [[sim:latency=500]]');
     assert.equal(g.s.gateway.gateway.requestsInFlight, 2, 'refused while the first two still wait on the upstream');
     expectProviderError(third, 'openai', 429, 'CONCURRENCY_LIMITED', 'rate_limit_error');
+    assert.equal(third.headers.get('retry-after'), '1', 'a 429 says when to retry');
     const done = await Promise.all(slow);
     assert.deepEqual(done.map((r) => r.status), [200, 200]);
     await refusedRow(third, 'rate_limited', c);
@@ -282,8 +283,8 @@ describe('limits and key rules', () => {
     assert.equal(l.model, 'gpt-9-imaginary');
     expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'claude-imaginary' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
     expectProviderError(await call(g.url, 'gemini', c.key, 'hi', { model: 'gemini-imaginary' }), 'gemini', 404, 'UNKNOWN_MODEL', 'NOT_FOUND');
-    // A model of another provider through the wrong API is not silently translated.
-    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'gpt-4o-mini' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
+    // Chat models of another provider are translated (translate-*.test.ts); a model no translation reaches is not.
+    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'text-embedding-3-small' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
   });
 
   test('other refusals keep stable codes in every shape: no key, bad key, bad JSON, wrong content type', async () => {

@@ -74,4 +74,18 @@ export const ZH: Record<string, string> = {
   Declare: '宣布', 'Declare an incident': '宣布事故', Title: '标题', Severity: '严重程度', Impact: '影响', Attribution: '责任归属', 'First public update': '首条公开更新',
   'No incidents.': '没有事故。', Ended: '结束时间', Incident: '事故', Window: '时间窗口', 'Minutes to resolve': '解决用时（分钟）', Timeline: '时间线', Visibility: '可见性',
   Message: '消息', 'New status': '新状态', 'Post update': '发布更新',
+  'Set password': '设置密码', 'New password for {email} (at least 10 characters). Their other sessions end.': '{email} 的新密码（至少 10 个字符）。其其他会话将结束。',
+  Edit: '编辑', 'Edit {name}': '编辑 {name}', Weight: '权重', 'New upstream key': '新的上游密钥', 'Leave empty to keep the stored keys.': '留空则保留已存储的密钥。',
+  'Why is this charge wrong?': '为什么这笔扣费有误？', 'Dispute this charge': '申诉这笔扣费', 'Disputed: see Abnormal charges.': '已申诉：请查看“异常扣费”。',
+  // SLA contracts and the status page.
+  'Your account has no SLA contract.': '您的账户没有 SLA 合同。', 'This month': '本月', availability: '可用性', target: '目标', Report: '报告', 'Closed periods': '已结算周期',
+  'No closed period yet.': '尚无已结算周期。', Period: '周期', 'Credit before cap': '封顶前赔付', Credit: '赔付', Closed: '结算时间', 'The contract is not valid JSON.': '合同不是有效的 JSON。',
+  'Sign a contract': '签订合同', 'The contract as JSON (account_id, name, terms), as the API takes it; see the README.': '以 JSON 填写合同（account_id、name、terms），格式同 API；见 README。',
+  'Contract (JSON)': '合同（JSON）', Sign: '签订', 'No contracts yet.': '还没有合同。',
+  'Close {period} of “{name}”? Its capped credit is posted once and the customer is told.': '结算“{name}”的 {period}？封顶后的赔付将只发放一次并通知客户。',
+  'Close period': '结算周期', Terms: '条款', 'A note for the override of {name} (optional)': '{name} 覆盖状态的说明（可选）',
+  'Show {name} as {status} on the public status page until cleared?': '在公开状态页上将 {name} 显示为 {status}，直到清除？', Override: '覆盖',
+  'Open the public status page': '打开公开状态页', 'No components yet.': '还没有组件。', Measured: '实测', 'Override {name}': '覆盖 {name}', 'Override…': '覆盖…', Clear: '清除',
+  'Cost breakdown': '费用明细', 'Nothing priced (not billed, or no usage).': '没有计价项（未计费或无用量）。', Component: '项目', Quantity: '数量', Rate: '单价',
+  'per 1M': '每百万', 'per image': '每张图', 'per request': '每次请求', Subtotal: '小计',
 };

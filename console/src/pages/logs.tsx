@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import { OUTCOMES, OUTCOME_NAMES, type Outcome } from '../../../src/requests/outcomes.ts';
-import { Drawer, Field, Json, Load, Money, Pager, Status, Table, Time, useGet, useT } from '../ui.tsx';
-import { qs } from '../lib/format.ts';
+import { api } from '../api.ts';
+import { Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, useAction, useGet, useT } from '../ui.tsx';
+import { money, qs } from '../lib/format.ts';
 import { RangePicker, boundsOf } from './usage.tsx';
 import type { Range } from '../lib/format.ts';
 
@@ -62,14 +63,23 @@ export function Logs({ base = '/account/v1', operator = false, accountId }: { ba
           </>
         )}
       </Load>
-      {open ? <LogDetail row={open} onClose={() => setOpen(null)} /> : null}
+      {open ? <LogDetail row={open} base={base} onClose={() => setOpen(null)} customer={!operator} /> : null}
     </section>
   );
 }
 
-export function LogDetail({ row, onClose }: { row: any; onClose: () => void }) {
+export function LogDetail({ row, base, onClose, customer = false }: { row: any; base: string; onClose: () => void; customer?: boolean }) {
   const t = useT();
+  const cost = useGet(`${base}/logs/${encodeURIComponent(row.id)}/cost`);
   const meaning = OUTCOMES[row.outcome as Outcome];
+  const [disputed, setDisputed] = useState<string | null>(null);
+  // A customer who thinks a charge is wrong disputes it: the detection rules run on it at once.
+  const dispute = useAction(async () => {
+    const reason = prompt(t('Why is this charge wrong?'));
+    if (!reason) return;
+    const d = await api('POST', '/account/v1/disputes', { request_ids: [row.id], reason });
+    setDisputed(d.status ?? 'open');
+  });
   return (
     <Drawer title={t('Request {id}', { id: row.id })} onClose={onClose}>
       <dl class="kv">
@@ -86,6 +96,20 @@ export function LogDetail({ row, onClose }: { row: any; onClose: () => void }) {
           <Money v={row.amount} /> <span class="muted">({t('held before the call')}: <Money v={row.hold} />; {t('price version')} {row.price_version ?? '—'}{row.usage_estimated ? `; ${t('usage estimated')}` : ''})</span>
         </dd>
       </dl>
+      <h3>{t('Cost breakdown')}</h3>
+      <Load r={cost}>
+        {(c: any) => (
+          <>
+            <Table rows={c.lines} rowKey={(l: any) => l.component} empty={t('Nothing priced (not billed, or no usage).')} columns={[
+              { key: 'component', label: t('Component') },
+              { key: 'quantity', label: t('Quantity'), num: true },
+              { key: 'rate', label: t('Rate'), num: true, render: (l: any) => <span>{money(l.rate)} <span class="muted small">{l.unit === 'per_mtok' ? t('per 1M') : l.unit === 'per_image' ? t('per image') : t('per request')}</span></span> },
+              { key: 'amount', label: t('Amount'), num: true, render: (l: any) => money(l.amount) },
+            ]} />
+            <p class="num">{t('Subtotal')} {money(c.subtotal)} · {t('Charged')} <strong><Money v={c.charged} /></strong></p>
+          </>
+        )}
+      </Load>
       <h3>{t('Attempts')}</h3>
       <Table
         rows={(row.attempts ?? []).map((a: any, i: number) => ({ ...a, n: i + 1 }))}
@@ -105,6 +129,13 @@ export function LogDetail({ row, onClose }: { row: any; onClose: () => void }) {
       <h3>{t('Raw usage (as the upstream reported it)')}</h3>
       <Json v={row.usage_raw} />
       {row.delivered ? (<><h3>{t('Delivered')}</h3><Json v={row.delivered} /></>) : null}
+      {customer && row.amount !== '0.00' && !/^0(\.0+)?$/.test(row.amount) ? (
+        <div class="row">
+          <button type="button" class="ghost" onClick={() => dispute.run()} disabled={dispute.busy || disputed !== null}>{t('Dispute this charge')}</button>
+          {disputed ? <span class="muted">{t('Disputed: see Abnormal charges.')}</span> : null}
+        </div>
+      ) : null}
+      <ErrorBox error={dispute.error} />
     </Drawer>
   );
 }

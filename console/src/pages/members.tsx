@@ -31,7 +31,13 @@ export function Members({ base = '/account/v1' }: { base?: string }) {
     const inv = await api('POST', `${base}/members/${m.id}/invitations`);
     setLink(`${location.origin}${inv.path}`);
   });
-  const error = add.error ?? change.error ?? remove.error ?? invite.error;
+  const setPassword = useAction(async (m: any) => {
+    const password = prompt(t('New password for {email} (at least 10 characters). Their other sessions end.', { email: m.email }));
+    if (!password) return;
+    await api('PUT', `${base}/members/${m.id}/password`, { password });
+    setLink(null);
+  });
+  const error = add.error ?? change.error ?? remove.error ?? invite.error ?? setPassword.error;
   return (
     <section>
       <h1>{t('Members')}</h1>
@@ -72,6 +78,7 @@ export function Members({ base = '/account/v1' }: { base?: string }) {
                 key: 'actions', label: t('Actions'), render: (m: any) => admin ? (
                   <span class="row">
                     <button type="button" class="ghost small" onClick={() => invite.run(m)}>{t('Invitation link')}</button>
+                    <button type="button" class="ghost small" onClick={() => setPassword.run(m)}>{t('Set password')}</button>
                     <button type="button" class="danger small" onClick={() => remove.run(m)}>{t('Remove')}</button>
                   </span>
                 ) : null,

@@ -101,6 +101,7 @@ export function Channels() {
   const r = useGet<{ data: any[] }>('/admin/v1/channels');
   const [f, setF] = useState({ name: '', provider: 'openai', base_url: '', key: '', models: '', priority: '0' });
   const [result, setResult] = useState<any>(null);
+  const [editing, setEditing] = useState<any>(null);
   const create = useAction(async () => {
     await api('POST', '/admin/v1/channels', { name: f.name, provider: f.provider, base_url: f.base_url, keys: [f.key], models: list(f.models), priority: Number(f.priority) });
     setF({ ...f, name: '', key: '' });
@@ -142,13 +143,41 @@ export function Channels() {
           <ChannelHealth rows={d.data} actions={(c: any) => (
             <span class="row">
               <button type="button" class="ghost small" onClick={() => act.run(c, 'test')} aria-label={t('Test {name}', { name: c.name })}>{t('Test')}</button>
+              <button type="button" class="ghost small" onClick={() => setEditing(c)}>{t('Edit')}</button>
               <button type="button" class="ghost small" onClick={() => act.run(c, 'toggle')}>{c.enabled ? t('Disable') : t('Enable')}</button>
               <button type="button" class="danger small" onClick={() => act.run(c, 'delete')}>{t('Delete')}</button>
             </span>
           )} />
         )}
       </Load>
+      {editing ? <ChannelEditor channel={editing} onClose={() => (setEditing(null), r.reload())} /> : null}
     </section>
+  );
+}
+
+/** Edit a channel: fields left as they are keep their value; a new key replaces the stored ones. */
+function ChannelEditor({ channel, onClose }: { channel: any; onClose: () => void }) {
+  const t = useT();
+  const [f, setF] = useState({ base_url: channel.base_url, models: channel.models.join(', '), priority: String(channel.priority), weight: String(channel.weight), key: '' });
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value });
+  const save = useAction(async () => {
+    const body: Record<string, unknown> = { base_url: f.base_url, models: list(f.models), priority: Number(f.priority), weight: Number(f.weight) };
+    if (f.key) body.keys = [f.key];
+    await api('PATCH', `/admin/v1/channels/${channel.id}`, body);
+    onClose();
+  });
+  return (
+    <Drawer title={t('Edit {name}', { name: channel.name })} onClose={onClose}>
+      <form class="grid" onSubmit={(e) => (e.preventDefault(), save.run())}>
+        <Field label={t('Base URL')}><input type="url" required value={f.base_url} onInput={set('base_url')} /></Field>
+        <Field label={t('Models')} hint={t('Comma-separated model ids.')}><input required value={f.models} onInput={set('models')} /></Field>
+        <Field label={t('Priority')}><input type="number" value={f.priority} onInput={set('priority')} /></Field>
+        <Field label={t('Weight')}><input type="number" min={1} value={f.weight} onInput={set('weight')} /></Field>
+        <Field label={t('New upstream key')} hint={t('Leave empty to keep the stored keys.')}><input type="password" autoComplete="off" value={f.key} onInput={set('key')} /></Field>
+        <ErrorBox error={save.error} />
+        <div><button type="submit" class="primary" disabled={save.busy}>{t('Save')}</button></div>
+      </form>
+    </Drawer>
   );
 }
 

@@ -41,7 +41,9 @@ export function Usage({ base = '/account/v1', accountId }: { base?: string; acco
   const params = { ...b, group_by: group, sort: sort.key, order: sort.order, tz_offset_minutes: tzOffsetMinutes(), account_id: accountId };
   const r = useGet(`${base}/usage${qs(params)}`);
   const keys = useGet<{ data: any[] }>(base === '/account/v1' ? '/account/v1/keys' : null);
+  const members = useGet<{ data: any[] }>(base === '/account/v1' && group === 'member' ? '/account/v1/members' : null);
   const keyName = (id: string) => keys.data?.data.find((k) => k.id === id)?.name ?? id;
+  const memberName = (id: string) => members.data?.data.find((m) => m.id === id)?.email ?? id;
   const onSort = (key: string) => setSort((s) => ({ key, order: s.key === key && s.order === 'desc' ? 'asc' : 'desc' }));
   const groups = base === '/admin/v1' ? [...GROUPS, 'account'] : GROUPS;
   return (
@@ -66,7 +68,7 @@ export function Usage({ base = '/account/v1', accountId }: { base?: string; acco
             sort={sort}
             onSort={onSort}
             columns={[
-              { key: 'group', label: t(group), sortable: true, render: (x: any) => (group === 'key' && x.group ? keyName(x.group) : x.group ?? '—') },
+              { key: 'group', label: t(group), sortable: true, render: (x: any) => (x.group === null ? '—' : group === 'key' ? keyName(x.group) : group === 'member' ? memberName(x.group) : x.group) },
               { key: 'requests', label: t('Requests'), sortable: true, num: true, render: (x: any) => count(x.requests, locale) },
               { key: 'ok', label: t('OK'), num: true, render: (x: any) => count(x.ok, locale) },
               { key: 'client_faults', label: t('Client errors'), num: true, render: (x: any) => count(x.client_faults, locale) },

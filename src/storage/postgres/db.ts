@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { UniqueViolation, type Db, type Queryable, type Row, type SqlValue } from '../port.ts';
+import { StorageUnavailable, UniqueViolation, type Db, type Queryable, type Row, type SqlValue } from '../port.ts';
 
 // Every integer column is BIGINT in our schema: read int8 as bigint (the port's convention).
 const types = {
@@ -21,10 +21,40 @@ function toPg(sql: string): string {
   return out;
 }
 
+// The server is down, restarting, refusing connections or dropped ours: storage is unavailable.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);
+const UNAVAILABLE_TEXT = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|the database system is (starting up|shutting down)/i;
+
 function mapError(e: unknown): never {
   const err = e as { code?: string; message?: string };
   if (err.code === '23505') throw new UniqueViolation(err.message ?? 'unique violation');
+  if ((err.code && UNAVAILABLE_CODES.has(err.code)) || UNAVAILABLE_TEXT.test(err.message ?? '')) throw new StorageUnavailable(e);
   throw e;
+}
+
+/** Swallows a checked-out connection's 'error' event (its queries fail with the error anyway). */
+const ignoreError = () => {};
+
+/**
+ * A pooled connection for a transaction or a cursor; a refused connection is storage unavailable.
+ * While checked out, a pg client has no 'error' listener of the pool's: the server going away
+ * mid-transaction would emit an unhandled 'error' and kill the process. Ours is removed on release
+ * (`release`), and the pool drops a connection that died.
+ */
+async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (e) {
+    return mapError(e);
+  }
+  client.on('error', ignoreError);
+  return client;
+}
+
+function release(client: pg.PoolClient): void {
+  client.off('error', ignoreError);
+  client.release();
 }
 
 class PgQueryable implements Queryable {
@@ -74,11 +104,11 @@ export class PostgresDb extends PgQueryable implements Db {
 
   async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const client = await this.pool.connect();
+      const client = await connect(this.pool);
       try {
-        await client.query('BEGIN');
+        await client.query('BEGIN').catch(mapError);
         const out = await fn(new PgQueryable(client));
-        await client.query('COMMIT');
+        await client.query('COMMIT').catch(mapError);
         return out;
       } catch (e) {
         await client.query('ROLLBACK').catch(() => {});
@@ -86,14 +116,14 @@ export class PostgresDb extends PgQueryable implements Db {
         if (code && RETRYABLE.has(code) && attempt < 5) continue;
         throw e;
       } finally {
-        client.release();
+        release(client);
       }
     }
   }
 
   async *stream<T = Row>(sql: string, params: readonly SqlValue[] = [], batchSize = 1000): AsyncIterable<T> {
     // A server-side cursor inside a read-only transaction: constant memory however large the export.
-    const client = await this.pool.connect();
+    const client = await connect(this.pool);
     try {
       await client.query('BEGIN READ ONLY');
       await client.query({ text: `DECLARE surety_export NO SCROLL CURSOR FOR ${toPg(sql)}`, values: params as unknown[] });
@@ -107,7 +137,7 @@ export class PostgresDb extends PgQueryable implements Db {
       await client.query('ROLLBACK').catch(() => {});
       throw e;
     } finally {
-      client.release();
+      release(client);
     }
   }
 

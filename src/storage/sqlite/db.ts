@@ -1,7 +1,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { UniqueViolation, type Db, type Queryable, type Row, type SqlValue } from '../port.ts';
+import { StorageUnavailable, UniqueViolation, type Db, type Queryable, type Row, type SqlValue } from '../port.ts';
 
 /**
  * SQLite adapter over node:sqlite. node:sqlite is synchronous, so a transaction cannot interleave
@@ -90,13 +90,25 @@ export class SqliteDb implements Db {
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       this.inTx = true;
-      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        wrap(() => this.db.exec('BEGIN IMMEDIATE'));
+      } catch (e) {
+        this.inTx = false;
+        throw e;
+      }
       try {
         const out = await fn(this.txq);
-        this.db.exec('COMMIT');
+        wrap(() => this.db.exec('COMMIT'));
         return out;
       } catch (e) {
-        this.db.exec('ROLLBACK');
+        // A failed COMMIT may already have rolled back; the first error is the one that matters.
+        if (this.db.isTransaction) {
+          try {
+            this.db.exec('ROLLBACK');
+          } catch {
+            // storage is failing: the transaction is gone either way
+          }
+        }
         throw e;
       } finally {
         this.inTx = false;
@@ -132,6 +144,10 @@ export class SqliteDb implements Db {
   }
 }
 
+// SQLITE_BUSY (locked past busy_timeout), SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN:
+// the file cannot be written (a read-only or full disk, another process holding the lock).
+const UNAVAILABLE = new Set([5, 8, 10, 13, 14]);
+
 function wrap<T>(fn: () => T): T {
   try {
     return fn();
@@ -140,6 +156,7 @@ function wrap<T>(fn: () => T): T {
     if (err.errcode === 2067 || err.errcode === 1555 || /UNIQUE constraint failed/.test(err.message ?? '')) {
       throw new UniqueViolation(err.message ?? 'unique violation');
     }
+    if (err.errcode !== undefined && UNAVAILABLE.has(err.errcode & 0xff)) throw new StorageUnavailable(e);
     throw e;
   }
 }

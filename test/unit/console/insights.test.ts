@@ -32,3 +32,24 @@ test('the usage export dataset and its columns are documented in docs/export.md'
   assert.ok(doc.includes(`### \`${USAGE_DATASET.name}\`, version ${USAGE_DATASET.version}`));
   for (const c of USAGE_DATASET.columns) assert.ok(doc.includes(`\`${c}\``), `column ${c}`);
 });
+
+test('cost breakdown: each component × its rate, exact before rounding; fallbacks as priceUsage bills them', async () => {
+  const { costLines, exactUsd } = await import('../../../src/console/cost.ts');
+  const { compilePrice } = await import('../../../src/catalog/index.ts');
+  const { priceUsage } = await import('../../../src/billing/pricing.ts');
+  const price = compilePrice({ input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' });
+  const usage = { input_tokens: 7, cached_input_tokens: 3, cache_write_tokens: 2, output_tokens: 16, images: 0 };
+  const { lines, subtotal } = costLines(price, usage);
+  assert.deepEqual(lines.map((l) => [l.component, l.quantity, l.rate, l.amount]), [
+    ['input_tokens', 7, '0.15', '0.00000105'],
+    ['cached_input_tokens', 3, '0.075', '0.000000225'],
+    // No cache-write rate: billed at the input rate, never free.
+    ['cache_write_tokens', 2, '0.15', '0.0000003'],
+    ['output_tokens', 16, '0.60', '0.0000096'],
+  ]);
+  assert.equal(exactUsd(subtotal), '0.000011175');
+  // The same sum priceUsage charges (11,175 nano-USD; it rounds once, here nothing to round).
+  assert.equal(priceUsage(price, { ...usage, reasoning_tokens: 0, estimated: false }), 11_175n);
+  assert.equal(exactUsd(0n), '0.00');
+  assert.equal(exactUsd(5n * 1_000_000_000n * 1_000_000n), '5.00');
+});

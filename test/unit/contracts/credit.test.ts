@@ -109,7 +109,7 @@ describe('SLA credit rules', () => {
     const c = compileTerms(parseTerms({ ...base, credit_tiers: tiers, cap: { percent: '20', amount: '3000.00' } }));
     const minutes = 30 * 1440;
     const m: MinuteCounts = {
-      from: Date.UTC(2026, 10, 1), minutes, good: new Uint32Array(minutes), failed: new Uint32Array(minutes),
+      from: Date.UTC(2026, 10, 1), minutes, bucket: 1, buckets: minutes, good: new Uint32Array(minutes), failed: new Uint32Array(minutes),
       excluded: Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, new Uint32Array(minutes)])) as MinuteCounts['excluded'],
       spend: new BigInt64Array(minutes), maintenance: new Uint8Array(minutes), byOutcome: {},
     };

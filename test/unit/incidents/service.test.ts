@@ -79,10 +79,10 @@ for (const engine of engines()) {
 
     test('drafts: not published, not notified, until an operator posts a public update; editing acknowledges', async () => {
       const sys = { ...t.op, actor: { type: 'system' as const, id: 'detector' } };
-      const d = await declareIncident(sys, { title: 'Draft: platform errors', draft: true });
+      const d = await declareIncident(sys, { title: 'Draft: platform errors', draft: true }, { key: 'platform:test', evidence: { rate: 0.5 } });
       assert.deepEqual([d.status, d.source, d.acknowledged_at, d.first_public_update_at], ['draft', 'detector', null, null]);
       assert.ok(!(await publishedIncidents(t.rt.db, 0)).some((x) => x.incident.id === d.id));
-      assert.deepEqual(await notices(d.id), []);
+      assert.deepEqual(await notices(d.id), ['incident.draft'], 'the operator is told of the draft, nobody else');
       t.clock.advance(5 * 60_000);
       const p = await patchIncident(t.op, d.id, { severity: 'sev2' });
       assert.equal(p.incident.acknowledged_at, t.clock.now());
@@ -90,7 +90,7 @@ for (const engine of engines()) {
       const { incident } = await postIncidentUpdate(t.op, d.id, { body: 'We are looking into errors on chat.' });
       assert.deepEqual([incident.status, incident.first_public_update_at], ['investigating', t.clock.now()]);
       assert.ok((await publishedIncidents(t.rt.db, 0)).some((x) => x.incident.id === d.id));
-      assert.deepEqual(await notices(d.id), ['incident.created']);
+      assert.deepEqual(await notices(d.id), ['incident.draft', 'incident.created']);
       await rejectsWith(declareIncident(t.op, { title: 'x', draft: true, message: 'hello' }), 'VALIDATION', 'draft');
     });
 

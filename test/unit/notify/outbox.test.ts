@@ -77,6 +77,8 @@ for (const engine of engines()) {
       assert.equal(await t.rt.db.tx((q) => enqueue(q, { topic: 'credit.reissued', accountId: a, payload: { amount: '1.00' }, key })), 0, 'same key: nothing new');
       assert.equal(await t.rt.db.tx((q) => enqueue(q, { topic: 'incident.updated', accountId: a, payload: {}, key: idem() })), 1, "A's endpoint takes credit.* only");
       assert.equal(await t.rt.db.tx((q) => enqueue(q, { topic: 'status.changed', accountId: null, payload: {}, key: idem() })), 0, 'nobody listens');
+      const onlyA = await t.rt.db.tx((q) => enqueue(q, { topic: 'credit.reissued', accountId: a, operator: false, payload: {}, key: idem() }));
+      assert.equal(onlyA, 1, "operator: false — the account's endpoint only");
       await assert.rejects(
         t.rt.db.tx(async (q) => {
           await enqueue(q, { topic: 'credit.reissued', accountId: b, payload: {}, key: idem() });
@@ -85,7 +87,7 @@ for (const engine of engines()) {
         /the action failed/,
       );
       const rows = await t.rt.db.all("SELECT endpoint_id, topic, event_id FROM outbox WHERE status = 'pending' ORDER BY id");
-      assert.deepEqual(rows.map((r) => `${r.endpoint_id}:${r.topic}`), [`${ea.id}:credit.reissued`, `${eo.id}:credit.reissued`, `${eo.id}:incident.updated`]);
+      assert.deepEqual(rows.map((r) => `${r.endpoint_id}:${r.topic}`), [`${ea.id}:credit.reissued`, `${eo.id}:credit.reissued`, `${eo.id}:incident.updated`, `${ea.id}:credit.reissued`]);
       assert.equal(rows[0]!.event_id, rows[1]!.event_id, 'one event id for every endpoint');
       assert.equal(eb.account_id, b);
       // A customer sees only its own account's deliveries.
