@@ -247,6 +247,9 @@ describe('web console in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Declare', exact: true }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Declare' }).click();
     await page.getByRole('dialog').getByRole('heading', { name: /Elevated errors on gpt-4o-mini/ }).waitFor();
+    await page.getByRole('button', { name: 'Preview affected requests and credits' }).click();
+    await page.getByRole('dialog').getByText('To credit').first().waitFor();
+    assert.equal(await page.getByRole('dialog').locator('.error').count(), 0);
     await page.keyboard.press('Escape');
     for (const [link, heading] of [['SLA contracts', 'SLA contracts'], ['Status overrides', 'Status overrides']] as const) {
       await nav(page, link);
