@@ -154,6 +154,7 @@ describe('web console in Chromium', { skip }, () => {
     // Chinese, dark: chosen in the header, kept for the next visit.
     await page.getByLabel('Language').selectOption('zh');
     await page.getByLabel('主题').selectOption('dark');
+    await page.waitForFunction("document.documentElement.getAttribute('data-theme') === 'dark' && localStorage.getItem('surety.theme') === 'dark'");
     await page.goto(`${g.url}/console/overview`);
     await page.getByRole('heading', { name: '概览' }).waitFor();
     await page.locator('.chart canvas').first().waitFor();
