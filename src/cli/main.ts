@@ -19,6 +19,7 @@ import { commands as ledger } from './ledger.ts';
 import { commands as members } from './members.ts';
 import { commands as migrate } from './migrate.ts';
 import { commands as refunds } from './refunds.ts';
+import { commands as secretKey } from './secret-key.ts';
 import { commands as start } from './start.ts';
 import { commands as topups } from './topups.ts';
 
@@ -56,6 +57,7 @@ export const COMMANDS: Command[] = [
   ...holds,
   ...audit,
   ...adminKey,
+  ...secretKey,
 ];
 
 const HELP_OPTION: OptionSpec = { type: 'boolean', short: 'h', help: 'show this help' };
