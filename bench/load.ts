@@ -9,7 +9,9 @@ const seconds = Number(secStr);
 const stream = streamStr === '1';
 const origin = new URL(url!).origin;
 const pool = new Pool(origin, { connections: c, pipelining: 1, keepAliveTimeout: 30_000 });
-const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+// A body of "-" is a GET (the status page), asked for as a browser asks: gzip accepted.
+const get = body === '-';
+const headers: Record<string, string> = get ? { 'accept-encoding': 'gzip' } : { 'content-type': 'application/json', authorization: `Bearer ${key}` };
 const lat: number[] = [];
 const ttfb: number[] = [];
 let errors = 0;
@@ -19,7 +21,7 @@ async function loop(): Promise<void> {
   while (running) {
     const t0 = process.hrtime.bigint();
     try {
-      const r = await pool.request({ path: path!, method: 'POST', headers, body });
+      const r = get ? await pool.request({ path: path!, method: 'GET', headers }) : await pool.request({ path: path!, method: 'POST', headers, body });
       let first = true;
       for await (const _chunk of r.body) {
         if (first) {

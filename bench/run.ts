@@ -7,10 +7,21 @@
 // table, the budget figures of every run and their spread, and writes .bench/results.json.
 // No assertions: numbers, not tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+// `npm run bench -- detection`: only the abnormal-billing scan rate (bench/detection.ts).
+if (process.argv[2] === 'detection') {
+  await import('./detection.ts');
+  process.exit(0);
+}
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const node = process.execPath;
+// `npm run bench -- sla`: only the SLA report budget (bench/sla.ts); a full run ends with it (BENCH_SLA=0 skips it).
+if (process.argv[2] === 'sla') {
+  await import('./sla.ts');
+  process.exit(0);
+}
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const secs = Number(process.env.BENCH_SECONDS ?? 3);
@@ -80,15 +91,15 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-async function load(t: Target, c: number, stream: boolean, seconds: number): Promise<Run> {
-  const body = JSON.stringify({
+async function load(t: Target, c: number, stream: boolean, seconds: number, path = '/v1/chat/completions'): Promise<Run> {
+  const body = path !== '/v1/chat/completions' ? '-' : JSON.stringify({
     model: 'gpt-4o-mini',
     messages: [{ role: 'user', content: 'Say hello to the benchmark. [[sim:tokens=16]]' }],
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   });
   const pids = [t.proc.pid!, ...(t.more ?? []).map((p) => p.pid!)];
   const cpu0 = pids.reduce((a, pid) => a + cpuMicros(pid), 0);
-  const p = spawn(node, [here + 'load.ts', t.url, '/v1/chat/completions', t.key, body, String(c), String(seconds), stream ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(node, [here + 'load.ts', t.url, path, t.key, body, String(c), String(seconds), stream ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(p);
   let out = '';
   p.stdout!.on('data', (d) => (out += d));
@@ -172,6 +183,8 @@ interface Summary {
   cpu_us_per_request: number;
   peak_rss_mb: number;
   ttfb_overhead_ms: number;
+  /** GET /status (the public status page, cached) at c=16 on the single instance. */
+  status_page_rps: number;
   /** With shared quotas (cluster scenarios), when measured. */
   redis_overhead_p50_ms?: number;
   lb2_overhead_p50_ms?: number;
@@ -197,6 +210,10 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
         process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} ${sc.id.padEnd(9)} ${t.name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s p50 ${(r.p50 / 1000).toFixed(3)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
       }
     }
+    // The status page: GET /status, gzip, 16 readers at once (its budget: ≥ 2,000 req/s).
+    const sp = await load(su, 16, false, secs, '/status');
+    ((results['status-page'] ??= {})[su.name] ??= []).push(sp);
+    process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} status    ${su.name.padEnd(11)} ${sp.rps.toFixed(0).padStart(6)} req/s p50 ${(sp.p50 / 1000).toFixed(3)} ms${sp.errors ? ` errors ${sp.errors}` : ''}\n`);
   }
   const rss = Object.fromEntries(targets.map((t) => [t.name, peakRssMb(t.proc.pid!)]));
   killAll();
@@ -223,6 +240,8 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
       row([sc.id, t.name, a.rps.toFixed(0), a.p50.toFixed(3), a.p99.toFixed(3), a.ttfb50 === null ? '' : a.ttfb50.toFixed(3), a.cpu.toFixed(0), String(a.errors)]);
     }
   }
+  const st = agg('status-page', 'surety');
+  row(['GET /status c16', 'surety', st.rps.toFixed(0), st.p50.toFixed(3), st.p99.toFixed(3), '', st.cpu.toFixed(0), String(st.errors)]);
   const a = (sc: string, t: string) => agg(sc, t);
   const summary: Summary = {
     overhead_p50_ms: a('c1', 'surety').p50 - a('c1', 'simulator').p50,
@@ -231,6 +250,7 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
     cpu_us_per_request: a('c64', 'surety').cpu,
     peak_rss_mb: rss.surety!,
     ttfb_overhead_ms: (a('stream-c1', 'surety').ttfb50 ?? 0) - (a('stream-c1', 'simulator').ttfb50 ?? 0),
+    status_page_rps: a('status-page', 'surety').rps,
   };
   if (targets.some((t) => t.name === REDIS_TARGET)) {
     summary.redis_overhead_p50_ms = a('c1', REDIS_TARGET).p50 - a('c1', 'simulator').p50;
@@ -246,6 +266,7 @@ const BUDGETS: Array<{ key: keyof Summary; label: string; unit: string; ok: (v: 
   { key: 'cpu_us_per_request', label: 'CPU per request', unit: 'µs', ok: (v) => v <= 200, show: (v) => v.toFixed(0), budget: '≤ 200' },
   { key: 'peak_rss_mb', label: 'peak RSS', unit: 'MB', ok: (v) => v <= 256, show: (v) => v.toFixed(0), budget: '≤ 256' },
   { key: 'ttfb_overhead_ms', label: 'first-chunk overhead', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
+  { key: 'status_page_rps', label: 'status page GET /status at c=16', unit: 'req/s', ok: (v) => v >= 2000, show: (v) => v.toFixed(0), budget: '≥ 2000' },
   { key: 'redis_overhead_p50_ms', label: 'overhead p50 at c=1, one instance with Redis (PostgreSQL)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
   { key: 'lb2_overhead_p50_ms', label: 'overhead p50 at c=1, two instances behind HAProxy', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: an extra hop' },
   { key: 'lb2_throughput_vs_single', label: 'c=64 req/s, two instances behind HAProxy vs one', unit: '%', ok: () => true, show: (v) => (v * 100).toFixed(0), budget: 'none: same 2 cores' },
@@ -274,5 +295,26 @@ for (const b of BUDGETS) {
 }
 lines.push('', `passthrough overhead p50 at c=1 (ms): ${all.map((r) => r.summary.passthrough_overhead_p50_ms.toFixed(3)).join(', ')}`);
 process.stdout.write(`${lines.join('\n')}\n`);
+// Data-size budgets, each in a process of its own (BENCH_DATA=0 skips them).
+const data: Array<Record<string, unknown>> = [];
+if (process.env.BENCH_DATA !== '0') {
+  for (const script of ['incidents.ts']) {
+    const r = spawnSync(node, [here + script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const last = r.stdout.trim().split('\n').at(-1) ?? '';
+    try {
+      data.push(JSON.parse(last) as Record<string, unknown>);
+      process.stdout.write(`${script}: ${last}\n`);
+    } catch {
+      process.stdout.write(`${script} failed (exit ${r.status})\n`);
+    }
+  }
+  const inc = data.find((d) => d.bench === 'incidents');
+  if (inc) {
+    process.stdout.write(`incident preview over ${inc.rows_in_window} rows (SQLite, budget ≤ 2000 ms; wall / CPU ms, load average ${inc.load_average_1m} on ${inc.cores} cores): `);
+    process.stdout.write(`charged cold ${inc.preview_charged_cold_ms} / ${inc.preview_charged_cold_cpu_ms}, charged ${inc.preview_charged_ms} / ${inc.preview_charged_cpu_ms}, failed ${inc.preview_failed_ms} / ${inc.preview_failed_cpu_ms}, all ${inc.preview_all_ms} / ${inc.preview_all_cpu_ms}; `);
+    process.stdout.write(`export ${inc.export_rows} rows as CSV + NDJSON ${inc.export_dir_csv_ndjson_ms} / ${inc.export_dir_csv_ndjson_cpu_ms}\n`);
+  }
+}
 mkdirSync('.bench', { recursive: true });
-writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })) }, null, 2));
+writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })), data }, null, 2));
+if (process.env.BENCH_SLA !== '0') spawnSync(node, [`${here}sla.ts`], { stdio: 'inherit' });

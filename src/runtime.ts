@@ -6,13 +6,15 @@ import { expireBalances } from './billing/topups.ts';
 import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
 import { openDb } from './storage/open.ts';
 import { Jobs } from './kernel/jobs.ts';
+import { outboxJob } from './notify/outbox.ts';
+import { detectorJob } from './incidents/detector.ts';
 import type { Db } from './storage/port.ts';
 
 export interface RuntimeHandle extends Runtime {
   bus: EventBus;
   /** Background jobs of this process (kernel/jobs.ts); the upkeep jobs are registered already. */
   jobs: Jobs;
-  /** Starts the background jobs: expired holds voided, balances expired (when enabled), and any registered since. */
+  /** Starts the background jobs: expired holds voided, balances expired (when enabled), the outbox delivered, draft incidents from traffic, and any registered since. */
   startMaintenance(intervalMs?: number): void;
   close(): Promise<void>;
 }
@@ -31,7 +33,10 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
   let unlisten: (() => Promise<void>) | null = null;
   if (db.notify && db.listen) {
     const me = secretToken(12);
-    const channel = 'surety_bus';
+    // One channel per schema: deployments (and tests) sharing a database in schemas of their own
+    // must not hear each other's notices (NOTIFY channels are database-wide).
+    const schema = (await db.get<{ s: string }>('SELECT current_schema() AS s'))?.s ?? 'public';
+    const channel = `surety_bus:${schema}`;
     const notify = db.notify.bind(db);
     try {
       unlisten = await db.listen(channel, (payload) => {
@@ -65,6 +70,8 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
             return n;
           },
         });
+        jobs.register(outboxJob(db, () => rt.now()));
+        jobs.register(detectorJob(rt));
         if (config.balanceExpiryDays > 0) {
           jobs.register({
             name: 'expire-balances',

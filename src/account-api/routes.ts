@@ -14,6 +14,7 @@ import { withActor, type Actor, type Runtime } from '../kernel/context.ts';
 import { parseInput } from '../kernel/validation.ts';
 import { Paging, type RouteTable } from '../http/routes.ts';
 import { ledgerView } from '../admin/views.ts';
+import { describeCredits } from '../incidents/feed.ts';
 
 /** The customer API: every route acts on the calling key's own account, never on another. */
 export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
@@ -60,7 +61,7 @@ export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
   t.add({ method: 'GET', url: '/account/v1/credits', auth: cu, tag, summary: 'Credits granted to the account (compensation, reissue, SLA, goodwill), newest first', query: Paging }, async (c) => {
     const p = parseInput(Paging, c.query, 'query');
     const rows = await listCredits(ctx(c), acct(c), { limit: p.limit ?? 100, before: p.before });
-    return { data: rows.map(creditView), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null };
+    return { data: await describeCredits(rt.db, rows.map(creditView)), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null };
   });
   t.add({ method: 'GET', url: '/account/v1/topups', auth: cu, tag, summary: 'List top-ups', query: Paging }, async (c) =>
     ({ data: (await listTopups(ctx(c), acct(c), parseInput(Paging, c.query, 'query').limit ?? 100)).map(topupView) }));

@@ -123,7 +123,11 @@ export class KeyAuthenticator {
   /** Returns the principal or throws the auth error that applies (invalid, revoked, expired, suspended). */
   async authenticate(secret: string, ip?: string): Promise<Principal> {
     if (!secret) throw new AppError('AUTH_REQUIRED');
-    const hash = this.hashOf(secret);
+    return this.authenticateHash(this.hashOf(secret), ip);
+  }
+
+  /** As authenticate(), by the key's SHA-256 (a console session keeps the hash, never the key). */
+  async authenticateHash(hash: string, ip?: string): Promise<Principal> {
     const now = this.rt.now();
     let entry = this.cache.get(hash);
     const fresh = entry !== undefined && now - entry.loadedAt <= this.ttlMs;

@@ -136,9 +136,14 @@ function givenLimits(input: z.infer<typeof UpdateKeyInput>): GivenLimits {
   };
 }
 
-/** The key a customer acts with (it authenticated, so it exists). */
-async function actingKey(ctx: ServiceContext, q: Queryable, accountId: string): Promise<ApiKey | null> {
-  return ctx.actor.type === 'customer' ? getKeyRow(q, accountId, ctx.actor.keyId) : null;
+/**
+ * The limits bounding a customer: those of the key they act with (it authenticated, so it exists);
+ * none for a member signed in to the console with a password, who is bounded by role and by the
+ * limits an operator set. Null for operators: their limits are the operator's.
+ */
+async function actingKey(ctx: ServiceContext, q: Queryable, accountId: string): Promise<KeyLimits | null> {
+  if (ctx.actor.type !== 'customer') return null;
+  return ctx.actor.keyId ? getKeyRow(q, accountId, ctx.actor.keyId) : NO_LIMITS;
 }
 
 export async function getKeyRow(q: Queryable, accountId: string, keyId: string): Promise<ApiKey> {

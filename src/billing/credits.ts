@@ -134,6 +134,18 @@ async function writeCredit(ctx: ServiceContext, q: Queryable, c: Parsed, batchId
   return credit;
 }
 
+/**
+ * One credit — or a correcting one (a negative amount, from `granted` back to `s:credits`) —
+ * inside the caller's transaction, for an engine that records its own rows with the money (an
+ * incident's reissuance). The caller makes it exactly-once: `batchId` is derived from stable ids,
+ * and storage refuses a second credit for the same batch and account.
+ */
+export async function creditInTx(ctx: ServiceContext, q: Queryable, c: { accountId: string; kind: CreditKind; amount: bigint; refType?: string; refId?: string; memo?: string }, batchId: string, now: number): Promise<Credit> {
+  requireOperator(ctx.actor);
+  if (c.amount === 0n || c.amount > MAX_USD_NANOS || c.amount < -MAX_USD_NANOS) throw new AppError('VALIDATION', `amount: a credit or correction is non-zero and at most ${formatUsd(MAX_USD_NANOS)} USD either way`, { field: 'amount' });
+  return writeCredit(ctx, q, c, batchId, now);
+}
+
 /** Grants one credit (operators and the system's guarantees only). */
 export async function issueCredit(ctx: ServiceContext, raw: CreditInput, idempotencyKey: string): Promise<{ credit: Credit; replayed: boolean }> {
   requireOperator(ctx.actor);
@@ -206,4 +218,12 @@ export async function listCredits(ctx: ServiceContext, accountId: string, opts: 
     ? await ctx.db.all('SELECT * FROM credits WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?', [accountId, opts.before, opts.limit])
     : await ctx.db.all('SELECT * FROM credits WHERE account_id = ? ORDER BY id DESC LIMIT ?', [accountId, opts.limit]);
   return rows.map(toCredit);
+}
+
+/** One credit of an account (another account's is not found). */
+export async function getCredit(ctx: ServiceContext, accountId: string, id: string): Promise<Credit> {
+  requireRole(ctx.actor, accountId, 'viewer');
+  const r = await ctx.db.get('SELECT * FROM credits WHERE id = ? AND account_id = ?', [id, accountId]);
+  if (!r) throw new AppError('NOT_FOUND', `credit ${id} not found`, { resource: 'credit' });
+  return toCredit(r);
 }

@@ -21,6 +21,11 @@ export const CatalogFileSchema = z
     // before anything is applied (not halfway through the file).
     models: z.record(modelName, ModelInput).default({}),
     groups: z.record(z.string(), GroupInput.shape.multiplier).default({}),
+    // Abnormal-billing detection and the compensation programme: validated and applied by detection/config-file.ts.
+    detection: z.unknown().optional(),
+    programme: z.unknown().optional(),
+    // The status page's section: validated and applied by src/status/ (config-file.ts).
+    status: z.unknown().optional(),
   })
   .strict();
 

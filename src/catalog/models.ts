@@ -8,6 +8,7 @@ import { json, num, str, type Queryable, type Row } from '../storage/port.ts';
 import { PROVIDERS, type Provider } from '../providers/provider.ts';
 import type { Endpoint } from '../providers/types.ts';
 import { PriceSpecSchema, compilePrice, type PriceSpec } from './price-book.ts';
+import { apisOf } from '../providers/translate/index.ts';
 
 // Models and their versioned prices. A model's provider is the API it is called through (the same
 // vocabulary as a channel's provider). Every price a model ever had stays in the price book under
@@ -67,6 +68,8 @@ export function modelView(m: ModelConfig): Record<string, unknown> {
     id: m.id,
     provider: m.provider,
     kind: m.kind,
+    // The client APIs it can be reached through (translated where they are not its provider's).
+    apis: apisOf(m.provider, m.kind),
     price_version: m.price_version,
     price: m.price,
     default_max_output_tokens: m.default_max_output_tokens,

@@ -13,13 +13,16 @@ import { commands as audit } from './audit.ts';
 import { commands as codes } from './codes.ts';
 import { commands as credits } from './credits.ts';
 import { commands as exports } from './export.ts';
+import { commands as findings } from './findings.ts';
 import { commands as holds } from './holds.ts';
+import { commands as incidents } from './incidents.ts';
 import { commands as keys } from './keys.ts';
 import { commands as ledger } from './ledger.ts';
 import { commands as members } from './members.ts';
 import { commands as migrate } from './migrate.ts';
 import { commands as refunds } from './refunds.ts';
 import { commands as secretKey } from './secret-key.ts';
+import { commands as sla } from './sla.ts';
 import { commands as start } from './start.ts';
 import { commands as topups } from './topups.ts';
 
@@ -53,8 +56,11 @@ export const COMMANDS: Command[] = [
   ...refunds,
   ...codes,
   ...credits,
+  ...findings,
   ...exports,
+  ...incidents,
   ...holds,
+  ...sla,
   ...audit,
   ...adminKey,
   ...secretKey,

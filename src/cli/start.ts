@@ -10,7 +10,8 @@ export async function runStart(overrides: { host?: string; port?: string } = {})
   const config = cliConfig(defined(overrides));
   // Loaded here so the other commands do not pay for the HTTP stack.
   const { startSurety } = await import('../start.ts');
-  const s = await startSurety(config);
+  // The demo probes soon and often, so that its status page shows live statuses at once.
+  const s = await startSurety(config, config.demo ? { status: { probes: { firstAfterMs: 5_000, maxEverySeconds: 60 } } } : {});
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out(`Surety listening on ${s.url} (storage: ${s.rt.db.engine}${s.rt.db.engine === 'sqlite' ? `, ${config.dataDir}` : ''})`);
   if (s.adminKey) {
@@ -21,6 +22,7 @@ export async function runStart(overrides: { host?: string; port?: string } = {})
     out();
     out('Operator key: the one in SURETY_ADMIN_KEY');
   }
+  out(`Status page: ${s.url}/status`);
   if (s.sim) out(`\nDemo upstream simulator on ${s.sim.url} (models: gpt-4o-mini, claude-sonnet-5-5, gemini-2.5-flash, text-embedding-3-small, gpt-image-1, nano-banana-pro)`);
   if (s.demo) {
     const k = s.demo.customerKey;

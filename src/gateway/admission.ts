@@ -9,6 +9,8 @@ import type { Catalog } from '../catalog/index.ts';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import { formatUsd } from '../kernel/money.ts';
 import type { LogWriter } from '../requests/writer.ts';
+import type { Operation, Provider } from '../providers/provider.ts';
+import { decodeRequest, encodeRequest, translatable } from '../providers/translate/index.ts';
 import { bounded, type Flight } from './flight.ts';
 import type { QuotaAsk, QuotaRefusal, Quotas } from './quotas.ts';
 
@@ -53,15 +55,19 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
   f.live = live;
   if (principal.modelSet && !principal.modelSet.has(named)) return refuse(new AppError('MODEL_NOT_ALLOWED', `This key may not use ${named}.`));
   const provider = live.config.provider;
-  if (provider !== call.surface.provider) {
-    return refuse(new AppError('UNKNOWN_MODEL', `${named} is served through the ${provider} API; call it there (translation between APIs is not supported yet).`));
-  }
+  const foreign = provider !== call.surface.provider;
+  if (foreign && !translatable(call.surface.operation, provider, live.config.kind)) return refuse(untranslatable(named, provider, call.surface.operation));
   const byModel = call.surface.operation === 'generateContent' || call.surface.operation === 'streamGenerateContent';
   f.endpoint = byModel ? live.config.kind : call.surface.endpoint;
   if (f.endpoint !== live.config.kind) return refuse(new AppError('UNKNOWN_MODEL', `${named} is a model for ${live.config.kind} and cannot serve ${call.surface.operation}.`));
   const body = call.body ?? call.form ?? {};
   f.facts = f.api.readRequest(f.endpoint, call.surface.operation, body, { maxImages: live.config.max_images ?? 10 }, call.body === null);
   f.stream = call.surface.operation === 'streamGenerateContent' || f.facts.stream;
+  if (foreign) {
+    // Decoded (and encoded once) here, so that what cannot be translated is refused before any hold.
+    f.translated = decodeRequest(call.surface.provider, body, f.stream, provider);
+    encodeRequest(f.translated, provider, live.config.id);
+  }
 
   // 3. Limits and the worst-case hold, against the key's spend limits and the account's balance.
   if (!p.writer.healthy) return refuse(new AppError('STORAGE_UNAVAILABLE', 'Billing storage is not accepting writes; the request was not sent upstream.'));
@@ -99,6 +105,14 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
   f.quota = ask;
   f.hold = worst;
   return null;
+}
+
+/** A model served through another API that this request cannot be translated to. */
+function untranslatable(model: string, provider: Provider, operation: Operation): AppError {
+  if (operation === 'responses') {
+    return new AppError('TRANSLATION_UNSUPPORTED', `${model} is served through the ${provider} API; the Responses API is served for OpenAI models only. Call it through /v1/chat/completions or /v1/messages.`, { field: 'model' });
+  }
+  return new AppError('UNKNOWN_MODEL', `${model} is served through the ${provider} API and cannot serve ${operation} requests; call it there.`);
 }
 
 function quotaRefusal(r: QuotaRefusal, worst: bigint): Refusal {

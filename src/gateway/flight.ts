@@ -5,6 +5,7 @@ import type { Principal } from '../accounts/keys.ts';
 import type { Multiplier } from '../billing/pricing.ts';
 import type { LiveChannel, LiveModel } from '../catalog/index.ts';
 import type { Operation, Provider, ProviderModule, RequestFacts, ResponseFacts } from '../providers/provider.ts';
+import type { ChatRequest } from '../providers/translate/index.ts';
 import type { BillableUsage, Endpoint } from '../providers/types.ts';
 import type { Verdict } from '../requests/policy.ts';
 import type { AttemptRecord } from '../requests/schema.ts';
@@ -59,6 +60,10 @@ export interface Flight {
   attempts: AttemptRecord[];
   channel: LiveChannel | null;
   upstreamModel: string | null;
+  /** The API of the channel that answered (the caller's unless translated). */
+  upstreamProvider: Provider | null;
+  /** The request in the common form, when the model is served through another API than the caller's. */
+  translated: ChatRequest | null;
   firstByteAt: number | null;
   upstreamMs: number;
   /** The request's verdict (requests/policy.ts); platform_error until one is given. */
@@ -103,6 +108,8 @@ export function newFlight(call: IncomingCall, api: ProviderModule): Flight {
     attempts: [],
     channel: null,
     upstreamModel: null,
+    upstreamProvider: null,
+    translated: null,
     firstByteAt: null,
     upstreamMs: 0,
     verdict: { outcome: 'platform_error', next: 'end', code: 'INTERNAL' },

@@ -6,7 +6,9 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { LiveChannel } from '../catalog/index.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
-import type { ResponseFacts, UpstreamCall } from '../providers/provider.ts';
+import type { Provider, ResponseFacts, UpstreamCall } from '../providers/provider.ts';
+import { decodeRequest, encodeRequest, streamTranslator, translateResponse, upstreamErrorMessage, upstreamOperation, type EncodeContext } from '../providers/translate/index.ts';
+import { ERRORS } from '../kernel/errors.ts';
 import { exhausted, judgeAttempt, type AttemptResult, type Verdict } from '../requests/policy.ts';
 import type { Flight } from './flight.ts';
 import { abandon, answerError, deliver, publicError } from './respond.ts';
@@ -73,10 +75,17 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   const target = p.pool.target(ch, f.endpoint, upstreamApi);
   const t = target.timeouts;
   const upstreamModel = ch.config.model_map[f.live!.config.id] ?? f.live!.config.id;
-  const upcall: UpstreamCall = { provider: ch.config.provider, operation: call.surface.operation, endpoint: f.endpoint, stream: f.stream, upstreamModel };
+  // Another API than the caller's: the request is translated, and so is the answer.
+  const translating = ch.config.provider !== call.surface.provider;
+  const operation = translating ? upstreamOperation(ch.config.provider, f.stream) : call.surface.operation;
+  const upcall: UpstreamCall = { provider: ch.config.provider, operation, endpoint: f.endpoint, stream: f.stream, upstreamModel };
   const headers: Record<string, string> = { ...ch.config.headers, ...upstreamApi.headers(p.router.key(ch), call.headers), 'content-type': call.contentType };
   let payload: Buffer | string = call.raw;
-  if (call.body) {
+  if (translating) {
+    const body = encodeRequest(f.translated ?? decodeRequest(call.surface.provider, call.body ?? {}, f.stream, ch.config.provider), ch.config.provider, upstreamModel);
+    payload = JSON.stringify(upstreamApi.rewrite(body, upcall) ?? body);
+    headers['content-type'] = 'application/json';
+  } else if (call.body) {
     const rewritten = upstreamApi.rewrite(call.body, upcall);
     if (rewritten) payload = JSON.stringify(rewritten);
   } else if (call.form?.model && upstreamModel !== call.form.model) {
@@ -89,6 +98,7 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   const timer = setTimeout(() => ac.abort(new DeadlineError()), Math.min(t.total_ms, deadline - Date.now()));
   f.channel = ch;
   f.upstreamModel = upstreamModel;
+  f.upstreamProvider = ch.config.provider;
   const record = (a: Answer): Answer => {
     clearTimeout(timer);
     f.abortUpstream = null;
@@ -116,7 +126,8 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   if (status >= 200 && status < 300 && f.stream && contentType.includes('event-stream')) {
     // Streaming: committed to this attempt once the first byte goes out.
     try {
-      const { result, verdict } = await pipeStream(f, res, upstream);
+      const tr = translating ? streamTranslator(ch.config.provider, call.surface.provider, encodeContext(f)) : null;
+      const { result, verdict } = await pipeStream(f, res, upstream, upstreamApi, tr);
       return record({ result, verdict, status, ...(result.kind === 'stream' ? { facts: result.facts } : {}) });
     } finally {
       clearTimeout(timer);
@@ -143,7 +154,29 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
     result = facts ? { kind: 'response', status, endpoint: f.endpoint, facts } : { kind: 'malformed', status };
   }
   const retryAfter = upstream.headers['retry-after'];
-  return record({ result, verdict: judgeAttempt(result), status, body, contentType, ...(facts ? { facts } : {}), ...(retryAfter ? { retryAfter: String(retryAfter) } : {}) });
+  const verdict = judgeAttempt(result);
+  let out = { body, contentType };
+  if (translating && verdict.next === 'deliver') out = translateAnswer(f, ch.config.provider, result, verdict, body);
+  return record({ result, verdict, status, ...out, ...(facts ? { facts } : {}), ...(retryAfter ? { retryAfter: String(retryAfter) } : {}) });
+}
+
+/** What the caller's encoders need to know of its request. */
+function encodeContext(f: Flight): EncodeContext {
+  return { model: f.live!.config.id, request: f.call.body ?? {}, requestId: f.call.requestId };
+}
+
+/** An upstream answer to deliver, in the caller's API: the response translated, or the upstream's refusal as the caller's error. */
+function translateAnswer(f: Flight, upstream: Provider, result: AttemptResult, v: Verdict, body: Buffer): { body: Buffer; contentType: string } {
+  let out: unknown;
+  if (result.kind === 'response') {
+    const json = parseJson(body) as Record<string, unknown>;
+    out = translateResponse(upstream, f.call.surface.provider, json, encodeContext(f));
+  } else {
+    const status = result.kind === 'status' ? result.status : 400;
+    const message = upstreamErrorMessage(body.toString('utf8', 0, Math.min(body.length, 65536))) ?? ERRORS[v.code ?? 'UPSTREAM_REJECTED'].message;
+    out = f.api.errorBody(status, v.code ?? 'UPSTREAM_REJECTED', message, f.call.requestId);
+  }
+  return { body: Buffer.from(JSON.stringify(out)), contentType: 'application/json' };
 }
 
 function transportAnswer(f: Flight, err: unknown, status: number): Answer {

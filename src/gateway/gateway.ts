@@ -26,6 +26,7 @@ import { answerError } from './respond.ts';
 import { LoadShedder } from './overload.ts';
 import { Router } from './router.ts';
 import { chargeOf, settle, type SettleParts } from './settle.ts';
+import { countTokens } from './count.ts';
 import { UpstreamPool } from './upstream.ts';
 
 export type { IncomingCall, Surface } from './flight.ts';
@@ -126,6 +127,11 @@ export class Gateway {
       this.inFlight--;
       this.inFlightByOperation.set(op, this.inFlightByOperation.get(op)! - 1);
     }
+  }
+
+  /** Token counting (Anthropic count_tokens, Gemini countTokens): not billed, rate-limited (gateway/count.ts). */
+  countTokens(call: IncomingCall, res: ServerResponse): Promise<void> {
+    return countTokens({ auth: this.parts.auth, catalog: this.parts.catalog, quotas: this.quotas, router: this.router, pool: this.pool }, call, res);
   }
 
   /**

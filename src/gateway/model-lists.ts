@@ -6,11 +6,13 @@ import type { Catalog } from '../catalog/index.ts';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
 import type { Provider } from '../providers/provider.ts';
+import { apisOf, type ClientApi } from '../providers/translate/index.ts';
 import { extractKey } from './incoming.ts';
 
 export function registerModelLists(dp: FastifyInstance, auth: KeyAuthenticator, catalog: Catalog): void {
   // Model lists (and one model) in each API's shape, filtered by the key's allow-list.
-  const listFor = async (req: FastifyRequest, reply: FastifyReply, provider: Provider | null, shape: Provider, id?: string) => {
+  // A model is listed in each API's shape it can be reached through (every model in OpenAI's).
+  const listFor = async (req: FastifyRequest, reply: FastifyReply, through: ClientApi | null, shape: Provider, id?: string) => {
     const api = PROVIDER_MODULES[shape];
     let p;
     try {
@@ -20,20 +22,20 @@ export function registerModelLists(dp: FastifyInstance, auth: KeyAuthenticator, 
       return reply.code(err.status).send(api.errorBody(err.status, err.code, err.message, ''));
     }
     const models = [...catalog.snapshot.models.values()]
-      .filter((m) => (!provider || m.config.provider === provider) && (!p.modelSet || p.modelSet.has(m.config.id)) && (id === undefined || m.config.id === id))
-      .map((m) => ({ id: m.config.id, provider: m.config.provider, updatedAt: m.config.updated_at }));
+      .map((m) => ({ id: m.config.id, provider: m.config.provider, updatedAt: m.config.updated_at, apis: apisOf(m.config.provider, m.config.kind) }))
+      .filter((m) => (!through || m.apis.includes(through)) && (!p.modelSet || p.modelSet.has(m.id)) && (id === undefined || m.id === id));
     if (id === undefined) return api.modelList(models);
     if (models.length === 0) return reply.code(404).send(api.errorBody(404, 'UNKNOWN_MODEL', `The model ${id.slice(0, 100)} does not exist.`, ''));
     return api.modelEntry(models[0]!);
   };
   const modelsRoute = async (req: FastifyRequest, reply: FastifyReply) => {
     const id = (req.params as { id?: string }).id;
-    if (req.headers['anthropic-version']) return listFor(req, reply, 'anthropic', 'anthropic', id);
-    if (req.headers['x-goog-api-key'] || (req.query as { key?: string }).key) return listFor(req, reply, 'gemini', 'gemini', id);
+    if (req.headers['anthropic-version']) return listFor(req, reply, 'anthropic.messages', 'anthropic', id);
+    if (req.headers['x-goog-api-key'] || (req.query as { key?: string }).key) return listFor(req, reply, 'gemini.generateContent', 'gemini', id);
     return listFor(req, reply, null, 'openai', id);
   };
   dp.get('/v1/models', modelsRoute);
   dp.get('/v1/models/:id', modelsRoute);
-  dp.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini', 'gemini'));
-  dp.get('/v1beta/models/:id', async (req, reply) => listFor(req, reply, 'gemini', 'gemini', (req.params as { id: string }).id));
+  dp.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini.generateContent', 'gemini'));
+  dp.get('/v1beta/models/:id', async (req, reply) => listFor(req, reply, 'gemini.generateContent', 'gemini', (req.params as { id: string }).id));
 }

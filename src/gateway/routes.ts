@@ -26,6 +26,7 @@ export interface GatewayHandle {
 
 const SURFACES = {
   chat: { provider: 'openai', operation: 'chat', endpoint: 'chat' },
+  responses: { provider: 'openai', operation: 'responses', endpoint: 'chat' },
   embeddings: { provider: 'openai', operation: 'embeddings', endpoint: 'embeddings' },
   imagesGen: { provider: 'openai', operation: 'images.generations', endpoint: 'images' },
   imagesEdit: { provider: 'openai', operation: 'images.edits', endpoint: 'images' },
@@ -109,10 +110,18 @@ function registerDataPlane(dp: FastifyInstance, rt: Runtime, auth: KeyAuthentica
     },
   });
   dp.post('/v1/chat/completions', proxy(SURFACES.chat));
+  dp.post('/v1/responses', proxy(SURFACES.responses));
   dp.post('/v1/embeddings', proxy(SURFACES.embeddings));
   dp.post('/v1/images/generations', proxy(SURFACES.imagesGen));
   dp.post('/v1/images/edits', proxy(SURFACES.imagesEdit));
   dp.post('/v1/messages', proxy(SURFACES.messages));
+  dp.post('/v1/messages/count_tokens', {
+    config: { surface: SURFACES.messages },
+    handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      await gateway.countTokens(toCall(req, SURFACES.messages), reply.raw);
+    },
+  });
   // Gemini: /v1beta/models/{model}:generateContent | :streamGenerateContent, also under /v1
   // (the Gemini API serves both, and @google/genai defaults to v1).
   const gemini = {
@@ -129,8 +138,9 @@ function registerDataPlane(dp: FastifyInstance, rt: Runtime, auth: KeyAuthentica
       } catch (e) {
         return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, isAppError(e) ? e : new AppError('VALIDATION', 'model: the path is not valid percent-encoding', { field: 'model' }));
       }
+      if (action === 'countTokens') return gateway.countTokens(toCall(req, SURFACES.generate, { pathModel: model }), reply.raw);
       if (action !== 'generateContent' && action !== 'streamGenerateContent') {
-        return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, new AppError('ROUTE_NOT_FOUND', `Unsupported method ${action || '(none)'}; use :generateContent or :streamGenerateContent.`));
+        return gateway.rejectEarly(toCall(req, SURFACES.generate), reply.raw, new AppError('ROUTE_NOT_FOUND', `Unsupported method ${action || '(none)'}; use :generateContent, :streamGenerateContent or :countTokens.`));
       }
       const surface = action === 'generateContent' ? SURFACES.generate : SURFACES.streamGenerate;
       const alt = (req.query as { alt?: string }).alt;

@@ -87,10 +87,18 @@ export function settle(p: SettleParts, f: Flight): RequestRow {
     tx_id: null,
     delivered: delivered(f, amount),
     client_ip: f.call.clientIp || null,
+    upstream_provider: f.upstreamProvider,
+    client_ref: clientRef(f.call.headers),
   };
   p.writer.push(row);
   count(p.metrics, f, amount, (endHr - f.call.startedHr) / 1000);
   return row;
+}
+
+/** The client's own reference of the request: its Idempotency-Key, else its x-request-id (what a retry repeats). */
+function clientRef(h: Flight['call']['headers']): string | null {
+  const v = h['idempotency-key'] ?? h['x-request-id'];
+  return typeof v === 'string' && v !== '' ? v.slice(0, 200) : null;
 }
 
 function namedModel(f: Flight): string | null {
@@ -105,6 +113,7 @@ function delivered(f: Flight, amount: bigint): Record<string, unknown> {
   if (f.bytes) d.bytes = f.bytes;
   if (f.response?.unknownUsage.length) d.unknown_usage = f.response.unknownUsage;
   if (amount > f.hold && f.hold > 0n) d.over_hold = true;
+  if ((f.response as { usageRegressed?: boolean } | null)?.usageRegressed) d.usage_regressed = true;
   return d;
 }
 

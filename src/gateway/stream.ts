@@ -4,20 +4,29 @@
 
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { ProviderModule } from '../providers/provider.ts';
 import { createSseParser, type SseEvent } from '../providers/sse.ts';
+import type { StreamTranslator } from '../providers/translate/index.ts';
 import { judgeAttempt, type AttemptResult, type Verdict } from '../requests/policy.ts';
 import type { Flight } from './flight.ts';
 import { transportFailure } from './upstream.ts';
 
 /** Streams an upstream SSE answer to the client and ends it as the policy's verdict says. */
-export async function pipeStream(f: Flight, res: ServerResponse, upstream: Dispatcher.ResponseData): Promise<{ result: AttemptResult; verdict: Verdict }> {
+export async function pipeStream(
+  f: Flight,
+  res: ServerResponse,
+  upstream: Dispatcher.ResponseData,
+  upstreamApi: ProviderModule,
+  translator: StreamTranslator | null,
+): Promise<{ result: AttemptResult; verdict: Verdict }> {
   const { call, api } = f;
   const parser = createSseParser();
-  const reader = api.streamReader(f.endpoint, f.facts!.image);
+  // Metered by the upstream's own module (the caller's, unless translated).
+  const reader = upstreamApi.streamReader(f.endpoint, f.facts!.image);
   // Gemini without alt=sse answers a JSON array of the same objects.
   const asArray = api.name === 'gemini' && call.geminiSse === false;
-  const keep = asArray ? null : (api.clientStreamFilter?.(f.endpoint, call.body) ?? null);
-  const reframe = asArray || keep !== null;
+  const keep = asArray || translator ? null : (api.clientStreamFilter?.(f.endpoint, call.body) ?? null);
+  const reframe = asArray || keep !== null || translator !== null;
   let arrayOpen = false;
   res.writeHead(200, {
     'content-type': asArray ? 'application/json' : 'text/event-stream; charset=utf-8',
@@ -26,14 +35,19 @@ export async function pipeStream(f: Flight, res: ServerResponse, upstream: Dispa
     'x-accel-buffering': 'no',
   });
   const out = new StreamOut(res);
-  const forward = (ev: SseEvent) => {
+  const write = (ev: SseEvent) => {
     if (asArray) {
       out.write(`${arrayOpen ? ',\r\n' : '['}${ev.data}`);
       arrayOpen = true;
-    } else if (keep!(ev.data)) {
-      out.write(ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`);
-    }
+    } else out.write(ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`);
   };
+  const forward = translator
+    ? (ev: SseEvent) => {
+        for (const t of translator.feed(ev)) write(t);
+      }
+    : (ev: SseEvent) => {
+        if (asArray || keep!(ev.data)) write(ev);
+      };
   let broken: { timeout: boolean; detail: string } | null = null;
   try {
     for await (const chunk of upstream.body) {

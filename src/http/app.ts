@@ -8,8 +8,14 @@ import { parseJsonBody } from './body.ts';
 import { requestError } from './errors.ts';
 import { registerAdminRoutes } from '../admin/routes.ts';
 import { registerAccountRoutes } from '../account-api/routes.ts';
+import { registerContractRoutes } from '../contracts/routes.ts';
+import { registerNotifyRoutes } from '../notify/routes.ts';
+import { registerIncidentRoutes } from '../incidents/routes.ts';
+import { registerDetectionRoutes } from '../detection/routes.ts';
 import type { Actor, Runtime } from '../kernel/context.ts';
 import { EventBus } from '../kernel/context.ts';
+import { ConsoleSessions } from '../console/sessions.ts';
+import { registerConsole } from '../console/index.ts';
 
 export interface AppOptions {
   /** SHA-256 (hex) of the operator key; presented keys are hashed and compared in constant time. */
@@ -85,11 +91,17 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     });
   }
 
-  const authenticate = authenticator(auth, opts.adminKeyHash);
+  const sessions = new ConsoleSessions(rt, auth, opts.adminKeyHash);
+  const authenticate = authenticator(auth, opts.adminKeyHash, sessions);
   const routes = new RouteTable(app, authenticate);
   const readiness = registerHealth(app, rt, opts.warnings ?? (() => []));
   registerAdminRoutes(routes, rt);
   registerAccountRoutes(routes, rt);
+  registerContractRoutes(routes, rt);
+  registerNotifyRoutes(routes, rt);
+  registerIncidentRoutes(routes, rt);
+  registerDetectionRoutes(routes, rt);
+  registerConsole(app, routes, { rt, keys: auth, sessions, adminKeyHash: opts.adminKeyHash });
   // The operator API's map is for the operator: it lists every operator route and its inputs.
   app.get('/admin/v1/openapi.json', async (req) => {
     await authenticate(req, 'operator');
@@ -101,14 +113,19 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
 
 /**
  * Who is calling a control-plane route: the operator (the operator key, compared by hash in
- * constant time) or a customer (an API key). A working customer key on an operator route is the
+ * constant time) or a customer (an API key), or a console session when no key is sent. A working customer key on an operator route is the
  * wrong kind of key (403); anything else there is no operator key (401).
  */
-function authenticator(auth: KeyAuthenticator, adminHash: string): (req: FastifyRequest, mode: Auth) => Promise<Actor> {
+function authenticator(auth: KeyAuthenticator, adminHash: string, sessions: ConsoleSessions): (req: FastifyRequest, mode: Auth) => Promise<Actor> {
   return async (req, mode) => {
     if (mode === 'none') return { type: 'system', id: 'anonymous' };
     const token = bearer(req);
-    if (!token) throw new AppError('AUTH_REQUIRED');
+    // Without a key, a console session (cookie + CSRF token on writes) acts as its key or account would.
+    if (!token) {
+      const fromSession = await sessions.actor(req, mode);
+      if (fromSession) return fromSession;
+      throw new AppError('AUTH_REQUIRED');
+    }
     if (mode === 'operator') {
       if (safeEqual(sha256Hex(token), adminHash)) return { type: 'operator', id: 'admin' };
       await auth.guard(req.ip);

@@ -9,11 +9,13 @@ export const ROLES: readonly Role[] = ['owner', 'admin', 'member', 'viewer'];
 /** Who is acting. Every service call carries one; audit entries record it. */
 export type Actor =
   | { type: 'operator'; id: string }
-  | { type: 'customer'; accountId: string; keyId: string; memberId: string | null; role: Role }
+  // keyId is null for a member signed in to the console with their password (no key acts).
+  | { type: 'customer'; accountId: string; keyId: string | null; memberId: string | null; role: Role }
   | { type: 'system'; id: string };
 
 export function actorId(a: Actor): string {
-  return a.type === 'customer' ? `key:${a.keyId}` : `${a.type}:${a.id}`;
+  if (a.type === 'customer') return a.keyId ? `key:${a.keyId}` : `member:${a.memberId}`;
+  return `${a.type}:${a.id}`;
 }
 
 /** Change notices for in-memory caches (auth, balances, channels) kept by the data plane. */

@@ -47,7 +47,29 @@ export const ERRORS = {
   STORAGE_UNAVAILABLE: { status: 503, message: 'Storage is not reachable.' },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
   CLUSTER_UNAVAILABLE: { status: 503, message: 'Shared limits and holds (Redis) are not reachable; nothing was sent upstream. Retry shortly.' },
+  // Incidents and reissuance (src/incidents/).
+  REISSUE_NOT_PLATFORM: { status: 409, message: 'Only incidents attributed to the platform are reissued.' },
+  REISSUE_CHANGED: { status: 409, message: 'The affected scope changed since the preview that was reviewed; review it again.' },
+  // Abnormal-billing detection (src/detection/).
+  DISPUTE_WINDOW_CLOSED: { status: 409, message: 'These requests are too old to dispute.' },
+  // The web console (src/console/).
+  SIGN_IN_FAILED: { status: 401, message: 'The sign-in details do not match an account.' },
+  SESSION_INVALID: { status: 401, message: 'The console session has expired or ended; sign in again.' },
+  CSRF_REJECTED: { status: 403, message: 'The request lacks the session\'s CSRF token (x-csrf-token); reload the console.' },
+  INVITATION_INVALID: { status: 410, message: 'The invitation link is unknown, already used or expired.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
+  // Translation between provider APIs (providers/translate/).
+  TRANSLATION_UNSUPPORTED: { status: 400, message: 'The request uses a parameter that cannot be translated to the API serving this model.' },
+  // SLA contracts (src/contracts/)
+  SLA_PERIOD_NOT_OVER: { status: 409, message: 'The SLA period has not ended yet.' },
+  SLA_AWAITING_CLAIM: { status: 409, message: 'This contract pays credits on a claim; none was filed and the claim deadline has not passed.' },
+  SLA_CLAIM_NOT_NEEDED: { status: 409, message: "This contract's SLA credits are automatic; no claim is needed." },
+  SLA_CLAIM_LATE: { status: 409, message: 'The claim deadline for this period has passed.' },
+  // The status page (src/status/).
+  STATUS_COMPONENT_NOT_FOUND: { status: 404, message: 'No such status component.' },
+  STATUS_GROUP_NOT_FOUND: { status: 404, message: 'No such status group.' },
+  STATUS_GROUP_NOT_EMPTY: { status: 409, message: 'The status group still has components.' },
+  STATUS_SUBSCRIBER_NOT_FOUND: { status: 404, message: 'No such status subscription.' },
   // Reliability (docs/reliability.md)
   OVERLOADED: { status: 503, message: 'The gateway is overloaded; nothing was sent upstream. Retry after the time in retry-after.' },
 } as const satisfies Record<string, { status: number; message: string }>;

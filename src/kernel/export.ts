@@ -268,7 +268,14 @@ export async function writeExportDir(dir: string, base: string, dataset: Dataset
     write: (chunk) => {
       const f = s.failed();
       if (f) throw f;
-      return s.stream.write(chunk) ? undefined : new Promise<void>((ok, fail) => (s.stream.once('drain', ok), s.stream.once('error', fail)));
+      if (s.stream.write(chunk)) return undefined;
+      // Both listeners go when either fires: one per backpressure would pile up on a long export.
+      return new Promise<void>((ok, fail) => {
+        const drained = () => (s.stream.off('error', failed), ok());
+        const failed = (e: Error) => (s.stream.off('drain', drained), fail(e));
+        s.stream.once('drain', drained);
+        s.stream.once('error', failed);
+      });
     },
   }));
   const close = () => Promise.all(streams.map((s) => new Promise<void>((ok, fail) => s.stream.end((err?: Error | null) => (err ? fail(err) : ok())))));

@@ -18,7 +18,15 @@ export const PROVIDERS = ['openai', 'anthropic', 'gemini'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
 /** The client-facing operations Surety serves. */
-export type Operation = 'chat' | 'embeddings' | 'images.generations' | 'images.edits' | 'messages' | 'generateContent' | 'streamGenerateContent';
+export type Operation =
+  | 'chat'
+  | 'responses'
+  | 'embeddings'
+  | 'images.generations'
+  | 'images.edits'
+  | 'messages'
+  | 'generateContent'
+  | 'streamGenerateContent';
 
 /** One upstream call: which provider API, what is asked, and the model's name at the upstream. */
 export interface UpstreamCall {
@@ -93,6 +101,8 @@ export interface StreamFacts extends ResponseFacts {
   complete: boolean;
   /** Events whose data is not a JSON object (a corrupt stream). */
   malformed: number;
+  /** A running usage total reported lower than an earlier one (kept on the row for detection). */
+  usageRegressed?: boolean;
 }
 
 export interface StreamReader {
@@ -158,4 +168,6 @@ export interface ModelListing {
   provider: Provider;
   /** Epoch ms of its last change. */
   updatedAt: number;
+  /** The client APIs it can be reached through (translated where they are not its provider's). */
+  apis: readonly string[];
 }

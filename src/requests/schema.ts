@@ -37,6 +37,9 @@ export interface RequestRow {
   tx_id: string | null;
   delivered: unknown;
   client_ip: string | null;
+  upstream_provider: string | null;
+  /** The client's own reference of the request (its Idempotency-Key, else its x-request-id), when it sent one. */
+  client_ref?: string | null;
 }
 
 /** One upstream attempt of a request, as kept in the row. */
@@ -60,6 +63,8 @@ interface Column {
   customer?: false;
   /** In the CSV export (default yes): long JSON goes last. */
   csv?: false;
+  /** In the log exports (default yes); a column added after an export version was released waits for its next version. */
+  exported?: false;
 }
 
 /** Storage order = declaration order (the migration's column order). */
@@ -93,6 +98,9 @@ export const REQUEST_COLUMNS = {
   tx_id: { kind: 'text' },
   delivered: { kind: 'json' },
   client_ip: { kind: 'text' },
+  // The provider API of the channel that answered: another than `provider` when translated.
+  upstream_provider: { kind: 'text' },
+  client_ref: { kind: 'text', exported: false },
 } as const satisfies Record<keyof RequestRow, Column>;
 
 type ColumnName = keyof typeof REQUEST_COLUMNS;
@@ -214,7 +222,7 @@ export function requestView(r: Row, audience: Audience = 'operator'): Record<str
 
 /** The columns of an export for an audience, in the view's names; long JSON columns last. */
 export function exportColumns(audience: Audience): string[] {
-  const visible = STORAGE_COLUMNS.filter((n) => audience === 'operator' || col(n).customer !== false);
+  const visible = STORAGE_COLUMNS.filter((n) => col(n).exported !== false && (audience === 'operator' || col(n).customer !== false));
   const short = visible.filter((n) => col(n).kind !== 'json' && n !== 'error');
   const long = visible.filter((n) => col(n).kind === 'json' || n === 'error');
   return [...short, ...long].map((n) => col(n).as ?? n);
@@ -222,10 +230,11 @@ export function exportColumns(audience: Audience): string[] {
 
 /**
  * The request-log datasets of the uniform export (docs/export.md), one per audience. Their
- * columns are derived from REQUEST_COLUMNS above; test/unit/requests/schema.test.ts pins version
- * 1's columns, so a change to the declaration that changes an export must bump the version.
+ * columns are derived from REQUEST_COLUMNS above; test/unit/requests/schema.test.ts pins the
+ * current version's columns, so a change to the declaration that changes an export must bump the
+ * version (2: `upstream_provider`, the API of the channel that answered).
  */
-export const REQUEST_LOG_EXPORT_VERSION = 1;
+export const REQUEST_LOG_EXPORT_VERSION = 2;
 export const REQUEST_LOG_DATASETS: Record<Audience, Dataset> = {
   operator: { name: 'request-log', version: REQUEST_LOG_EXPORT_VERSION, columns: exportColumns('operator'), accountColumn: 'account_id', amountColumns: ['amount'] },
   customer: { name: 'request-log.customer', version: REQUEST_LOG_EXPORT_VERSION, columns: exportColumns('customer'), accountColumn: 'account_id', amountColumns: ['amount'] },

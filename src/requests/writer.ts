@@ -5,6 +5,7 @@ import { insertMany } from '../storage/batch.ts';
 import { StorageUnavailable, type Queryable } from '../storage/port.ts';
 import { spendPeriods } from '../gateway/limits.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
+import { addRollups } from './rollups.ts';
 
 // Group commit of the hot path: each settled request's log row and its charge (journal
 // transaction + entries + book balances + key spend) are written together in ONE database
@@ -66,7 +67,21 @@ export interface WriterStats {
   lastError: string | null;
 }
 
+/**
+ * Faults for tests only, set on a writer instance in-process (nothing outside the process can
+ * reach them): `duplicateCharge` makes the writer store a charged row twice — the same request
+ * under a second id, charged again — as a broken writer or a replayed batch would; `overcharge`
+ * charges a row more than its price.
+ */
+export interface WriterFaults {
+  duplicateCharge?(row: Readonly<RequestRow>): boolean;
+  /** Nano-USD added to a charged row's amount before it is written (a charge off its price). */
+  overcharge?(row: Readonly<RequestRow>): bigint;
+}
+
 export class LogWriter {
+  /** Test-only fault injection (see WriterFaults); null in production. */
+  faults: WriterFaults | null = null;
   private queue: RequestLogRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
@@ -112,8 +127,10 @@ export class LogWriter {
   push(row: RequestLogRow): void {
     const problems = normaliseRow(row);
     if (problems.length > 0) this.rt.log.warn({ request_id: row.id, problems }, 'request log row repaired before queueing');
+    if (this.faults?.overcharge && row.amount > 0n) row.amount += this.faults.overcharge(row);
     this.queue.push(row);
     this.stats.queued++;
+    if (this.faults?.duplicateCharge && row.amount > 0n && this.faults.duplicateCharge(row)) this.queue.push({ ...row, id: newId('req', row.started_at) });
     if (this.queue.length >= this.maxBatch && !this.flushing) void this.flush();
     else if (!this.timer && !this.flushing) this.timer = setTimeout(() => void this.flush(), this.flushMs + this.backoffMs);
   }
@@ -233,6 +250,7 @@ export class LogWriter {
           await addKeySpend(q, charged);
         }
         await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
+        await addRollups(q, batch);
         if (charged.length > 0 && this.money.committing) {
           // Under the accounts' locks, so that nobody reloads these accounts in between.
           moved.charges = charged.map(chargeOfRow);

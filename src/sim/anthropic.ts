@@ -2,6 +2,7 @@
 
 import { DEFAULT_COMPLETION_TOKENS, completionText, newId, promptTokens, tokenJson } from './content.ts';
 import type { Exchange } from './exchange.ts';
+import { toolCallOf, type SimToolCall } from './tools.ts';
 import type { Directives } from './types.ts';
 import { type Obj, int, textChars } from './util.ts';
 
@@ -55,6 +56,12 @@ export function messages(ex: Exchange, body: Obj, d: Readonly<Directives>): void
     service_tier: 'standard',
   };
 
+  const call = refusal ? null : toolCallOf('anthropic', body, d);
+  if (call !== null) {
+    toolUseAnswer(ex, body, d, call, { id, model, usage });
+    return;
+  }
+
   if (body.stream === true) {
     const start: Obj = {
       id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
@@ -96,4 +103,34 @@ export function messages(ex: Exchange, body: Obj, d: Readonly<Directives>): void
   const json = JSON.stringify(res);
   if (d.cut >= 0) ex.sendTruncatedJson(200, json);
   else ex.sendJson(200, json, refusal ? 'moderation' : 'ok');
+}
+
+/** A message that calls a tool (stop_reason "tool_use"), JSON or streamed with input_json_delta pieces. */
+function toolUseAnswer(ex: Exchange, body: Obj, d: Readonly<Directives>, call: SimToolCall, m: { id: string; model: string; usage: Obj }): void {
+  const output = promptTokens(call.json.length) + 4;
+  const usage = { ...m.usage, output_tokens: output };
+  const block = { type: 'tool_use', id: call.id, name: call.name, input: call.args };
+  if (body.stream !== true) {
+    const res: Obj = { id: m.id, type: 'message', role: 'assistant', model: m.model, content: [block], stop_reason: 'tool_use', stop_sequence: null };
+    if (!d.usageNone) res.usage = usage;
+    const json = JSON.stringify(res);
+    if (d.cut >= 0) ex.sendTruncatedJson(200, json);
+    else ex.sendJson(200, json, 'ok');
+    return;
+  }
+  const start: Obj = { id: m.id, type: 'message', role: 'assistant', model: m.model, content: [], stop_reason: null, stop_sequence: null };
+  if (!d.usageNone) start.usage = { ...usage, output_tokens: 1 };
+  const half = Math.floor(call.json.length / 2);
+  const piece = (s: string) => frame('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: s } }));
+  const frames = [
+    frame('message_start', JSON.stringify({ type: 'message_start', message: start })),
+    frame('content_block_start', JSON.stringify({ type: 'content_block_start', index: 0, content_block: { ...block, input: {} } })),
+    piece(''),
+    piece(call.json.slice(0, half)),
+    piece(call.json.slice(half)),
+    frame('content_block_stop', '{"type":"content_block_stop","index":0}'),
+    frame('message_delta', JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, ...(d.usageNone ? {} : { usage: { output_tokens: output } }) })),
+    frame('message_stop', '{"type":"message_stop"}'),
+  ];
+  ex.sendStream(200, frames, d.chunkMs, d.cut, 'ok');
 }

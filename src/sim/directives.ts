@@ -22,6 +22,7 @@ export const NO_DIRECTIVES: Readonly<Directives> = Object.freeze({
   cached: 0,
   cacheWrite: 0,
   reasoning: 0,
+  tool: '',
 });
 
 const DIRECTIVE_RE = /\[\[sim:([a-z_]+)(?:=([^\]\s"\\]*))?\]\]/g;
@@ -105,6 +106,9 @@ export function parseDirectives(raw: string): Readonly<Directives> {
       case 'reasoning':
         n = num(v, 0, 1_000_000);
         if (!Number.isNaN(n)) d.reasoning = Math.trunc(n);
+        break;
+      case 'tool':
+        d.tool = v !== undefined && v !== '' ? v : 'true';
         break;
       default:
         break;

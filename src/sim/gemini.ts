@@ -3,6 +3,7 @@
 
 import { DEFAULT_COMPLETION_TOKENS, PNG_BASE64, completionText, newId, promptTokens, tokenJson } from './content.ts';
 import type { Exchange } from './exchange.ts';
+import { toolCallOf } from './tools.ts';
 import type { Directives } from './types.ts';
 import { type Obj, int, isObj, str, textChars } from './util.ts';
 
@@ -93,6 +94,18 @@ export function generate(ex: Exchange, body: Obj, d: Readonly<Directives>, strea
       };
     }
     if (!d.usageNone) res.usageMetadata = usage;
+    res.modelVersion = model;
+    res.responseId = responseId;
+    finishFrames([res]);
+    return;
+  }
+
+  // ---- a function call
+  const call = image ? null : toolCallOf('gemini', body, d);
+  if (call !== null) {
+    const out = promptTokens(call.json.length) + 4;
+    const res: Obj = { candidates: [{ content: { parts: [{ functionCall: { name: call.name, args: call.args } }], role: 'model' }, finishReason: 'STOP', index: 0 }] };
+    if (!d.usageNone) res.usageMetadata = { promptTokenCount: promptTotal, candidatesTokenCount: out, totalTokenCount: promptTotal + out, promptTokensDetails: promptDetails };
     res.modelVersion = model;
     res.responseId = responseId;
     finishFrames([res]);

@@ -6,6 +6,7 @@ import {
 } from './content.ts';
 import { openaiError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
+import { toolCallOf, type SimToolCall } from './tools.ts';
 import type { Directives } from './types.ts';
 import { type Obj, int, isObj, str, textChars } from './util.ts';
 
@@ -49,6 +50,11 @@ export function chatCompletions(ex: Exchange, body: Obj, d: Readonly<Directives>
   };
   const id = newId('chatcmpl-');
   const created = nowSeconds();
+  const call = toolCallOf('openai', body, d);
+  if (call !== null) {
+    toolCallAnswer(ex, body, d, call, { id, created, model, prompt: promptTotal });
+    return;
+  }
 
   if (body.stream === true) {
     const includeUsage = isObj(body.stream_options) && body.stream_options.include_usage === true;
@@ -84,6 +90,39 @@ export function chatCompletions(ex: Exchange, body: Obj, d: Readonly<Directives>
   res.service_tier = 'default';
   res.system_fingerprint = 'fp_sim';
   sendBody(ex, d, res);
+}
+
+/** A chat completion that calls a tool (finish_reason "tool_calls"), JSON or streamed in two argument pieces. */
+function toolCallAnswer(ex: Exchange, body: Obj, d: Readonly<Directives>, call: SimToolCall, m: { id: string; created: number; model: string; prompt: number }): void {
+  const completion = promptTokens(call.json.length) + 4;
+  const usage = {
+    prompt_tokens: m.prompt,
+    completion_tokens: completion,
+    total_tokens: m.prompt + completion,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  };
+  if (body.stream !== true) {
+    const message = { role: 'assistant', content: null, tool_calls: [{ id: call.id, type: 'function', function: { name: call.name, arguments: call.json } }], refusal: null, annotations: [] };
+    const res: Obj = { id: m.id, object: 'chat.completion', created: m.created, model: m.model, choices: [{ index: 0, message, logprobs: null, finish_reason: 'tool_calls' }] };
+    if (!d.usageNone) res.usage = usage;
+    sendBody(ex, d, res);
+    return;
+  }
+  const includeUsage = isObj(body.stream_options) && body.stream_options.include_usage === true;
+  const chunk = (choices: unknown[], u?: unknown) => `data: ${JSON.stringify({ id: m.id, object: 'chat.completion.chunk', created: m.created, model: m.model, choices, ...(u !== undefined ? { usage: u } : {}) })}\n\n`;
+  const delta = (dl: Obj, finish: string | null = null) => chunk([{ index: 0, delta: dl, logprobs: null, finish_reason: finish }]);
+  const half = Math.floor(call.json.length / 2);
+  const frames = [
+    delta({ role: 'assistant', content: null }),
+    delta({ tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }),
+    delta({ tool_calls: [{ index: 0, function: { arguments: call.json.slice(0, half) } }] }),
+    delta({ tool_calls: [{ index: 0, function: { arguments: call.json.slice(half) } }] }),
+    delta({}, 'tool_calls'),
+  ];
+  if (includeUsage && !d.usageNone) frames.push(chunk([], usage));
+  frames.push('data: [DONE]\n\n');
+  ex.sendStream(200, frames, d.chunkMs, d.cut);
 }
 
 // ---------------------------------------------------------------- embeddings

@@ -15,6 +15,7 @@ import {
   ANTHROPIC_MODEL_LIST, GEMINI_MODEL_LIST, OPENAI_MODEL_LIST, anthropicModel, geminiModel, openaiModel,
 } from './models.ts';
 import * as openai from './openai.ts';
+import { responses } from './responses.ts';
 import { RequestLog, Stats } from './state.ts';
 import type { Directives, Provider, SimFault, SimRequestRecord } from './types.ts';
 import { type Obj, isObj, str } from './util.ts';
@@ -50,7 +51,7 @@ const MAX_BODY = 64 * 1024 * 1024;
 // ---------------------------------------------------------------- routing
 
 type Kind =
-  | 'chat' | 'embeddings' | 'images' | 'edits' | 'models' | 'model'
+  | 'chat' | 'responses' | 'embeddings' | 'images' | 'edits' | 'models' | 'model'
   | 'messages' | 'count_tokens'
   | 'generate' | 'stream' | 'gcount' | 'gmodels' | 'gmodel';
 
@@ -62,6 +63,7 @@ interface Route {
 }
 
 const R_CHAT: Route = { kind: 'chat', provider: 'openai', model: null };
+const R_RESP: Route = { kind: 'responses', provider: 'openai', model: null };
 const R_EMB: Route = { kind: 'embeddings', provider: 'openai', model: null };
 const R_IMG: Route = { kind: 'images', provider: 'openai', model: null };
 const R_EDIT: Route = { kind: 'edits', provider: 'openai', model: null };
@@ -83,6 +85,7 @@ function matchRoute(method: string, path: string): Route | null {
   if (method === 'POST') {
     switch (path) {
       case '/v1/chat/completions': return R_CHAT;
+      case '/v1/responses': return R_RESP;
       case '/v1/messages': return R_MSG;
       case '/v1/embeddings': return R_EMB;
       case '/v1/images/generations': return R_IMG;
@@ -194,6 +197,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     switch (route.kind) {
       case 'chat': openai.chatCompletions(ex, body, d); return;
+      case 'responses': responses(ex, body, d); return;
       case 'embeddings': openai.embeddings(ex, body, d); return;
       case 'images':
       case 'edits': openai.images(ex, img ?? openai.imageRequestFromJson(body), d); return;

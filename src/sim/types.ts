@@ -61,4 +61,5 @@ export interface Directives {
   cached: number;
   cacheWrite: number;
   reasoning: number;
+  tool: string;         // '' = none; 'true' = the first declared tool; else a tool's name
 }

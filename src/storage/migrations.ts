@@ -1,5 +1,10 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
+import { CONTRACTS_MIGRATION } from '../contracts/schema.ts';
+import { STATUS_MIGRATION } from '../status/schema.ts';
+import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
+import { DETECTION_MIGRATION } from '../detection/schema.ts';
+import { CONSOLE_MIGRATION } from '../console/schema.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
 //   {{id}}   an auto-increment integer primary key
@@ -359,6 +364,15 @@ UPDATE api_keys SET op_models = models, op_ips = ips, op_expires_at = expires_at
 ALTER TABLE request_log RENAME COLUMN protocol TO provider;
 `,
   },
+  DETECTION_MIGRATION,
+  INCIDENTS_MIGRATION,
+  {
+    version: 9,
+    name: 'request log: the upstream API beside the caller API (translation)',
+    sql: `
+ALTER TABLE request_log ADD COLUMN upstream_provider TEXT;
+`,
+  },
   {
     version: 10,
     name: 'several instances: the instance registry and job leases',
@@ -381,6 +395,9 @@ CREATE TABLE job_leases (
 );
 `,
   },
+  STATUS_MIGRATION,
+  CONTRACTS_MIGRATION,
+  CONSOLE_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {

@@ -38,6 +38,7 @@ export function fakeRow(over: Partial<RequestRow> = {}): RequestRow {
     tx_id: null,
     delivered: { images: 0, text_chars: 80, text_bytes: 80 },
     client_ip: '127.0.0.1',
+    upstream_provider: 'openai',
     ...over,
   };
   normaliseRow(r);

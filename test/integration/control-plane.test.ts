@@ -853,7 +853,7 @@ for (const engine of engines()) {
       }
       // And the other way: every control-plane route Fastify serves is in the table.
       const served = registeredRoutes(t.app.app.printRoutes({ commonPrefix: false })).filter(
-        (x) => x.method !== 'HEAD' && /^\/(admin|account)\/v1\//.test(x.url) && x.url !== '/admin/v1/openapi.json',
+        (x) => x.method !== 'HEAD' && /^\/((admin|account)\/v1|console\/api)\//.test(x.url) && x.url !== '/admin/v1/openapi.json',
       );
       assert.ok(served.length >= specs.length);
       for (const x of served) assert.ok(specs.some((s) => s.method === x.method && s.url === x.url), `${x.method} ${x.url} is in the route table`);

@@ -241,9 +241,9 @@ describe('official SDKs against Surety', () => {
       assert.equal(row.usage_billable.cache_write_tokens, 40);
     });
 
-    test('models.list and models.retrieve: the Anthropic models in Anthropic shape', async () => {
+    test('models.list and models.retrieve: every model the Messages API reaches (chat models of any family, translated), in Anthropic shape', async () => {
       const page = await anthropic.models.list();
-      assert.deepEqual(page.data.map((m) => m.id), ['claude-sonnet-5-5']);
+      assert.deepEqual(page.data.map((m) => m.id).sort(), ['claude-sonnet-5-5', 'gemini-2.5-flash', 'gpt-4o-mini']);
       assert.equal(page.data[0]!.type, 'model');
       const one = await anthropic.models.retrieve('claude-sonnet-5-5');
       assert.equal(one.id, 'claude-sonnet-5-5');
@@ -336,7 +336,8 @@ describe('official SDKs against Surety', () => {
       await charged(requestIdOf(r), { model: 'gemini-2.5-flash', endpoint: 'generateContent', stream: false });
       const names: string[] = [];
       for await (const m of await gemini.models.list()) names.push(m.name!);
-      assert.deepEqual(names.sort(), ['models/gemini-2.5-flash', 'models/nano-banana-pro']);
+      // Every model generateContent reaches: Gemini's own and the chat models of the other families (translated).
+      assert.deepEqual(names.sort(), ['models/claude-sonnet-5-5', 'models/gemini-2.5-flash', 'models/gpt-4o-mini', 'models/nano-banana-pro']);
       assert.equal((await gemini.models.get({ model: 'nano-banana-pro' })).name, 'models/nano-banana-pro');
     });
 

@@ -13,9 +13,12 @@ import { loadConfig } from '../../src/kernel/config/load.ts';
 import { ENV_KEYS } from '../../src/kernel/config/schema.ts';
 import { ERRORS } from '../../src/kernel/errors.ts';
 import { REQUEST_LOG_DATASETS } from '../../src/requests/schema.ts';
+import { INCIDENT_SCOPE_DATASETS } from '../../src/incidents/export.ts';
+import { SLA_INTERVALS } from '../../src/contracts/intervals.ts';
+import { FINDINGS_DATASET } from '../../src/detection/export.ts';
 
 // Every dataset of the uniform export (docs/export.md).
-const EXPORT_DATASETS = [...Object.values(REQUEST_LOG_DATASETS)];
+const EXPORT_DATASETS = [...Object.values(REQUEST_LOG_DATASETS), ...Object.values(INCIDENT_SCOPE_DATASETS), SLA_INTERVALS, FINDINGS_DATASET];
 import { createRuntime } from '../../src/runtime.ts';
 import { migrate } from '../../src/storage/migrations.ts';
 import { SqliteDb } from '../../src/storage/sqlite/db.ts';

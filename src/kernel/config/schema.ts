@@ -38,6 +38,10 @@ export const ENV_KEYS = {
   shutdownGraceSeconds: 'SURETY_SHUTDOWN_GRACE_SECONDS',
   simPort: 'SURETY_SIM_PORT',
   cancelledPolicy: 'SURETY_CANCELLED_POLICY',
+  incidentDetectWindowSeconds: 'SURETY_INCIDENT_DETECT_WINDOW_SECONDS',
+  incidentMinRequests: 'SURETY_INCIDENT_MIN_REQUESTS',
+  incidentPlatformErrorPct: 'SURETY_INCIDENT_PLATFORM_ERROR_PCT',
+  incidentUpstreamFailurePct: 'SURETY_INCIDENT_UPSTREAM_FAILURE_PCT',
   durability: 'SURETY_DURABILITY',
   maxInFlight: 'SURETY_MAX_IN_FLIGHT',
   shedLagMs: 'SURETY_SHED_LAG_MS',
@@ -92,6 +96,11 @@ export const ConfigSchema = z
     shutdownGraceSeconds: int(0, 3600).default(30),
     simPort: int(0, 65535).default(8786),
     cancelledPolicy: z.enum(['delivered', 'none']).default('delivered'),
+    /** Draft incidents from traffic (incidents/detector.ts): the window, the least traffic, the rates (0: off). */
+    incidentDetectWindowSeconds: int(60, 86_400).default(300),
+    incidentMinRequests: int(1, 1_000_000).default(20),
+    incidentPlatformErrorPct: pct.default(5),
+    incidentUpstreamFailurePct: pct.default(25),
     /** `strict`: a delivered answer's last byte waits for the commit of its row and charge (gateway/gateway.ts). */
     durability: z.enum(['batched', 'strict']).default('batched'),
     /** Load shedding (gateway/overload.ts): data-plane requests in flight beyond which new ones get 503 OVERLOADED. */

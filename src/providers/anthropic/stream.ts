@@ -18,7 +18,7 @@ import { addBlockText, mapUsage, refusalStop, usageNotKnown } from './usage.ts';
 /** Counts that are running totals in message_delta: the largest seen wins. */
 const GROWING = ['input_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
 
-function mergeDelta(merged: Obj, delta: Obj): void {
+export function mergeDelta(merged: Obj, delta: Obj): void {
   for (const [k, v] of Object.entries(delta)) {
     if ((GROWING as readonly string[]).includes(k)) {
       const n = count(v);
@@ -39,6 +39,7 @@ export function streamReader(): StreamReader {
   let final = false;
   let complete = false;
   let refused = false;
+  let regressed = false;
   return {
     feed(ev: SseEvent) {
       const j = events.parse(ev.data);
@@ -72,6 +73,8 @@ export function streamReader(): StreamReader {
           }
           if (j.usage !== undefined) {
             lastDelta = j.usage;
+            // Cumulative: an output count below the last one is usage that moved backwards.
+            if (isObj(lastDelta) && typeof lastDelta.output_tokens === 'number' && typeof merged.output_tokens === 'number' && lastDelta.output_tokens < merged.output_tokens) regressed = true;
             if (isObj(lastDelta)) mergeDelta(merged, lastDelta);
             usageNotKnown(lastDelta, unknown);
           }
@@ -82,7 +85,7 @@ export function streamReader(): StreamReader {
       }
     },
     result(): StreamFacts {
-      const base = { delivered: { ...delivered }, refused, complete, malformed: events.malformed };
+      const base = { delivered: { ...delivered }, refused, complete, malformed: events.malformed, ...(regressed ? { usageRegressed: true } : {}) };
       if (start === null && lastDelta === null) return { ...base, raw: null, billable: null, unknownUsage: [] };
       let billable = mapUsage(merged);
       // A delta without usage leaves output at message_start's placeholder: not final either.

@@ -28,7 +28,7 @@ export function errorBody(status: number, code: string, message: string, _reques
 }
 
 export function modelEntry(m: ModelListing): unknown {
-  return { name: `models/${m.id}`, displayName: m.id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] };
+  return { name: `models/${m.id}`, displayName: m.id, supportedGenerationMethods: ['generateContent', 'streamGenerateContent', 'countTokens'] };
 }
 
 export function modelList(models: readonly ModelListing[]): unknown {

@@ -17,11 +17,16 @@ export function streamReader(endpoint: Endpoint, image: ImageRequestParams): Str
   let raw: unknown = null;
   let complete = false;
   let sawBlock = false;
+  let regressed = false;
   return {
     feed(ev: SseEvent) {
       const j = events.parse(ev.data);
       if (j === null) return;
-      if (j.usageMetadata !== undefined && j.usageMetadata !== null) raw = j.usageMetadata;
+      if (j.usageMetadata !== undefined && j.usageMetadata !== null) {
+        // Running totals: one lower than the last is usage that moved backwards.
+        if (isObj(raw) && isObj(j.usageMetadata) && lower(j.usageMetadata, raw)) regressed = true;
+        raw = j.usageMetadata;
+      }
       addCandidates(j, delivered);
       if (blocked(j)) sawBlock = true;
       if (Array.isArray(j.candidates)) {
@@ -42,7 +47,15 @@ export function streamReader(endpoint: Endpoint, image: ImageRequestParams): Str
         unknownUsage: usageNotKnown(raw),
         complete,
         malformed: events.malformed,
+        ...(regressed ? { usageRegressed: true } : {}),
       };
     },
   };
+}
+
+const RUNNING = ['promptTokenCount', 'candidatesTokenCount', 'totalTokenCount', 'thoughtsTokenCount'];
+
+/** Whether a running total in `now` is below the same total in `before`. */
+function lower(now: Record<string, unknown>, before: Record<string, unknown>): boolean {
+  return RUNNING.some((k) => typeof now[k] === 'number' && typeof before[k] === 'number' && (now[k] as number) < (before[k] as number));
 }

@@ -9,6 +9,7 @@ import {
 } from '../request.ts';
 import { inputTokensOf, visitJson, visitStr, type Visit } from '../tokens.ts';
 import type { Endpoint, ImageRequestParams } from '../types.ts';
+import { checkResponsesRequest, walkResponses } from './responses.ts';
 
 /** OpenAI's documented maximum of chat choices (`n`). */
 const MAX_CHOICES = 128;
@@ -29,6 +30,7 @@ export function walkRequest(endpoint: Endpoint, body: unknown, visit: Visit): vo
     return;
   }
   if (endpoint === 'images') return visitStr(body.prompt, visit);
+  if (body.input !== undefined && !Array.isArray(body.messages)) return walkResponses(body, visit);
   if (Array.isArray(body.messages)) {
     for (const m of body.messages) {
       if (!isObj(m)) continue;
@@ -98,12 +100,15 @@ function imageParams(body: Obj, limits: RequestLimits, form: boolean): ImageRequ
   return out;
 }
 
-export function readRequest(endpoint: Endpoint, _operation: Operation, body: Obj, limits: RequestLimits, form = false): RequestFacts {
+export function readRequest(endpoint: Endpoint, operation: Operation, body: Obj, limits: RequestLimits, form = false): RequestFacts {
   const model = readModel(body);
   const stream = readBoolean(body, 'stream', form) ?? false;
   if (!form) checkNesting(body);
   const facts: RequestFacts = { model, stream, image: {}, inputTokens: 0 };
-  if (endpoint === 'chat') {
+  if (operation === 'responses') {
+    const max = checkResponsesRequest(body, form);
+    if (max !== undefined) facts.maxOutputTokens = max;
+  } else if (endpoint === 'chat') {
     checkMessages(body);
     const max = readInt(body, 'max_completion_tokens', 1, MAX_OUTPUT_TOKENS, form);
     const legacyMax = readInt(body, 'max_tokens', 1, MAX_OUTPUT_TOKENS, form);

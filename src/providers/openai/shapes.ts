@@ -16,7 +16,7 @@ export function errorBody(status: number, code: string, message: string, _reques
 }
 
 export function modelEntry(m: ModelListing): unknown {
-  return { id: m.id, object: 'model', created: Math.floor(m.updatedAt / 1000), owned_by: m.provider };
+  return { id: m.id, object: 'model', created: Math.floor(m.updatedAt / 1000), owned_by: m.provider, apis: m.apis };
 }
 
 export function modelList(models: readonly ModelListing[]): unknown {

@@ -12,6 +12,7 @@ import { EventData, isObj, listed, unknownUsage } from '../json.ts';
 import type { StreamFacts, StreamReader } from '../provider.ts';
 import type { SseEvent } from '../sse.ts';
 import type { BillableUsage, Endpoint, ImageRequestParams } from '../types.ts';
+import { isResponsesEvent, responsesStream } from './responses.ts';
 import { CHAT_USAGE, IMAGES_USAGE, addMessageText, contentFiltered, mapChatUsage, mapImagesUsage } from './usage.ts';
 
 function chatStream(): StreamReader {
@@ -86,8 +87,20 @@ function imagesStream(request: ImageRequestParams): StreamReader {
   };
 }
 
+/** Chat completions or, when its first event says so, a Responses API stream. */
+function chatOrResponses(): StreamReader {
+  let inner: StreamReader | null = null;
+  return {
+    feed(ev: SseEvent) {
+      inner ??= isResponsesEvent(ev) ? responsesStream() : chatStream();
+      inner.feed(ev);
+    },
+    result: () => (inner ?? chatStream()).result(),
+  };
+}
+
 export function streamReader(endpoint: Endpoint, image: ImageRequestParams): StreamReader {
-  return endpoint === 'images' ? imagesStream(image) : chatStream();
+  return endpoint === 'images' ? imagesStream(image) : chatOrResponses();
 }
 
 /**
@@ -96,7 +109,8 @@ export function streamReader(endpoint: Endpoint, image: ImageRequestParams): Str
  * event by event. Every other stream passes through as bytes (null).
  */
 export function clientStreamFilter(endpoint: Endpoint, requestBody: Record<string, unknown> | null): ((eventData: string) => boolean) | null {
-  if (endpoint !== 'chat') return null;
+  // Only chat completions streams carry the usage-only chunk (a Responses request has no messages).
+  if (endpoint !== 'chat' || !Array.isArray(requestBody?.messages)) return null;
   const so = requestBody?.stream_options;
   if (isObj(so) && so.include_usage === true) return null;
   return (eventData) => !(eventData.includes('"choices":[]') && eventData.includes('"usage":{'));

@@ -9,6 +9,8 @@ export function normaliseBaseUrl(base: string): string {
 
 export function path(call: UpstreamCall): string {
   switch (call.operation) {
+    case 'responses':
+      return '/v1/responses';
     case 'embeddings':
       return '/v1/embeddings';
     case 'images.generations':

@@ -7,6 +7,7 @@ import { addText, billableUsage, newDelivered, sub, withImages } from '../billab
 import { count, isObj, listed, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
 import type { ResponseFacts } from '../provider.ts';
 import type { BillableUsage, Delivered, Endpoint, ImageRequestParams } from '../types.ts';
+import { isResponseObject, readResponsesResponse } from './responses.ts';
 
 // The usage fields OpenAI documents (API reference, CompletionUsage and ImagesResponse.usage).
 // Audio tokens are priced apart by OpenAI and have no price here: listed when non-zero.
@@ -150,6 +151,7 @@ export function readResponse(endpoint: Endpoint, json: unknown, image: ImageRequ
     const billable = withImages(mapImagesUsage(raw), delivered.images, image, json);
     return { raw, billable, delivered, refused: false, unknownUsage: unknown };
   }
+  if (isResponseObject(json)) return readResponsesResponse(json);
   if (Array.isArray(json.choices)) for (const c of json.choices) if (isObj(c) && isObj(c.message)) addMessageText(delivered, c.message);
   return { raw, billable: mapChatUsage(raw), delivered, refused: contentFiltered(json.choices), unknownUsage: unknown };
 }

@@ -49,16 +49,16 @@ test('errorBody: Gemini google.rpc.Status with our code as the ErrorInfo reason'
 });
 
 const MODELS: ModelListing[] = [
-  { id: 'gpt-4o-mini', provider: 'openai', updatedAt: Date.UTC(2026, 0, 2, 3, 4, 5, 678) },
-  { id: 'claude-sonnet-4-5', provider: 'anthropic', updatedAt: Date.UTC(2026, 1, 3) },
+  { id: 'gpt-4o-mini', provider: 'openai', updatedAt: Date.UTC(2026, 0, 2, 3, 4, 5, 678), apis: ['openai.chat', 'openai.responses'] },
+  { id: 'claude-sonnet-4-5', provider: 'anthropic', updatedAt: Date.UTC(2026, 1, 3), apis: ['anthropic.messages'] },
 ];
 
 test('model lists in each API shape', () => {
   assert.deepEqual(openai.modelList(MODELS), {
     object: 'list',
     data: [
-      { id: 'gpt-4o-mini', object: 'model', created: Math.floor(Date.UTC(2026, 0, 2, 3, 4, 5) / 1000), owned_by: 'openai' },
-      { id: 'claude-sonnet-4-5', object: 'model', created: Date.UTC(2026, 1, 3) / 1000, owned_by: 'anthropic' },
+      { id: 'gpt-4o-mini', object: 'model', created: Math.floor(Date.UTC(2026, 0, 2, 3, 4, 5) / 1000), owned_by: 'openai', apis: ['openai.chat', 'openai.responses'] },
+      { id: 'claude-sonnet-4-5', object: 'model', created: Date.UTC(2026, 1, 3) / 1000, owned_by: 'anthropic', apis: ['anthropic.messages'] },
     ],
   });
   assert.deepEqual(anthropic.modelList(MODELS), {
@@ -72,9 +72,9 @@ test('model lists in each API shape', () => {
   });
   assert.deepEqual(anthropic.modelList([]), { data: [], has_more: false, first_id: null, last_id: null });
   assert.deepEqual(gemini.modelList(MODELS.slice(0, 1)), {
-    models: [{ name: 'models/gpt-4o-mini', displayName: 'gpt-4o-mini', supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] }],
+    models: [{ name: 'models/gpt-4o-mini', displayName: 'gpt-4o-mini', supportedGenerationMethods: ['generateContent', 'streamGenerateContent', 'countTokens'] }],
   });
-  assert.deepEqual(gemini.modelEntry(MODELS[1]!), { name: 'models/claude-sonnet-4-5', displayName: 'claude-sonnet-4-5', supportedGenerationMethods: ['generateContent', 'streamGenerateContent'] });
+  assert.deepEqual(gemini.modelEntry(MODELS[1]!), { name: 'models/claude-sonnet-4-5', displayName: 'claude-sonnet-4-5', supportedGenerationMethods: ['generateContent', 'streamGenerateContent', 'countTokens'] });
 });
 
 test('request id headers: Anthropic SDKs read request-id', () => {

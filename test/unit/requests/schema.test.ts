@@ -10,7 +10,7 @@ function row(over: Partial<RequestRow> = {}): RequestRow {
     channel_id: 'ch_secret', attempts: [{ channel: 'ch_secret', status: 500, outcome: 'upstream_error', ms: 3, error: 'Upstream sim-secret: key sk-… failed' }],
     started_at: 1_700_000_000_000, first_byte_at: null, ended_at: 1_700_000_000_100, duration_ms: 100, stream: false, status: 200, outcome: 'ok', error_code: null,
     error: null, usage_raw: { prompt_tokens: 1 }, usage_billable: null, usage_estimated: false, price_version: 1, hold_amount: 10n, amount: 5n, tx_id: null,
-    delivered: { images: 0 }, client_ip: '127.0.0.1', ...over,
+    delivered: { images: 0 }, client_ip: '127.0.0.1', upstream_provider: 'openai', ...over,
   };
 }
 
@@ -48,11 +48,11 @@ test('customers see no channel, upstream model or upstream error text; operators
   assert.equal(publicMessage({ outcome: 'platform_error', error_code: null }), "Surety's own fault (a bug, storage down, a misconfigured channel); never billed.");
 });
 
-test('the request-log exports are fixed and versioned: version 1 has exactly these columns', () => {
+test('the request-log exports are fixed and versioned: version 2 has exactly these columns', () => {
   // Changing REQUEST_COLUMNS changes these lists: then bump REQUEST_LOG_EXPORT_VERSION, pin the
   // new version here and document it in docs/export.md — never change a released version's columns.
-  assert.equal(REQUEST_LOG_EXPORT_VERSION, 1);
-  const operator = ['id', 'account_id', 'key_id', 'member_id', 'endpoint', 'provider', 'model', 'upstream_model', 'channel_id', 'started_at', 'first_byte_at', 'ended_at', 'duration_ms', 'stream', 'status', 'outcome', 'error_code', 'usage_estimated', 'price_version', 'hold', 'amount', 'tx_id', 'client_ip', 'attempts', 'error', 'usage_raw', 'usage_billable', 'delivered'];
+  assert.equal(REQUEST_LOG_EXPORT_VERSION, 2);
+  const operator = ['id', 'account_id', 'key_id', 'member_id', 'endpoint', 'provider', 'model', 'upstream_model', 'channel_id', 'started_at', 'first_byte_at', 'ended_at', 'duration_ms', 'stream', 'status', 'outcome', 'error_code', 'usage_estimated', 'price_version', 'hold', 'amount', 'tx_id', 'client_ip', 'upstream_provider', 'attempts', 'error', 'usage_raw', 'usage_billable', 'delivered'];
   assert.deepEqual(REQUEST_LOG_DATASETS.operator.columns, operator);
   assert.deepEqual(REQUEST_LOG_DATASETS.customer.columns, operator.filter((c) => c !== 'upstream_model' && c !== 'channel_id'));
   assert.deepEqual([REQUEST_LOG_DATASETS.operator.name, REQUEST_LOG_DATASETS.customer.name], ['request-log', 'request-log.customer']);

@@ -1,0 +1,257 @@
+import { useState } from 'preact/hooks';
+import { api } from '../api.ts';
+import { Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
+import { qs } from '../lib/format.ts';
+
+// The pages of the guarantees that have landed: abnormal-billing findings (customers see theirs
+// and their disputes; operators review, verify — which compensates — or reject) and incidents
+// (operators declare them and post updates). SLA contracts and the status page get theirs as they land.
+
+const FINDING_STATUSES = ['open', 'verified', 'compensated', 'rejected'];
+
+function FindingDrawer({ path, onClose }: { path: string; onClose: () => void }) {
+  const t = useT();
+  const r = useGet(path);
+  return (
+    <Drawer title={t('Finding')} onClose={onClose}>
+      <Load r={r}>
+        {(f: any) => (
+          <>
+            <dl class="kv">
+              <dt>{t('Rule')}</dt><dd>{f.rule}</dd>
+              <dt>{t('Status')}</dt><dd><Status s={f.status} /></dd>
+              <dt>{t('Charged')}</dt><dd><Money v={f.charged} /></dd>
+              <dt>{t('Abnormal amount')}</dt><dd><Money v={f.amount} /></dd>
+              <dt>{t('Compensated')}</dt><dd><Money v={f.compensated} /></dd>
+              <dt>{t('Why')}</dt><dd>{f.reason}</dd>
+              {f.decision_note ? (<><dt>{t('Answer')}</dt><dd>{f.decision_note}</dd></>) : null}
+            </dl>
+            <h3>{t('Evidence')}</h3>
+            <Json v={f.evidence} />
+            <h3>{t('Requests')}</h3>
+            <Table rows={f.requests ?? []} columns={[
+              { key: 'id', label: 'ID', render: (x: any) => <code class="small">{x.id}</code> },
+              { key: 'started_at', label: t('Time'), render: (x: any) => <Time iso={x.started_at} /> },
+              { key: 'outcome', label: t('Outcome'), render: (x: any) => <Status s={x.outcome} /> },
+              { key: 'duration_ms', label: t('ms'), num: true },
+              { key: 'amount', label: t('Cost'), num: true, render: (x: any) => <Money v={x.amount} /> },
+            ]} />
+          </>
+        )}
+      </Load>
+    </Drawer>
+  );
+}
+
+function findingColumns(t: (s: string) => string, operator: boolean) {
+  return [
+    { key: 'created_at', label: t('Found'), render: (x: any) => <Time iso={x.created_at} /> },
+    ...(operator ? [{ key: 'account_id', label: t('Account'), render: (x: any) => <code>{x.account_id}</code> }] : []),
+    { key: 'rule', label: t('Rule') },
+    { key: 'model', label: t('Model') },
+    { key: 'charged', label: t('Charged'), num: true, render: (x: any) => <Money v={x.charged} /> },
+    { key: 'amount', label: t('Abnormal amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+    { key: 'compensated', label: t('Compensated'), num: true, render: (x: any) => <Money v={x.compensated} /> },
+    { key: 'status', label: t('Status'), render: (x: any) => <Status s={x.status} /> },
+  ];
+}
+
+/** A customer's abnormal charges and their compensation, and their disputes. */
+export function CustomerFindings() {
+  const t = useT();
+  const [before, setBefore] = useState<string[]>([]);
+  const r = useGet(`/account/v1/findings${qs({ limit: 50, before: before.at(-1) })}`);
+  const disputes = useGet<{ data: any[] }>('/account/v1/disputes');
+  const [open, setOpen] = useState<string | null>(null);
+  return (
+    <section>
+      <h1>{t('Abnormal charges')}</h1>
+      <p class="muted">{t('Charges that should not have happened, found by the detection rules. Verified ones are compensated with a credit.')}</p>
+      <Load r={r}>
+        {(d: any) => (
+          <>
+            <Table caption={t('Abnormal charges')} rows={d.data} onRow={(f: any) => setOpen(f.id)} columns={findingColumns(t, false)} empty={t('No abnormal charges found.')} />
+            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+          </>
+        )}
+      </Load>
+      <h2>{t('Disputes')}</h2>
+      <Load r={disputes}>
+        {(d) => (
+          <Table caption={t('Disputes')} rows={d.data} columns={[
+            { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
+            { key: 'reason', label: t('Reason') },
+            { key: 'status', label: t('Status'), render: (x: any) => <Status s={x.status} /> },
+            { key: 'request_ids', label: t('Requests'), num: true, render: (x: any) => (x.request_ids ?? []).length },
+          ]} />
+        )}
+      </Load>
+      {open ? <FindingDrawer path={`/account/v1/findings/${open}`} onClose={() => setOpen(null)} /> : null}
+    </section>
+  );
+}
+
+/** The operator's review queue: filter, select, verify (compensates) or reject with a reason; export. */
+export function OperatorFindings() {
+  const t = useT();
+  const [f, setF] = useState({ status: 'open', rule: '', account_id: '' });
+  const [before, setBefore] = useState<string[]>([]);
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [open, setOpen] = useState<string | null>(null);
+  const filter = { status: f.status || undefined, rule: f.rule || undefined, account_id: f.account_id || undefined };
+  const r = useGet(`/admin/v1/findings${qs({ ...filter, limit: 50, before: before.at(-1) })}`);
+  const decide = useAction(async (verb: 'verify' | 'reject') => {
+    const ids = [...picked];
+    let reason: string | null = null;
+    if (verb === 'reject') {
+      reason = prompt(t('Why are these findings rejected? The customer sees this.'));
+      if (!reason) return;
+    }
+    const msg = verb === 'verify' ? t('Verify {n} findings? Each is compensated with a credit, once.', { n: ids.length }) : t('Reject {n} findings?', { n: ids.length });
+    if (!(await confirmAction(msg, verb === 'verify' ? t('Verify and compensate') : t('Reject')))) return;
+    await api('POST', `/admin/v1/findings/${verb}`, { ids, ...(reason ? { reason } : {}) });
+    setPicked(new Set());
+    r.reload();
+  });
+  const toggle = (id: string) => setPicked((s) => {
+    const n = new Set(s);
+    if (n.has(id)) n.delete(id);
+    else n.add(id);
+    return n;
+  });
+  const set = (k: keyof typeof f) => (e: Event) => (setF({ ...f, [k]: (e.target as HTMLInputElement).value.trim() }), setBefore([]));
+  return (
+    <section>
+      <h1>{t('Findings')}</h1>
+      <div class="row wrap filters">
+        <Field label={t('Status')}>
+          <select value={f.status} onChange={set('status')}>
+            <option value="">{t('all')}</option>
+            {FINDING_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+          </select>
+        </Field>
+        <Field label={t('Rule')}><input value={f.rule} onChange={set('rule')} /></Field>
+        <Field label={t('Account id')}><input value={f.account_id} onChange={set('account_id')} /></Field>
+        <span class="grow" />
+        <a class="button ghost" href={`/admin/v1/findings/export${qs({ ...filter, format: 'csv' })}`} download>CSV</a>
+        <a class="button ghost" href={`/admin/v1/findings/export${qs({ ...filter, format: 'ndjson' })}`} download>NDJSON</a>
+        <a class="button ghost" href={`/admin/v1/findings/export/manifest${qs(filter)}`} target="_blank" rel="noopener">{t('Manifest')}</a>
+      </div>
+      <div class="row">
+        <button type="button" class="primary" disabled={picked.size === 0 || decide.busy} onClick={() => decide.run('verify')}>{t('Verify and compensate')} ({picked.size})</button>
+        <button type="button" class="ghost" disabled={picked.size === 0 || decide.busy} onClick={() => decide.run('reject')}>{t('Reject')} ({picked.size})</button>
+      </div>
+      <ErrorBox error={decide.error} />
+      <Load r={r}>
+        {(d: any) => (
+          <>
+            <Table caption={t('Findings')} rows={d.data} onRow={(x: any) => setOpen(x.id)} empty={t('No findings match.')} columns={[
+              { key: 'pick', label: t('Select'), render: (x: any) => (x.status === 'open' ? <input type="checkbox" aria-label={t('Select {id}', { id: x.id })} checked={picked.has(x.id)} onClick={(e) => e.stopPropagation()} onChange={() => toggle(x.id)} /> : null) },
+              ...findingColumns(t, true),
+            ]} />
+            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+          </>
+        )}
+      </Load>
+      {open ? <FindingDrawer path={`/admin/v1/findings/${open}`} onClose={() => setOpen(null)} /> : null}
+    </section>
+  );
+}
+
+const SEVERITIES = ['sev1', 'sev2', 'sev3', 'sev4'];
+const IMPACTS = ['none', 'minor', 'major', 'critical'];
+const ATTRIBUTIONS = ['platform', 'upstream', 'upstream_moderation', 'upstream_rate_limit', 'customer', 'unknown'];
+const UPDATE_STATUSES = ['investigating', 'identified', 'monitoring', 'resolved', 'postmortem'];
+
+/** Incidents: declare, list, open one for its timeline and post public updates or internal notes. */
+export function Incidents() {
+  const t = useT();
+  const [before, setBefore] = useState<string[]>([]);
+  const r = useGet(`/admin/v1/incidents${qs({ limit: 50, before: before.at(-1) })}`);
+  const [open, setOpen] = useState<string | null>(null);
+  const [f, setF] = useState({ title: '', severity: 'sev3', impact: 'minor', attribution: 'unknown', message: '' });
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value });
+  const declare = useAction(async () => {
+    if (!(await confirmAction(t('Declare and publish “{title}”?', { title: f.title }), t('Declare')))) return;
+    const i = await api('POST', '/admin/v1/incidents', { title: f.title, severity: f.severity, impact: f.impact, attribution: f.attribution, ...(f.message ? { message: f.message } : {}) });
+    setF({ ...f, title: '', message: '' });
+    r.reload();
+    setOpen(i.id);
+  });
+  return (
+    <section>
+      <h1>{t('Incidents')}</h1>
+      <details class="card">
+        <summary>{t('Declare an incident')}</summary>
+        <form class="grid" onSubmit={(e) => (e.preventDefault(), declare.run())}>
+          <Field label={t('Title')}><input required value={f.title} onInput={set('title')} /></Field>
+          <Field label={t('Severity')}><select value={f.severity} onChange={set('severity')}>{SEVERITIES.map((s) => <option key={s}>{s}</option>)}</select></Field>
+          <Field label={t('Impact')}><select value={f.impact} onChange={set('impact')}>{IMPACTS.map((s) => <option key={s}>{s}</option>)}</select></Field>
+          <Field label={t('Attribution')}><select value={f.attribution} onChange={set('attribution')}>{ATTRIBUTIONS.map((s) => <option key={s}>{s}</option>)}</select></Field>
+          <Field label={t('First public update')}><input value={f.message} onInput={set('message')} /></Field>
+          <ErrorBox error={declare.error} />
+          <div><button type="submit" class="primary" disabled={declare.busy}>{t('Declare')}</button></div>
+        </form>
+      </details>
+      <Load r={r}>
+        {(d: any) => (
+          <>
+            <Table caption={t('Incidents')} rows={d.data} onRow={(i: any) => setOpen(i.id)} empty={t('No incidents.')} columns={[
+              { key: 'title', label: t('Title') },
+              { key: 'kind', label: t('Kind') },
+              { key: 'severity', label: t('Severity') },
+              { key: 'attribution', label: t('Attribution') },
+              { key: 'status', label: t('Status'), render: (i: any) => <Status s={i.status} /> },
+              { key: 'start', label: t('Started'), render: (i: any) => <Time iso={i.window?.start} /> },
+              { key: 'end', label: t('Ended'), render: (i: any) => <Time iso={i.window?.end} /> },
+            ]} />
+            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+          </>
+        )}
+      </Load>
+      {open ? <IncidentDrawer id={open} onClose={() => (setOpen(null), r.reload())} /> : null}
+    </section>
+  );
+}
+
+function IncidentDrawer({ id, onClose }: { id: string; onClose: () => void }) {
+  const t = useT();
+  const r = useGet(`/admin/v1/incidents/${id}`);
+  const [u, setU] = useState({ visibility: 'public', status: '', body: '' });
+  const post = useAction(async () => {
+    await api('POST', `/admin/v1/incidents/${id}/updates`, { visibility: u.visibility, body: u.body, ...(u.status ? { status: u.status } : {}) });
+    setU({ ...u, body: '' });
+    r.reload();
+  });
+  return (
+    <Drawer title={t('Incident')} onClose={onClose}>
+      <Load r={r}>
+        {(i: any) => (
+          <>
+            <h2>{i.title} <Status s={i.status} /></h2>
+            <dl class="kv">
+              <dt>{t('Severity')}</dt><dd>{i.severity} · {i.impact}</dd>
+              <dt>{t('Attribution')}</dt><dd>{i.attribution}</dd>
+              <dt>{t('Window')}</dt><dd><Time iso={i.window.start} /> → <Time iso={i.window.end} /></dd>
+              <dt>{t('Minutes to resolve')}</dt><dd>{i.minutes_to_resolve ?? '—'}</dd>
+            </dl>
+            <h3>{t('Timeline')}</h3>
+            <Table rows={i.updates ?? []} columns={[
+              { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
+              { key: 'visibility', label: t('Visibility') },
+              { key: 'status', label: t('Status'), render: (x: any) => (x.status ? <Status s={x.status} /> : '—') },
+              { key: 'body', label: t('Message') },
+            ]} />
+            <form class="grid card" onSubmit={(e) => (e.preventDefault(), post.run())}>
+              <Field label={t('Visibility')}><select value={u.visibility} onChange={(e) => setU({ ...u, visibility: (e.target as HTMLSelectElement).value })}><option value="public">public</option><option value="internal">internal</option></select></Field>
+              <Field label={t('New status')}><select value={u.status} onChange={(e) => setU({ ...u, status: (e.target as HTMLSelectElement).value })}><option value="">—</option>{UPDATE_STATUSES.map((s) => <option key={s}>{s}</option>)}</select></Field>
+              <Field label={t('Message')}><textarea rows={3} required value={u.body} onInput={(e) => setU({ ...u, body: (e.target as HTMLTextAreaElement).value })} /></Field>
+              <ErrorBox error={post.error} />
+              <div><button type="submit" class="primary" disabled={post.busy}>{t('Post update')}</button></div>
+            </form>
+          </>
+        )}
+      </Load>
+    </Drawer>
+  );
+}

@@ -1,0 +1,120 @@
+import type { Multiplier } from '../billing/pricing.ts';
+import type { CompiledPrice } from '../catalog/price-book.ts';
+import { OUTCOME_NAMES, mayBill } from '../requests/outcomes.ts';
+import type { Engine } from '../storage/port.ts';
+import type { CatalogFacts } from './context.ts';
+
+// The scan's prefilter: one SQL condition that keeps every charged row some rule could flag, so
+// that the database — not JavaScript — reads the million correct rows, and only the suspects are
+// parsed and judged by the rules themselves (which stay the only judges: the prefilter may keep
+// too much, never too little; test/integration/detection-prefilter.test.ts checks that scanning
+// with and without it finds the same). The price check is the price book compiled into SQL
+// integer arithmetic, exactly as billing/pricing.ts computes it, where it can be done without
+// overflow (counts, rates and multipliers within bounds); anything else goes to the rules.
+
+const MTOK = 1_000_000n;
+const MAX_RATE = 100_000_000_000n; // $100 per 1M tokens, in nano-USD
+const MAX_IMAGE = 10_000_000_000n; // $10 per image
+const MAX_MULT_NUM = 1000n;
+
+const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** A JSON number of a text column (0 when absent). */
+function jnum(engine: Engine, col: string, key: string): string {
+  return engine === 'sqlite' ? `COALESCE(json_extract(${col}, '$.${key}'), 0)` : `COALESCE(CAST(CAST(${col} AS json)->>'${key}' AS NUMERIC), 0)`;
+}
+function jtrue(engine: Engine, col: string, key: string): string {
+  return engine === 'sqlite' ? `json_extract(${col}, '$.${key}') = 1` : `CAST(${col} AS json)->>'${key}' = 'true'`;
+}
+
+const TOKEN_FIELDS = ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'image_input_tokens', 'image_output_tokens'] as const;
+
+function rates(p: CompiledPrice): Array<bigint | null> {
+  const input = p.input_per_mtok;
+  const output = p.output_per_mtok;
+  return [input, p.cached_input_per_mtok ?? input, p.cache_write_per_mtok ?? input, output, p.image_input_per_mtok ?? input, p.image_output_per_mtok ?? output];
+}
+
+/** priceUsage's numerator (nano-USD × 1M) in SQL, or null when it cannot be computed safely in SQL. */
+function numeratorSql(engine: Engine, p: CompiledPrice): string | null {
+  const terms: string[] = [];
+  const r = rates(p);
+  for (const [i, f] of TOKEN_FIELDS.entries()) {
+    const rate = r[i]!;
+    if (rate === null || rate === 0n) continue;
+    if (rate > MAX_RATE) return null;
+    terms.push(`${jnum(engine, 'r.usage_billable', f)} * ${rate}`);
+  }
+  if (p.per_image !== null) {
+    // Only a single default price is looked up in SQL; a table by size or quality goes to the rules.
+    if (p.per_image.size !== 1) terms.push(`CASE WHEN ${jnum(engine, 'r.usage_billable', 'images')} > 0 THEN NULL ELSE 0 END`);
+    else {
+      const price = p.per_image.get('default')!;
+      if (price > MAX_IMAGE) return null;
+      terms.push(`${jnum(engine, 'r.usage_billable', 'images')} * ${price * MTOK}`);
+    }
+  }
+  if (p.per_request !== null) terms.push(`${p.per_request * MTOK}`);
+  return terms.length ? terms.join(' + ') : '0';
+}
+
+/** The expected charge of a row by the price book, before its rounding (null: ask the rules). */
+function expectedSql(engine: Engine, facts: CatalogFacts): string {
+  const mult = (part: 'num' | 'den') => {
+    const usable = [...facts.groups].filter(([, m]) => m.num <= MAX_MULT_NUM && m.den <= MAX_MULT_NUM);
+    if (facts.groups.size === 0) return '1';
+    const cases = usable.map(([g, m]) => `WHEN ${q(g)} THEN ${m[part]}`).join(' ');
+    const unsafe = [...facts.groups.keys()].filter((g) => !usable.some(([u]) => u === g));
+    return `(CASE ${unsafe.length ? `WHEN a.group_name IN (${unsafe.map(q).join(', ')}) THEN NULL ` : ''}${cases ? `${cases.replace(/WHEN /g, 'WHEN a.group_name = ')} ` : ''}ELSE 1 END)`;
+  };
+  const cases: string[] = [];
+  for (const { model, version, price } of facts.prices.values()) {
+    const n = price === null ? null : numeratorSql(engine, price);
+    cases.push(`WHEN r.model = ${q(model)} AND r.price_version = ${version} THEN ${n === null ? 'NULL' : `(${n})`}`);
+  }
+  if (cases.length === 0) return 'NULL';
+  const num = `(CASE ${cases.join(' ')} ELSE NULL END)`;
+  const d = `(${MTOK} * ${mult('den')})`;
+  // The charge is rounded once, half away from zero (every amount here is ≥ 0):
+  // floor((2·N·m + D) / 2D), in integer division, the numerator computed once. A numerator too big
+  // for 64-bit integers becomes a float in SQLite (PostgreSQL computes in NUMERIC): an expected
+  // charge that large is above any amount the caller lets through to this comparison (see ABOVE).
+  const top = `2 * ${num} * ${mult('num')} + ${d}`;
+  return engine === 'sqlite' ? `((${top}) / (2 * ${d}))` : `div(${top}, 2 * ${d})`;
+}
+
+/** Charges above this (nano-USD, $1000) always go to the rules. */
+const ABOVE = 1_000_000_000_000n;
+
+function byModel(facts: CatalogFacts, pick: (m: { kind: string; max_output_tokens: number | null; abnormal_timeout_ms: number | null }) => number | null): string | null {
+  const cases = [...facts.models].map(([id, m]) => [id, pick(m)] as const).filter(([, v]) => v !== null);
+  return cases.length ? `(CASE r.model ${cases.map(([id, v]) => `WHEN ${q(id)} THEN ${v}`).join(' ')} ELSE NULL END)` : null;
+}
+
+export interface Prefilter {
+  /** FROM clause addition (the account's group, when multipliers exist). */
+  join: string;
+  /** A condition over request_log `r`: true for every row a rule could flag. */
+  where: string;
+}
+
+export function prefilter(engine: Engine, facts: CatalogFacts): Prefilter {
+  const unbilled = OUTCOME_NAMES.filter((o) => !mayBill(o));
+  const images = [...facts.models].filter(([, m]) => m.kind === 'images').map(([id]) => q(id));
+  const timeout = byModel(facts, (m) => m.abnormal_timeout_ms);
+  const limit = byModel(facts, (m) => m.max_output_tokens);
+  const isImage = `(r.endpoint LIKE 'images%'${images.length ? ` OR r.model IN (${images.join(', ')})` : ''})`;
+  const conditions = [
+    `r.outcome IN (${unbilled.map(q).join(', ')})`,
+    timeout ? `r.duration_ms > ${timeout}` : null,
+    `(r.endpoint <> 'embeddings' AND ${jnum(engine, 'r.delivered', 'images')} = 0 AND (${isImage} OR (${jnum(engine, 'r.delivered', 'text_chars')} = 0 AND ${jnum(engine, 'r.usage_billable', 'output_tokens')} = 0)))`,
+    `(r.client_ref IS NOT NULL AND EXISTS (SELECT 1 FROM request_log o WHERE o.client_ref = r.client_ref AND o.account_id = r.account_id AND o.id <> r.id AND o.amount > 0))`,
+    `EXISTS (SELECT 1 FROM request_log o WHERE o.account_id = r.account_id AND o.started_at = r.started_at AND o.ended_at = r.ended_at AND o.id <> r.id AND o.amount > 0)`,
+    // Unknown (NULL) counts as suspect: the rule decides.
+    `(r.usage_billable IS NOT NULL AND r.account_id IS NOT NULL AND r.model IS NOT NULL AND (r.amount > ${ABOVE} OR COALESCE(r.amount > ${expectedSql(engine, facts)}, ${engine === 'sqlite' ? '1' : 'TRUE'})))`,
+    `(r.hold_amount > 0 AND r.amount > r.hold_amount)`,
+    limit ? `${jnum(engine, 'r.usage_billable', 'output_tokens')} > ${limit}` : null,
+    `(r.delivered IS NOT NULL AND ${jtrue(engine, 'r.delivered', 'usage_regressed')})`,
+  ].filter((c) => c !== null);
+  return { join: facts.groups.size > 0 ? 'LEFT JOIN accounts a ON a.id = r.account_id' : '', where: `(${conditions.join('\n  OR ')})` };
+}
