@@ -91,12 +91,24 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-async function load(t: Target, c: number, stream: boolean, seconds: number, path = '/v1/chat/completions'): Promise<Run> {
-  const body = path !== '/v1/chat/completions' ? '-' : JSON.stringify({
-    model: 'gpt-4o-mini',
-    messages: [{ role: 'user', content: 'Say hello to the benchmark. [[sim:tokens=16]]' }],
+/**
+ * `xlate`: an OpenAI-format stream to a model on an Anthropic channel, translated by Surety; its
+ * baseline is the same Anthropic stream asked of the simulator directly (/v1/messages).
+ */
+function request(t: Target, stream: boolean, xlate: boolean): { path: string; body: string } {
+  const content = 'Say hello to the benchmark. [[sim:tokens=16]]';
+  if (xlate && t.name === 'simulator') return { path: '/v1/messages', body: JSON.stringify({ model: 'claude-bench', max_tokens: 1024, stream: true, messages: [{ role: 'user', content }] }) };
+  const body = JSON.stringify({
+    model: xlate ? 'claude-bench' : 'gpt-4o-mini',
+    messages: [{ role: 'user', content }],
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   });
+  return { path: '/v1/chat/completions', body };
+}
+
+async function load(t: Target, c: number, stream: boolean, seconds: number, xlate = false, getPath?: string): Promise<Run> {
+  // `getPath`: a GET of that path (the status page) instead of a completion.
+  const { path, body } = getPath ? { path: getPath, body: '-' } : request(t, stream, xlate);
   const pids = [t.proc.pid!, ...(t.more ?? []).map((p) => p.pid!)];
   const cpu0 = pids.reduce((a, pid) => a + cpuMicros(pid), 0);
   const p = spawn(node, [here + 'load.ts', t.url, path, t.key, body, String(c), String(seconds), stream ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -174,7 +186,10 @@ const scenarios = [
   { id: 'c1', c: 1, stream: false, seconds: Math.max(2, secs - 1) },
   { id: 'c64', c: 64, stream: false, seconds: secs },
   { id: 'stream-c1', c: 1, stream: true, seconds: Math.max(2, secs - 1) },
-] as const;
+  // Translated: OpenAI format in, an Anthropic channel out (simulator direct vs Surety only).
+  { id: 'stream-xlate-c1', c: 1, stream: true, seconds: Math.max(2, secs - 1), xlate: true },
+] as const satisfies ReadonlyArray<{ id: string; c: number; stream: boolean; seconds: number; xlate?: boolean }>;
+const XLATE_TARGETS = new Set(['simulator', 'surety']);
 
 interface Summary {
   overhead_p50_ms: number;
@@ -185,6 +200,8 @@ interface Summary {
   ttfb_overhead_ms: number;
   /** GET /status (the public status page, cached) at c=16 on the single instance. */
   status_page_rps: number;
+  /** First-chunk overhead of a translated stream (OpenAI format to an Anthropic channel), against the simulator's own Anthropic stream. */
+  xlate_ttfb_overhead_ms: number;
   /** With shared quotas (cluster scenarios), when measured. */
   redis_overhead_p50_ms?: number;
   lb2_overhead_p50_ms?: number;
@@ -203,15 +220,16 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
   for (let round = 0; round < rounds; round++) {
     for (const sc of scenarios) {
       // Rotate the order each round so no target always runs first (or last).
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      const xlate = 'xlate' in sc && sc.xlate;
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!).filter((t) => !xlate || XLATE_TARGETS.has(t.name));
       for (const t of order) {
-        const r = await load(t, sc.c, sc.stream, sc.seconds);
+        const r = await load(t, sc.c, sc.stream, sc.seconds, xlate);
         ((results[sc.id] ??= {})[t.name] ??= []).push(r);
         process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} ${sc.id.padEnd(9)} ${t.name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s p50 ${(r.p50 / 1000).toFixed(3)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
       }
     }
     // The status page: GET /status, gzip, 16 readers at once (its budget: ≥ 2,000 req/s).
-    const sp = await load(su, 16, false, secs, '/status');
+    const sp = await load(su, 16, false, secs, false, '/status');
     ((results['status-page'] ??= {})[su.name] ??= []).push(sp);
     process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} status    ${su.name.padEnd(11)} ${sp.rps.toFixed(0).padStart(6)} req/s p50 ${(sp.p50 / 1000).toFixed(3)} ms${sp.errors ? ` errors ${sp.errors}` : ''}\n`);
   }
@@ -236,6 +254,7 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
   row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:']);
   for (const sc of scenarios) {
     for (const t of targets) {
+      if (!results[sc.id]![t.name]) continue;
       const a = agg(sc.id, t.name);
       row([sc.id, t.name, a.rps.toFixed(0), a.p50.toFixed(3), a.p99.toFixed(3), a.ttfb50 === null ? '' : a.ttfb50.toFixed(3), a.cpu.toFixed(0), String(a.errors)]);
     }
@@ -251,6 +270,7 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
     peak_rss_mb: rss.surety!,
     ttfb_overhead_ms: (a('stream-c1', 'surety').ttfb50 ?? 0) - (a('stream-c1', 'simulator').ttfb50 ?? 0),
     status_page_rps: a('status-page', 'surety').rps,
+    xlate_ttfb_overhead_ms: (a('stream-xlate-c1', 'surety').ttfb50 ?? 0) - (a('stream-xlate-c1', 'simulator').ttfb50 ?? 0),
   };
   if (targets.some((t) => t.name === REDIS_TARGET)) {
     summary.redis_overhead_p50_ms = a('c1', REDIS_TARGET).p50 - a('c1', 'simulator').p50;
@@ -267,6 +287,7 @@ const BUDGETS: Array<{ key: keyof Summary; label: string; unit: string; ok: (v: 
   { key: 'peak_rss_mb', label: 'peak RSS', unit: 'MB', ok: (v) => v <= 256, show: (v) => v.toFixed(0), budget: '≤ 256' },
   { key: 'ttfb_overhead_ms', label: 'first-chunk overhead', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
   { key: 'status_page_rps', label: 'status page GET /status at c=16', unit: 'req/s', ok: (v) => v >= 2000, show: (v) => v.toFixed(0), budget: '≥ 2000' },
+  { key: 'xlate_ttfb_overhead_ms', label: 'first-chunk overhead, translated stream (OpenAI → Anthropic channel)', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
   { key: 'redis_overhead_p50_ms', label: 'overhead p50 at c=1, one instance with Redis (PostgreSQL)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
   { key: 'lb2_overhead_p50_ms', label: 'overhead p50 at c=1, two instances behind HAProxy', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: an extra hop' },
   { key: 'lb2_throughput_vs_single', label: 'c=64 req/s, two instances behind HAProxy vs one', unit: '%', ok: () => true, show: (v) => (v * 100).toFixed(0), budget: 'none: same 2 cores' },

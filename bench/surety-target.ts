@@ -1,5 +1,5 @@
 // Surety with every feature on (auth, limits, hold, metering, billing, logging) on a fresh
-// embedded store, its channel pointing at the simulator given as argv[2]. With BENCH_DB and
+// embedded store, its channels pointing at the simulator given as argv[2]. With BENCH_DB and
 // BENCH_REDIS (and BENCH_PREFIX): on that PostgreSQL schema with quotas shared through Redis;
 // BENCH_JOIN=1 joins instances already set up there (no account, no key: the first one's serve).
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,8 +18,15 @@ const catalog = join(dir, 'catalog.json');
 writeFileSync(
   catalog,
   JSON.stringify({
-    models: { 'gpt-4o-mini': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } } },
-    channels: [{ name: 'bench-sim', provider: 'openai', base_url: simUrl, keys: ['sk-bench'], models: ['gpt-4o-mini'] }],
+    models: {
+      'gpt-4o-mini': { provider: 'openai', kind: 'chat', price: { input_per_mtok: '0.15', cached_input_per_mtok: '0.075', output_per_mtok: '0.60' } },
+      // Served by an Anthropic channel: OpenAI-format requests to it are translated (the stream-xlate scenario).
+      'claude-bench': { provider: 'anthropic', kind: 'chat', price: { input_per_mtok: '3', output_per_mtok: '15' } },
+    },
+    channels: [
+      { name: 'bench-sim', provider: 'openai', base_url: simUrl, keys: ['sk-bench'], models: ['gpt-4o-mini'] },
+      { name: 'bench-sim-anthropic', provider: 'anthropic', base_url: simUrl, keys: ['sk-bench'], models: ['claude-bench'] },
+    ],
   }),
 );
 const shared = process.env.BENCH_DB ? { databaseUrl: process.env.BENCH_DB, redisUrl: process.env.BENCH_REDIS, redisPrefix: process.env.BENCH_PREFIX } : {};

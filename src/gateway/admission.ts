@@ -10,7 +10,7 @@ import { AppError, isAppError } from '../kernel/errors.ts';
 import { formatUsd } from '../kernel/money.ts';
 import type { LogWriter } from '../requests/writer.ts';
 import type { Operation, Provider } from '../providers/provider.ts';
-import { decodeRequest, encodeRequest, translatable } from '../providers/translate/index.ts';
+import { decodeRequest, dialectOf, encodeRequest, translatable } from '../providers/translate/index.ts';
 import { bounded, type Flight } from './flight.ts';
 import type { QuotaAsk, QuotaRefusal, Quotas } from './quotas.ts';
 
@@ -65,7 +65,7 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
   f.stream = call.surface.operation === 'streamGenerateContent' || f.facts.stream;
   if (foreign) {
     // Decoded (and encoded once) here, so that what cannot be translated is refused before any hold.
-    f.translated = decodeRequest(call.surface.provider, body, f.stream, provider);
+    f.translated = decodeRequest(dialectOf(call.surface.provider, call.surface.operation), body, f.stream, provider);
     encodeRequest(f.translated, provider, live.config.id);
   }
 
@@ -109,9 +109,6 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
 
 /** A model served through another API that this request cannot be translated to. */
 function untranslatable(model: string, provider: Provider, operation: Operation): AppError {
-  if (operation === 'responses') {
-    return new AppError('TRANSLATION_UNSUPPORTED', `${model} is served through the ${provider} API; the Responses API is served for OpenAI models only. Call it through /v1/chat/completions or /v1/messages.`, { field: 'model' });
-  }
   return new AppError('UNKNOWN_MODEL', `${model} is served through the ${provider} API and cannot serve ${operation} requests; call it there.`);
 }
 

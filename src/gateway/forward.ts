@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { LiveChannel } from '../catalog/index.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
 import type { Provider, ResponseFacts, UpstreamCall } from '../providers/provider.ts';
-import { decodeRequest, encodeRequest, streamTranslator, translateResponse, upstreamErrorMessage, upstreamOperation, type EncodeContext } from '../providers/translate/index.ts';
+import { decodeRequest, dialectOf, encodeRequest, streamTranslator, translateResponse, upstreamErrorMessage, upstreamOperation, type EncodeContext } from '../providers/translate/index.ts';
 import { ERRORS } from '../kernel/errors.ts';
 import { exhausted, judgeAttempt, type AttemptResult, type Verdict } from '../requests/policy.ts';
 import type { Flight } from './flight.ts';
@@ -82,7 +82,7 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   const headers: Record<string, string> = { ...ch.config.headers, ...upstreamApi.headers(p.router.key(ch), call.headers), 'content-type': call.contentType };
   let payload: Buffer | string = call.raw;
   if (translating) {
-    const body = encodeRequest(f.translated ?? decodeRequest(call.surface.provider, call.body ?? {}, f.stream, ch.config.provider), ch.config.provider, upstreamModel);
+    const body = encodeRequest(f.translated ?? decodeRequest(dialectOf(call.surface.provider, call.surface.operation), call.body ?? {}, f.stream, ch.config.provider), ch.config.provider, upstreamModel);
     payload = JSON.stringify(upstreamApi.rewrite(body, upcall) ?? body);
     headers['content-type'] = 'application/json';
   } else if (call.body) {
@@ -126,7 +126,7 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   if (status >= 200 && status < 300 && f.stream && contentType.includes('event-stream')) {
     // Streaming: committed to this attempt once the first byte goes out.
     try {
-      const tr = translating ? streamTranslator(ch.config.provider, call.surface.provider, encodeContext(f)) : null;
+      const tr = translating ? streamTranslator(ch.config.provider, dialectOf(call.surface.provider, call.surface.operation), encodeContext(f)) : null;
       const { result, verdict } = await pipeStream(f, res, upstream, upstreamApi, tr);
       return record({ result, verdict, status, ...(result.kind === 'stream' ? { facts: result.facts } : {}) });
     } finally {
@@ -162,7 +162,7 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
 
 /** What the caller's encoders need to know of its request. */
 function encodeContext(f: Flight): EncodeContext {
-  return { model: f.live!.config.id, request: f.call.body ?? {}, requestId: f.call.requestId };
+  return { model: f.live!.config.id, request: f.call.body ?? {}, requestId: f.call.requestId, created: Math.floor(f.call.started / 1000) };
 }
 
 /** An upstream answer to deliver, in the caller's API: the response translated, or the upstream's refusal as the caller's error. */
@@ -170,7 +170,7 @@ function translateAnswer(f: Flight, upstream: Provider, result: AttemptResult, v
   let out: unknown;
   if (result.kind === 'response') {
     const json = parseJson(body) as Record<string, unknown>;
-    out = translateResponse(upstream, f.call.surface.provider, json, encodeContext(f));
+    out = translateResponse(upstream, dialectOf(f.call.surface.provider, f.call.surface.operation), json, encodeContext(f));
   } else {
     const status = result.kind === 'status' ? result.status : 400;
     const message = upstreamErrorMessage(body.toString('utf8', 0, Math.min(body.length, 65536))) ?? ERRORS[v.code ?? 'UPSTREAM_REJECTED'].message;

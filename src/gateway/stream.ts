@@ -35,11 +35,18 @@ export async function pipeStream(
     'x-accel-buffering': 'no',
   });
   const out = new StreamOut(res);
+  // Re-framed events of one upstream chunk go out in one write, as the chunk would have.
+  let pending = '';
   const write = (ev: SseEvent) => {
     if (asArray) {
-      out.write(`${arrayOpen ? ',\r\n' : '['}${ev.data}`);
+      pending += `${arrayOpen ? ',\r\n' : '['}${ev.data}`;
       arrayOpen = true;
-    } else out.write(ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`);
+    } else pending += ev.event ? `event: ${ev.event}\ndata: ${ev.data}\n\n` : `data: ${ev.data}\n\n`;
+  };
+  const flush = () => {
+    if (pending === '') return;
+    out.write(pending);
+    pending = '';
   };
   const forward = translator
     ? (ev: SseEvent) => {
@@ -59,9 +66,12 @@ export async function pipeStream(
       // Strict durability: the chunk that carries the end marker keeps its last byte until the commit.
       const ending = f.strict && !out.holding && events.length > 0 && reader.result().complete;
       if (ending) out.hold();
-      // Without re-framing the bytes go out as they came.
+      // Without re-framing the bytes go out as they came; re-framed, in one write per chunk.
       if (!reframe) out.write(buf);
-      else for (const ev of events) forward(ev);
+      else {
+        for (const ev of events) forward(ev);
+        flush();
+      }
       if (ending) out.sendAllButLastByte();
       f.reachedClient = true;
     }
@@ -70,6 +80,7 @@ export async function pipeStream(
       reader.feed(ev);
       if (reframe) forward(ev);
     }
+    flush();
   } catch (err) {
     broken = transportFailure(err);
   }

@@ -58,7 +58,7 @@ describe('surety export (SQLite)', () => {
 
     const ok = await run('export', 'verify', out);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /Export verified: request-log\/1, 3 rows/);
+    assert.match(ok.stdout, /Export verified: request-log\/2, 3 rows/);
 
     const csv = join(out, 'surety-logs.csv');
     writeFileSync(csv, readFileSync(csv, 'utf8').replace('0.25', '0.35'));

@@ -283,8 +283,8 @@ describe('limits and key rules', () => {
     assert.equal(l.model, 'gpt-9-imaginary');
     expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'claude-imaginary' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
     expectProviderError(await call(g.url, 'gemini', c.key, 'hi', { model: 'gemini-imaginary' }), 'gemini', 404, 'UNKNOWN_MODEL', 'NOT_FOUND');
-    // A model of another provider through the wrong API is not silently translated.
-    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'gpt-4o-mini' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
+    // Chat models of another provider are translated (translate-*.test.ts); a model no translation reaches is not.
+    expectProviderError(await call(g.url, 'anthropic', c.key, 'hi', { model: 'text-embedding-3-small' }), 'anthropic', 404, 'UNKNOWN_MODEL', 'not_found_error');
   });
 
   test('other refusals keep stable codes in every shape: no key, bad key, bad JSON, wrong content type', async () => {

@@ -323,7 +323,7 @@ for (const engine of engines()) {
         const q = `from=2020-01-01T00:00:00Z&account_id=${a1.accountId}`;
         for (const format of ['csv', 'ndjson']) {
           const r = await logs(`?format=${format}&${q}`);
-          assert.equal(r.headers.get('x-surety-export'), 'request-log/1; format=1');
+          assert.equal(r.headers.get('x-surety-export'), 'request-log/2; format=1');
           writeFileSync(join(dir, `surety-logs.${format}`), r.text);
         }
         const m = await logs(`/manifest?${q}`);

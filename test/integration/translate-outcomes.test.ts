@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
+import { engines } from '../helpers/engines.ts';
 import { startTestGateway, simTokens, type Customer, type TestGateway } from '../helpers/gateway.ts';
 
 describe('translation: outcomes, errors, refusals, token counting', () => {
@@ -128,10 +129,13 @@ describe('translation: outcomes, errors, refusals, token counting', () => {
       assert.ok(r.json.error.message.startsWith(`${field}:`), r.json.error.message);
       assert.equal((await row(r)).outcome, 'client_error');
     }
-    const responses = await post('/v1/responses', { model: 'claude-sonnet-5-5', input: 'x' });
-    assert.equal(responses.status, 400);
-    assert.equal(responses.json.error.code, 'TRANSLATION_UNSUPPORTED');
-    assert.match(responses.json.error.message, /Responses API is served for OpenAI models only/);
+    // The Responses API translates statelessly: a stored conversation or a built-in tool cannot.
+    const stateful = await post('/v1/responses', { model: 'claude-sonnet-5-5', input: 'x', previous_response_id: 'resp_1' });
+    assert.equal(stateful.status, 400);
+    assert.equal(stateful.json.error.code, 'TRANSLATION_UNSUPPORTED');
+    assert.ok(stateful.json.error.message.startsWith('previous_response_id:'), stateful.json.error.message);
+    const builtin = await post('/v1/responses', { model: 'gemini-2.5-flash', input: 'x', tools: [{ type: 'web_search' }] });
+    assert.ok(builtin.json.error.message.startsWith('tools.0.type=web_search:'), builtin.json.error.message);
     const embed = await post('/v1/embeddings', { model: 'gemini-2.5-flash', input: 'x' });
     assert.equal(embed.status, 404, 'a chat model cannot embed, whatever the API');
     assert.equal(simCount(), before, 'nothing was sent upstream');
@@ -188,9 +192,36 @@ describe('translation: outcomes, errors, refusals, token counting', () => {
     const ids = ((await ant.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id).sort();
     assert.deepEqual(ids, ['claude-sonnet-5-5', 'gemini-2.5-flash', 'gpt-4o-mini']);
     const oai = (await (await fetch(`${g.url}/v1/models`, { headers: { authorization: `Bearer ${c.key}` } })).json()) as { data: Array<{ id: string; apis: string[] }> };
-    assert.deepEqual(oai.data.find((m) => m.id === 'claude-sonnet-5-5')!.apis, ['openai.chat', 'anthropic.messages', 'gemini.generateContent']);
+    assert.deepEqual(oai.data.find((m) => m.id === 'claude-sonnet-5-5')!.apis, ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent']);
     assert.deepEqual(oai.data.find((m) => m.id === 'text-embedding-3-small')!.apis, ['openai.embeddings']);
     const admin = (await g.admin('GET', '/admin/v1/models')).data.find((m: { id: string }) => m.id === 'gpt-4o-mini');
     assert.deepEqual(admin.apis, ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent']);
   });
 });
+
+// The row's upstream API is a column of its own (migration 9) on both engines, and in the export.
+for (const engine of engines()) {
+  test(`${engine}: a translated request's row records the caller's and the upstream's API`, async () => {
+    const g = await startTestGateway({ engine });
+    try {
+      const c = await g.customer('1.00');
+      const r = await fetch(`${g.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': c.key, 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'gemini-2.5-flash', max_tokens: 20, messages: [{ role: 'user', content: 'hi [[sim:tokens=2]]' }] }),
+      });
+      assert.equal(r.status, 200);
+      await g.settle();
+      const row = await g.log(r.headers.get('x-request-id')!);
+      assert.deepEqual([row.provider, row.upstream_provider, row.outcome], ['anthropic', 'gemini', 'ok']);
+      const csv = await g.adminRaw('GET', `/admin/v1/logs?format=csv&key_id=${c.keyId}`);
+      assert.equal(csv.status, 200);
+      const [head, line] = csv.text.trim().split('\n');
+      const col = head!.split(',').indexOf('upstream_provider');
+      assert.ok(col > 0, head);
+      assert.equal(line!.split(',')[col], 'gemini');
+    } finally {
+      await g.close();
+    }
+  });
+}

@@ -332,6 +332,50 @@ describe('translation through the official SDKs', () => {
     });
   });
 
+  describe("openai SDK's Responses API → Claude and Gemini (translated)", () => {
+    test('responses.create to Claude: output_text, usage in Responses terms, charge at Claude prices', async () => {
+      const { data, request_id } = await openai.responses.create({ model: CLAUDE, instructions: 'Be brief.', input: 'Hello Claude via Responses [[sim:tokens=4]] [[sim:cached=30]]', max_output_tokens: 200 }).withResponse();
+      assert.equal(data.object, 'response');
+      assert.equal(data.status, 'completed');
+      assert.equal(data.output_text, 'lorem ipsum dolor sit ');
+      assert.equal(data.usage!.output_tokens, 4);
+      assert.equal(data.usage!.input_tokens_details.cached_tokens, 30);
+      assert.equal(lastSimBody().path, '/v1/messages');
+      await charged(request_id, { model: CLAUDE, caller: 'openai', upstream: 'anthropic', endpoint: 'responses', stream: false, amount: cost(CLAUDE, data.usage!.input_tokens, 4, 30) });
+    });
+
+    test('responses.create stream to Gemini: the Responses event sequence, and a function call round trip', async () => {
+      const { data: stream, request_id } = await openai.responses.create({ model: GEMINI, input: 'Stream via Responses [[sim:tokens=3]]', stream: true }).withResponse();
+      const types: string[] = [];
+      let text = '';
+      let usage: OpenAI.Responses.ResponseUsage | undefined;
+      for await (const ev of stream) {
+        types.push(ev.type);
+        if (ev.type === 'response.output_text.delta') text += ev.delta;
+        if (ev.type === 'response.completed') usage = ev.response.usage ?? undefined;
+      }
+      assert.equal(text, 'lorem ipsum dolor ');
+      assert.deepEqual([types[0], types[1], types.at(-1)], ['response.created', 'response.in_progress', 'response.completed']);
+      assert.ok(types.includes('response.output_item.added') && types.includes('response.content_part.done') && types.includes('response.output_item.done'));
+      assert.equal(usage?.output_tokens, 3);
+      await charged(request_id, { model: GEMINI, caller: 'openai', upstream: 'gemini', endpoint: 'responses', stream: true, amount: cost(GEMINI, usage!.input_tokens, 3) });
+
+      const tools: OpenAI.Responses.FunctionTool[] = [{ type: 'function', name: 'get_weather', parameters: WEATHER_SCHEMA, strict: false }];
+      const first = await openai.responses.create({ model: GEMINI, tools, input: 'Weather? [[sim:tool]]' });
+      const call = first.output.find((o) => o.type === 'function_call');
+      assert.ok(call && call.type === 'function_call');
+      assert.equal(call.name, 'get_weather');
+      assert.deepEqual(JSON.parse(call.arguments), { city: 'lorem' });
+      const second = await openai.responses.create({
+        model: GEMINI,
+        tools,
+        input: [{ role: 'user', content: 'Weather? [[sim:tool]]' }, call, { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }],
+      });
+      assert.equal(second.status, 'completed');
+      assert.ok(second.output_text.length > 0, 'answered in text after the function output');
+    });
+  });
+
   test('every charge adds up in the ledger: balance = top-up − sum of logged amounts', async () => {
     await g.settle();
     const rows = await g.logsOfKey(c.keyId);

@@ -109,8 +109,8 @@ export function streamReader(endpoint: Endpoint, image: ImageRequestParams): Str
  * event by event. Every other stream passes through as bytes (null).
  */
 export function clientStreamFilter(endpoint: Endpoint, requestBody: Record<string, unknown> | null): ((eventData: string) => boolean) | null {
-  // Only chat completions streams carry the usage-only chunk (a Responses request has no messages).
-  if (endpoint !== 'chat' || !Array.isArray(requestBody?.messages)) return null;
+  // Only chat completions streams carry the usage-only chunk (a Responses request has input, no messages).
+  if (endpoint !== 'chat' || (requestBody?.input !== undefined && !Array.isArray(requestBody?.messages))) return null;
   const so = requestBody?.stream_options;
   if (isObj(so) && so.include_usage === true) return null;
   return (eventData) => !(eventData.includes('"choices":[]') && eventData.includes('"usage":{'));

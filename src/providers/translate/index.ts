@@ -14,6 +14,8 @@ import { decodeGeminiResponse, encodeGeminiResponse } from './gemini-response.ts
 import { isObj, type ChatRequest, type ChatResponse, type ClientEvent, type EncodeContext, type Obj } from './ir.ts';
 import { decodeOpenAIRequest, encodeOpenAIRequest } from './openai-request.ts';
 import { decodeOpenAIResponse, encodeOpenAIResponse } from './openai-response.ts';
+import { decodeResponsesRequest } from './responses-request.ts';
+import { encodeResponsesResponse, responsesEncoder } from './responses-response.ts';
 import { streamDecoder } from './stream-decode.ts';
 import { streamEncoder } from './stream-encode.ts';
 
@@ -21,8 +23,15 @@ export type { ChatRequest, ChatResponse, ClientEvent, EncodeContext, StreamEvent
 export { streamDecoder } from './stream-decode.ts';
 export { streamEncoder } from './stream-encode.ts';
 
-/** The client operations that can be translated: the three chat APIs. */
-const CHAT_OPERATIONS: ReadonlySet<Operation> = new Set(['chat', 'messages', 'generateContent', 'streamGenerateContent']);
+/** The client operations that can be translated: the three chat APIs and OpenAI's Responses API. */
+const CHAT_OPERATIONS: ReadonlySet<Operation> = new Set(['chat', 'responses', 'messages', 'generateContent', 'streamGenerateContent']);
+
+/** The shape a caller speaks: a provider's chat API, or OpenAI's Responses API. */
+export type Dialect = Provider | 'responses';
+
+export function dialectOf(provider: Provider, operation: Operation): Dialect {
+  return operation === 'responses' ? 'responses' : provider;
+}
 
 /** Whether a request to `operation` of the caller's API can reach a `kind` model over `upstream`. */
 export function translatable(operation: Operation, upstream: Provider, kind: Endpoint): boolean {
@@ -34,7 +43,7 @@ const PROVIDER_CHAT: ReadonlySet<Provider> = new Set(['openai', 'anthropic', 'ge
 export type ClientApi = 'openai.chat' | 'openai.responses' | 'openai.embeddings' | 'openai.images' | 'anthropic.messages' | 'gemini.generateContent';
 
 export function apisOf(provider: Provider, kind: Endpoint): ClientApi[] {
-  if (kind === 'chat') return provider === 'openai' ? ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent'] : ['openai.chat', 'anthropic.messages', 'gemini.generateContent'];
+  if (kind === 'chat') return ['openai.chat', 'openai.responses', 'anthropic.messages', 'gemini.generateContent'];
   if (provider === 'openai') return kind === 'embeddings' ? ['openai.embeddings'] : ['openai.images'];
   return provider === 'gemini' ? ['gemini.generateContent'] : [];
 }
@@ -45,7 +54,8 @@ export function upstreamOperation(upstream: Provider, stream: boolean): Operatio
 }
 
 /** The caller's request in the common form; throws a 400 naming what cannot be translated to `target`. */
-export function decodeRequest(client: Provider, body: Obj, stream: boolean, target: Provider): ChatRequest {
+export function decodeRequest(client: Dialect, body: Obj, stream: boolean, target: Provider): ChatRequest {
+  if (client === 'responses') return decodeResponsesRequest(body, target);
   if (client === 'openai') return decodeOpenAIRequest(body, target);
   if (client === 'anthropic') return decodeAnthropicRequest(body, target);
   return decodeGeminiRequest(body, stream, target);
@@ -64,14 +74,15 @@ export function decodeResponse(upstream: Provider, json: Obj): ChatResponse {
   return decodeGeminiResponse(json);
 }
 
-export function encodeResponse(client: Provider, r: ChatResponse, ctx: EncodeContext): Obj {
+export function encodeResponse(client: Dialect, r: ChatResponse, ctx: EncodeContext): Obj {
+  if (client === 'responses') return encodeResponsesResponse(r, ctx);
   if (client === 'openai') return encodeOpenAIResponse(r, ctx);
   if (client === 'anthropic') return encodeAnthropicResponse(r, ctx);
   return encodeGeminiResponse(r, ctx);
 }
 
 /** An upstream JSON answer, in the caller's API. */
-export function translateResponse(upstream: Provider, client: Provider, json: Obj, ctx: EncodeContext): Obj {
+export function translateResponse(upstream: Provider, client: Dialect, json: Obj, ctx: EncodeContext): Obj {
   return encodeResponse(client, decodeResponse(upstream, json), ctx);
 }
 
@@ -80,9 +91,9 @@ export interface StreamTranslator {
   feed(ev: SseEvent): ClientEvent[];
 }
 
-export function streamTranslator(upstream: Provider, client: Provider, ctx: EncodeContext): StreamTranslator {
+export function streamTranslator(upstream: Provider, client: Dialect, ctx: EncodeContext): StreamTranslator {
   const dec = streamDecoder(upstream);
-  const enc = streamEncoder(client, ctx);
+  const enc = client === 'responses' ? responsesEncoder(ctx) : streamEncoder(client, ctx);
   return {
     feed(ev) {
       const events = dec.feed(ev.event, ev.data);

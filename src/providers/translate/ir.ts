@@ -105,6 +105,8 @@ export interface EncodeContext {
   /** The caller's request body (OpenAI include_usage…). */
   request: Obj;
   requestId: string;
+  /** Creation time (epoch seconds) the caller's answer states; now when absent. */
+  created?: number;
 }
 
 /** One client event to write: SSE `event:` name (if any) and its data. */

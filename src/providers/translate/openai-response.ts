@@ -49,7 +49,7 @@ export function encodeOpenAIResponse(r: ChatResponse, ctx: EncodeContext): Obj {
   const out: Obj = {
     id: `chatcmpl-${ctx.requestId}`,
     object: 'chat.completion',
-    created: nowSeconds(),
+    created: ctx.created ?? nowSeconds(),
     model: ctx.model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: r.finish }],
   };

@@ -18,7 +18,7 @@ import { openaiUsage } from './openai-response.ts';
 function openaiEncoder(ctx: EncodeContext): StreamEncoder {
   const so = ctx.request.stream_options;
   const includeUsage = isObj(so) && so.include_usage === true;
-  const head = `{"id":${JSON.stringify(`chatcmpl-${ctx.requestId}`)},"object":"chat.completion.chunk","created":${nowSeconds()},"model":${JSON.stringify(ctx.model)},"choices":`;
+  const head = `{"id":${JSON.stringify(`chatcmpl-${ctx.requestId}`)},"object":"chat.completion.chunk","created":${ctx.created ?? nowSeconds()},"model":${JSON.stringify(ctx.model)},"choices":`;
   const chunk = (delta: Obj, finish: string | null = null): ClientEvent => ({ data: `${head}[${JSON.stringify({ index: 0, delta, logprobs: null, finish_reason: finish })}]}` });
   let usage: BillableUsage | null = null;
   let done = false;

@@ -8,11 +8,11 @@ import { Buffer } from 'node:buffer';
 import { isAppError } from '../../../src/kernel/errors.ts';
 import type { Provider } from '../../../src/providers/provider.ts';
 import { SseParser } from '../../../src/providers/sse.ts';
-import { decodeRequest, encodeRequest, streamTranslator, translateResponse, upstreamErrorMessage, type ClientEvent } from '../../../src/providers/translate/index.ts';
+import { decodeRequest, encodeRequest, streamTranslator, translateResponse, upstreamErrorMessage, type ClientEvent, type Dialect } from '../../../src/providers/translate/index.ts';
 
 const fixture = (p: Provider, name: string) => readFileSync(new URL(`../../contract/providers/fixtures/${p}/${name}`, import.meta.url), 'utf8');
-const ctx = { model: 'the-model', request: {}, requestId: 'req_1' };
-const translate = (client: Provider, upstream: Provider, body: Record<string, unknown>, stream = false) => encodeRequest(decodeRequest(client, body, stream, upstream), upstream, 'up-model');
+const ctx = { model: 'the-model', request: {}, requestId: 'req_1', created: 1_790_000_000 };
+const translate = (client: Dialect, upstream: Provider, body: Record<string, unknown>, stream = false) => encodeRequest(decodeRequest(client, body, stream, upstream), upstream, 'up-model');
 
 /** Refused with TRANSLATION_UNSUPPORTED (or VALIDATION) naming `field`. */
 function refuses(fn: () => unknown, field: string, code = 'TRANSLATION_UNSUPPORTED'): void {
@@ -168,7 +168,7 @@ test('unmappable parameters are refused naming them; documented ones are dropped
 });
 
 /** The client events of a recorded upstream stream, fed in chunks of `size` bytes. */
-function replay(upstream: Provider, client: Provider, sse: string, size: number, request: Record<string, unknown> = {}): ClientEvent[] {
+function replay(upstream: Provider, client: Dialect, sse: string, size: number, request: Record<string, unknown> = {}): ClientEvent[] {
   const tr = streamTranslator(upstream, client, { ...ctx, request });
   const parser = new SseParser();
   const buf = Buffer.from(sse);
@@ -177,7 +177,7 @@ function replay(upstream: Provider, client: Provider, sse: string, size: number,
   for (const ev of parser.end()) out.push(...tr.feed(ev));
   return out;
 }
-function stream(upstream: Provider, client: Provider, name: string, request: Record<string, unknown> = {}): ClientEvent[] {
+function stream(upstream: Provider, client: Dialect, name: string, request: Record<string, unknown> = {}): ClientEvent[] {
   const sse = fixture(upstream, name);
   const whole = replay(upstream, client, sse, sse.length, request);
   for (const size of [1, 7, 64]) assert.deepEqual(replay(upstream, client, sse, size, request), whole, `chunks of ${size}`);
@@ -307,4 +307,47 @@ test("upstream error bodies: each API's error.message", () => {
   assert.equal(upstreamErrorMessage(fixture('openai', 'error-400-content-policy.json')), JSON.parse(fixture('openai', 'error-400-content-policy.json')).error.message);
   assert.equal(upstreamErrorMessage(fixture('gemini', 'error-400-invalid.json')), JSON.parse(fixture('gemini', 'error-400-invalid.json')).error.message);
   assert.equal(upstreamErrorMessage('<html>bad gateway</html>'), null);
+});
+
+test('Responses API requests → Anthropic, and a recorded Anthropic stream → the Responses event sequence', () => {
+  const body = {
+    model: 'claude-x',
+    instructions: 'Be brief.',
+    input: [
+      { role: 'user', content: [{ type: 'input_text', text: 'Weather?' }, { type: 'input_image', image_url: `data:image/png;base64,${PNG}` }] },
+      { type: 'function_call', call_id: 'call_1', name: 'weather', arguments: '{"city":"Oslo"}' },
+      { type: 'function_call_output', call_id: 'call_1', output: '12C' },
+    ],
+    tools: [{ type: 'function', name: 'weather', parameters: { type: 'object' } }],
+    text: { format: { type: 'json_schema', name: 'w', schema: { type: 'object' } } },
+    max_output_tokens: 99,
+    store: false,
+  };
+  assert.deepEqual(translate('responses', 'anthropic', body), {
+    model: 'up-model',
+    messages: [
+      { role: 'user', content: [{ type: 'text', text: 'Weather?' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'call_1', name: 'weather', input: { city: 'Oslo' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: '12C' }] },
+    ],
+    max_tokens: 99,
+    system: 'Be brief.',
+    tools: [{ name: 'weather', input_schema: { type: 'object' } }],
+    output_config: { format: { type: 'json_schema', schema: { type: 'object' } } },
+  });
+  refuses(() => translate('responses', 'gemini', { model: 'm', input: 'x', previous_response_id: 'r' }), 'previous_response_id');
+  refuses(() => translate('responses', 'anthropic', { model: 'm', input: 'x', text: { format: { type: 'json_object' } } }), 'text.format');
+
+  const evs = stream('anthropic', 'responses', 'stream.sse');
+  const types = evs.map((e) => e.event);
+  assert.deepEqual(types.slice(0, 2), ['response.created', 'response.in_progress']);
+  assert.equal(types.at(-1), 'response.completed');
+  const seqs = evs.map((e) => JSON.parse(e.data).sequence_number);
+  assert.deepEqual(seqs, seqs.map((_, i) => i), 'sequence numbers count up');
+  const final = JSON.parse(evs.at(-1)!.data).response;
+  assert.deepEqual(final.output.map((o: { type: string }) => o.type), ['reasoning', 'message', 'function_call']);
+  assert.ok(final.output_text.startsWith('Hello! 日本'));
+  assert.deepEqual(final.usage, { input_tokens: 4225, input_tokens_details: { cached_tokens: 3000 }, output_tokens: 89, output_tokens_details: { reasoning_tokens: 12 }, total_tokens: 4314 });
+  const added = evs.filter((e) => e.event === 'response.output_item.added').length;
+  assert.equal(added, evs.filter((e) => e.event === 'response.output_item.done').length, 'every item opened is closed');
 });
