@@ -84,13 +84,13 @@ function App() {
         <span class="grow" />
         <label class="inline">
           <span class="sr-only">{t('Language')}</span>
-          <select value={lang} onChange={(e) => setLang((e.target as HTMLSelectElement).value as Lang)}>
+          <select value={lang} onChange={(e) => { const l = (e.target as HTMLSelectElement).value as Lang; localStorage.setItem('surety.lang', l); setLang(l); }}>
             {LANGS.map((l) => <option key={l} value={l}>{l === 'en' ? 'English' : '中文'}</option>)}
           </select>
         </label>
         <label class="inline">
           <span class="sr-only">{t('Theme')}</span>
-          <select value={theme} onChange={(e) => setTheme((e.target as HTMLSelectElement).value as 'auto')}>
+          <select value={theme} onChange={(e) => { const v = (e.target as HTMLSelectElement).value as 'auto'; localStorage.setItem('surety.theme', v); setTheme(v); }}>
             <option value="auto">{t('Auto theme')}</option>
             <option value="light">{t('Light')}</option>
             <option value="dark">{t('Dark')}</option>

@@ -11,9 +11,8 @@ import { CustomerFindings, Incidents, OperatorFindings } from './pages/guarantee
 import { Contracts, CustomerSla, StatusOverrides } from './pages/sla.tsx';
 
 // The navigation of each kind of session and the page of each path. The guarantee features get
-// their pages as they land (findings, incidents, SLA contracts and the status page have; incident
-// credit reissue has not yet): until then its place is in the navigation, marked "soon", with a
-// page saying what will be there.
+// their pages as they land; a feature whose API is not there yet keeps its place in the
+// navigation marked "soon" (`soon()`), with a page saying what will be there (UPCOMING).
 
 export interface NavItem {
   path: string;
@@ -36,7 +35,6 @@ export const CUSTOMER_NAV: NavItem[] = [
   { path: '', label: 'Guarantees', section: true },
   { path: '/credits', label: 'Credits and compensation' },
   { path: '/findings', label: 'Abnormal charges' },
-  soon('/incidents', 'Incident credits'),
   { path: '/sla', label: 'SLA reports' },
   { path: '/status', label: 'Status page', external: true },
 ];
@@ -61,7 +59,6 @@ export const OPERATOR_NAV: NavItem[] = [
 ];
 
 const UPCOMING: Record<string, [string, string]> = {
-  '/incidents': ['Incident credits', 'Credits reissued for platform incidents that affected your requests will be listed here.'],
 };
 
 export function routeFor(kind: 'customer' | 'operator', path: string): ComponentChildren | null {

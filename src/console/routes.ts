@@ -77,7 +77,10 @@ function registerSessionRoutes(t: RouteTable, d: ConsoleDeps): void {
     });
   });
   t.add({ method: 'POST', url: '/console/api/sign-in', auth: 'none', tag, summary: 'Sign in to the console: {method: key|password|operator, …}; sets the session cookie (failures are rate-limited)', body: SignInInput }, async (c) => {
+    const previous = await d.sessions.current(c.request);
     const { session, token } = await signIn({ ...d, throttle }, c.body, c.request).catch((e: unknown) => rateHeader(c, e));
+    // Signing in again (as someone else, say) ends this browser's previous session.
+    if (previous) await d.sessions.end(previous.id);
     d.sessions.setCookie(c.reply, c.request, token);
     c.reply.header('cache-control', 'no-store');
     return sessionInfo(d, session);

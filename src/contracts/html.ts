@@ -29,7 +29,7 @@ function chart(daily: Array<{ day: string; availability: string | null }>, targe
   return `<svg role="img" aria-label="Daily availability" viewBox="0 0 ${w} ${h}" width="100%" xmlns="http://www.w3.org/2000/svg">
 <text x="2" y="${pad}" font-size="10">100 %</text><text x="2" y="${h - pad}" font-size="10">${floor} %</text>
 <line x1="${pad}" x2="${w - pad}" y1="${h - pad}" y2="${h - pad}" stroke="#999"/>${bars}
-<line x1="${pad}" x2="${w - pad}" y1="${ty}" y2="${ty}" stroke="#444" stroke-dasharray="4 3"/><text x="${w - pad - 90}" y="${Number(ty) - 4}" font-size="10">target ${target} %</text>${labels}</svg>`;
+<line x1="${pad}" x2="${w - pad}" y1="${ty}" y2="${ty}" stroke="#444" stroke-dasharray="4 3"/><text x="${pad + 4}" y="${Number(ty) - 4}" font-size="10" fill="#444">target ${target} %</text>${labels}</svg>`;
 }
 
 const row = (cells: unknown[], th = false) => `<tr>${cells.map((c) => (th ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`;

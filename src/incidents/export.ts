@@ -5,7 +5,7 @@ import type { Selection } from './scope.ts';
 
 // The export of an incident's affected scope, in the ONE export format (kernel/export.ts): the
 // request-log columns (operator or customer) after the incident's id. Version 1 of each dataset
-// is pinned by test/unit/incidents/export.test.ts and documented in docs/export.md.
+// is pinned by test/unit/incidents/export.test.ts (with the request-log version it derives from) and documented in docs/export.md.
 
 export const INCIDENT_SCOPE_EXPORT_VERSION = 1;
 export const INCIDENT_SCOPE_DATASETS: Record<Audience, Dataset> = {

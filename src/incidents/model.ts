@@ -1,6 +1,6 @@
 // The incident vocabulary and the stored shape (docs/incidents.md). An incident and a scheduled
 // maintenance are one object: `kind` tells them apart, a maintenance also has a planned window.
-// Every list here is pinned by test/unit/incidents/model.test.ts; the status page (src/status/)
+// Every list here is pinned by test/unit/incidents/service.test.ts; the status page (src/status/)
 // and SLA contracts (src/contracts/) read incidents through index.ts.
 import { z } from 'zod';
 import { iso, isoTime } from '../kernel/validation.ts';

@@ -20,6 +20,8 @@ export class PageCache {
   private current: { at: number; snap: PageSnapshot; docs: Map<string, Rendered> } | null = null;
   private loading: Promise<PageSnapshot> | null = null;
 
+  onError: ((err: unknown) => void) | null = null;
+
   constructor(load: () => Promise<PageSnapshot>, ttlMs: number, now: () => number = Date.now) {
     this.load = load;
     this.ttlMs = ttlMs;
@@ -35,12 +37,16 @@ export class PageCache {
     const c = this.current;
     if (c && this.now() - c.at < this.ttlMs) return c.snap;
     if (!this.loading) {
-      this.loading = this.load()
+      const p = this.load()
         .then((snap) => {
           this.current = { at: this.now(), snap, docs: new Map() };
           return snap;
         })
         .finally(() => (this.loading = null));
+      // A failed read (storage away) keeps the previous snapshot for everyone; only a visitor with
+      // none to fall back on sees the error. Never an unhandled rejection.
+      p.catch((err: unknown) => this.onError?.(err));
+      this.loading = p;
     }
     // While a new snapshot loads, visitors are served the previous one (never wait on a read).
     if (c) return c.snap;

@@ -60,6 +60,7 @@ export async function registerStatus(app: FastifyInstance, rt: Runtime, routes: 
   const monitor = new StatusMonitor(rt, incidents, opts.sink ?? announceChange);
   const ttl = opts.cacheTtlMs ?? 5_000;
   const cache = new PageCache(() => loadSnapshot(rt, incidents, settings), ttl);
+  cache.onError = (err) => rt.log.warn({ err }, 'status page not refreshed; the previous snapshot is served');
   registerPublicStatusRoutes(app, cache, Math.max(1, Math.round(ttl / 1000)));
   registerStatusAdminRoutes(routes, rt, { evaluate: () => monitor.evaluate(), changed: () => cache.invalidate() });
   const jobs = opts.jobs;

@@ -7,6 +7,12 @@ import { chooseLang, type Lang } from './i18n.ts';
 import { renderHistory, renderIncident, renderPage } from './page.ts';
 import { statuspageDocuments } from './statuspage.ts';
 import { STATUSES, worst, type ComponentStatus } from './vocabulary.ts';
+import { createHash } from 'node:crypto';
+import { CSS } from './style.ts';
+
+// The pages' own Content-Security-Policy: nothing loads but the one inline stylesheet (by its
+// hash); no script at all. (The app's default policy would block the inline style.)
+const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`;
 
 // The public routes, no key needed: the page (/status), the incident history and incident pages,
 // the Statuspage-compatible JSON API (/status/api/v2/*), the Atom and RSS feeds and the badge.
@@ -27,6 +33,7 @@ export function registerPublicStatusRoutes(app: FastifyInstance, cache: PageCach
     reply.header('cache-control', `public, max-age=${maxAgeSeconds}`).header('etag', r.etag).header('vary', vary).header('x-content-type-options', 'nosniff');
     if (req.headers['if-none-match'] === r.etag) return reply.code(304).send();
     reply.type(r.type);
+    if (r.type.startsWith('text/html')) reply.header('content-security-policy', PAGE_CSP);
     if (r.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(r.gzip);
     return reply.send(r.body);
   };

@@ -154,6 +154,7 @@ describe('web console in Chromium', { skip }, () => {
     // Chinese, dark: chosen in the header, kept for the next visit.
     await page.getByLabel('Language').selectOption('zh');
     await page.getByLabel('主题').selectOption('dark');
+    await page.waitForFunction("document.documentElement.getAttribute('data-theme') === 'dark' && localStorage.getItem('surety.theme') === 'dark'");
     await page.goto(`${g.url}/console/overview`);
     await page.getByRole('heading', { name: '概览' }).waitFor();
     await page.locator('.chart canvas').first().waitFor();
@@ -247,6 +248,9 @@ describe('web console in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Declare', exact: true }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Declare' }).click();
     await page.getByRole('dialog').getByRole('heading', { name: /Elevated errors on gpt-4o-mini/ }).waitFor();
+    await page.getByRole('button', { name: 'Preview affected requests and credits' }).click();
+    await page.getByRole('dialog').getByText('To credit').first().waitFor();
+    assert.equal(await page.getByRole('dialog').locator('.error').count(), 0);
     await page.keyboard.press('Escape');
     for (const [link, heading] of [['SLA contracts', 'SLA contracts'], ['Status overrides', 'Status overrides']] as const) {
       await nav(page, link);

@@ -98,6 +98,13 @@ for (const engine of engines()) {
       assert.equal((await acct.call('GET', '/admin/v1/accounts?limit=1')).status, 200);
       assert.equal((await acct.call('GET', '/account/v1/balance')).body.error.code, 'FORBIDDEN');
 
+      // Signing in again in the same browser ends the session it had.
+      const before = acct.cookie;
+      assert.equal((await acct.call('POST', '/console/api/sign-in', { method: 'operator', email: 'ops@example.com', password: 'correct horse battery' })).status, 200);
+      assert.notEqual(acct.cookie, before);
+      const stale = await fetch(`${g.url}/admin/v1/accounts?limit=1`, { headers: { cookie: before } });
+      assert.equal(((await stale.json()) as any).error.code, 'SESSION_INVALID');
+
       const off = await op.call('POST', `/admin/v1/operators/${created.body.id}/disable`, undefined, { 'x-csrf-token': op.csrf });
       assert.equal(off.status, 200, off.text);
       assert.equal((await acct.call('GET', '/admin/v1/accounts?limit=1')).body.error.code, 'SESSION_INVALID');

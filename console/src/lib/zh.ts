@@ -88,4 +88,7 @@ export const ZH: Record<string, string> = {
   'Open the public status page': '打开公开状态页', 'No components yet.': '还没有组件。', Measured: '实测', 'Override {name}': '覆盖 {name}', 'Override…': '覆盖…', Clear: '清除',
   'Cost breakdown': '费用明细', 'Nothing priced (not billed, or no usage).': '没有计价项（未计费或无用量）。', Component: '项目', Quantity: '数量', Rate: '单价',
   'per 1M': '每百万', 'per image': '每张图', 'per request': '每次请求', Subtotal: '小计',
+  'Reissue {amount} of credits to {n} accounts? Each account is credited once, however often this runs.': '向 {n} 个账户补发 {amount} 的额度？无论执行多少次，每个账户只补发一次。',
+  'Reissue credits': '补发额度', 'Preview affected requests and credits': '预览受影响的请求与额度', 'No affected requests.': '没有受影响的请求。', Loss: '损失', Credited: '已补发',
+  'To credit': '待补发', 'Only platform-attributed incidents are reissued.': '只有平台责任的事故才会补发。', 'Credited now: {amount} to {n} accounts.': '本次补发：{amount}，共 {n} 个账户。', Credits: '额度',
 };

@@ -214,6 +214,45 @@ export function Incidents() {
   );
 }
 
+/** The affected scope per account and the credits to reissue (platform incidents), once per account. */
+function Reissue({ id }: { id: string }) {
+  const t = useT();
+  const [shown, setShown] = useState(false);
+  const preview = useGet(shown ? `/admin/v1/incidents/${id}/affected` : null);
+  const [done, setDone] = useState<any>(null);
+  const reissue = useAction(async (p: any) => {
+    if (!(await confirmAction(t('Reissue {amount} of credits to {n} accounts? Each account is credited once, however often this runs.', { amount: `$${p.totals.to_credit}`, n: p.totals.accounts }), t('Reissue credits')))) return;
+    setDone(await api('POST', `/admin/v1/incidents/${id}/reissue`, { expected_total: p.totals.to_credit }));
+    preview.reload();
+  });
+  if (!shown) return <button type="button" class="ghost" onClick={() => setShown(true)}>{t('Preview affected requests and credits')}</button>;
+  return (
+    <Load r={preview}>
+      {(p: any) => (
+        <>
+          <Table rows={p.accounts} rowKey={(a: any) => a.account_id} empty={t('No affected requests.')} columns={[
+            { key: 'account_id', label: t('Account'), render: (a: any) => <code>{a.account_id}</code> },
+            { key: 'requests', label: t('Requests'), num: true },
+            { key: 'charged', label: t('Charged'), num: true, render: (a: any) => <Money v={a.charged} /> },
+            { key: 'loss', label: t('Loss'), num: true, render: (a: any) => <Money v={a.loss} /> },
+            { key: 'credited', label: t('Credited'), num: true, render: (a: any) => <Money v={a.credited} /> },
+            { key: 'to_credit', label: t('To credit'), num: true, render: (a: any) => <Money v={a.to_credit} /> },
+          ]} />
+          <p class="num">{t('To credit')} <strong><Money v={p.totals.to_credit} /></strong></p>
+          <a class="button ghost" href={`/admin/v1/incidents/${id}/affected`} target="_blank" rel="noopener">JSON</a>{' '}
+          {p.reissuable ? (
+            <button type="button" class="primary" disabled={reissue.busy || p.totals.to_credit === '0.00'} onClick={() => reissue.run(p)}>{t('Reissue credits')}</button>
+          ) : (
+            <span class="muted">{t('Only platform-attributed incidents are reissued.')}</span>
+          )}
+          <ErrorBox error={reissue.error} />
+          {done ? <p role="status">{t('Credited now: {amount} to {n} accounts.', { amount: `$${done.totals.credited_now}`, n: done.totals.accounts_credited_now })}</p> : null}
+        </>
+      )}
+    </Load>
+  );
+}
+
 function IncidentDrawer({ id, onClose }: { id: string; onClose: () => void }) {
   const t = useT();
   const r = useGet(`/admin/v1/incidents/${id}`);
@@ -235,6 +274,8 @@ function IncidentDrawer({ id, onClose }: { id: string; onClose: () => void }) {
               <dt>{t('Window')}</dt><dd><Time iso={i.window.start} /> → <Time iso={i.window.end} /></dd>
               <dt>{t('Minutes to resolve')}</dt><dd>{i.minutes_to_resolve ?? '—'}</dd>
             </dl>
+            <h3>{t('Credits')}</h3>
+            <Reissue id={id} />
             <h3>{t('Timeline')}</h3>
             <Table rows={i.updates ?? []} columns={[
               { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { parseFeed } from '@rowanmanning/feed-parser';
 import { engines } from '../../helpers/engines.ts';
@@ -102,6 +103,11 @@ for (const engine of engines()) {
       const html = await r.text();
       assert.ok(Buffer.byteLength(html) < 100_000, `${Buffer.byteLength(html)} bytes`);
       assert.ok(!/<script/i.test(html), 'readable without JavaScript: there is none');
+      // Its own policy: the one inline stylesheet by its hash, nothing else, no script.
+      const csp = r.headers.get('content-security-policy') ?? '';
+      const style = /<style>([^<]*)<\/style>/.exec(html)![1]!;
+      assert.ok(csp.includes(`style-src 'sha256-${createHash('sha256').update(style).digest('base64')}'`), csp);
+      assert.match(csp, /default-src 'none'/);
       assert.match(html, /<html lang="en">/);
       assert.match(html, /Partial system outage/);
       assert.match(html, /Minutes in major outage count fully as downtime, minutes in partial outage count 30 %/);
