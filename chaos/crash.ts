@@ -4,6 +4,7 @@
 // run: rows lost per kill (answers the client received in full that have no row) and latency.
 import { startSimulator } from '../src/sim/server.ts';
 import type { Db } from '../src/storage/port.ts';
+import { verifyLedger } from '../src/billing/verify.ts';
 import { admin, cliVerify, freshStore, makeCustomers, ms, pct, sleep, spawnGateway, writeCatalog, type ChaosKey, type Report, type Store } from './harness.ts';
 import { closedLoop, target, type Shot } from './load.ts';
 
@@ -58,7 +59,8 @@ async function crashEngine(report: Report, o: CrashOptions, engine: 'sqlite' | '
       const { shots, killedAt } = await loadThenKill(gw, keys, o.random, 300 + o.random() * 900);
       // The restart (in the next round's mode): before any new load, the invariants must hold.
       gw = await spawnGateway(envOf(modeOf(i + 1)));
-      broken.push(...(await invariants(db, store, `after kill ${i + 1}`)));
+      // `surety ledger verify` itself after the last kill; its checks (verifyLedger) after every one.
+      broken.push(...(await invariants(db, store, `after kill ${i + 1}`, i === o.kills - 1)));
       const f = figures[mode];
       f.kills++;
       const { lost, newestKept } = await missingRows(db, shots);
@@ -129,10 +131,15 @@ async function missingRows(db: Db, shots: Shot[]): Promise<{ lost: Shot[]; newes
 }
 
 /** The invariants after a restart; each broken one as a line. */
-export async function invariants(db: Db, store: Store, when: string): Promise<string[]> {
+export async function invariants(db: Db, store: Store, when: string, command: boolean): Promise<string[]> {
   const out: string[] = [];
-  const v = cliVerify(store);
-  if (!v.ok) out.push(`${when}: surety ledger verify failed: ${v.output.slice(0, 600)}`);
+  if (command) {
+    const v = cliVerify(store);
+    if (!v.ok) out.push(`${when}: surety ledger verify failed: ${v.output.slice(0, 600)}`);
+  } else {
+    const r = await verifyLedger(db);
+    if (!r.ok) out.push(`${when}: ledger verification failed: ${JSON.stringify(r.problems.slice(0, 3))}`);
+  }
   const now = Date.now();
   const holds = await db.get<{ n: bigint }>("SELECT COUNT(*) AS n FROM holds WHERE status = 'open' AND expires_at <= ?", [now]);
   if (Number(holds?.n ?? 0) > 0) out.push(`${when}: ${holds!.n} open holds past their TTL`);

@@ -11,6 +11,7 @@ import { openDb } from '../src/storage/open.ts';
 import type { Db } from '../src/storage/port.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
+const COMPILE_CACHE = join(tmpdir(), 'surety-chaos-compile-cache');
 export const ADMIN_KEY = 'sa-chaos-operator-key-0123456789abcdef';
 const SECRET_KEY = 'chaos-secret-key-0123456789abcdef0123456789';
 
@@ -186,6 +187,8 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_0
       SURETY_SECRET_KEY: SECRET_KEY,
       LOG_LEVEL: 'error',
       SURETY_SHUTDOWN_GRACE_SECONDS: '2',
+      // Compiled modules cached between the many starts of a run (a cold start costs seconds on a busy machine).
+      NODE_COMPILE_CACHE: COMPILE_CACHE,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -311,7 +314,7 @@ export async function makeCustomers(a: Admin, accounts: number, keysEach: number
 export function cliVerify(store: Store): { ok: boolean; output: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin/surety.js'), 'ledger', 'verify'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', SURETY_ADMIN_KEY: ADMIN_KEY, SURETY_SECRET_KEY: SECRET_KEY, LOG_LEVEL: 'error', ...store.env },
+    env: { PATH: process.env.PATH ?? '', SURETY_ADMIN_KEY: ADMIN_KEY, SURETY_SECRET_KEY: SECRET_KEY, LOG_LEVEL: 'error', NODE_COMPILE_CACHE: COMPILE_CACHE, ...store.env },
     encoding: 'utf8',
     timeout: 120_000,
   });

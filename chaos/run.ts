@@ -1,4 +1,4 @@
-// `npm run chaos [-- --quick] [-- --only=crash,faults,storage,overload,money] [-- --seed=N]`
+// `npm run chaos [-- --quick] [-- --only=crash,faults,storage,overload,money] [-- --seed=N] [-- --budget-minutes=M]`
 // Crash, upstream-fault, storage-fault, overload and money-race scenarios against real gateways
 // (child processes), the real simulator, real SQLite and PostgreSQL (SURETY_TEST_DATABASE_URL),
 // on loopback only. Prints a table of figures; exits 1 when an invariant broke. Not part of
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     seed: { type: 'string' },
+    'budget-minutes': { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -38,7 +39,7 @@ if (!pgUrl) process.stderr.write('chaos: SURETY_TEST_DATABASE_URL is not set: Po
 const report = new Report();
 const started = Date.now();
 // A run is bounded: each scenario has its own budget, and the whole run stops at this deadline.
-const budgetMs = quick ? 4 * 60_000 : 10 * 60_000;
+const budgetMs = (values['budget-minutes'] ? Number(values['budget-minutes']) : quick ? 5 : 10) * 60_000;
 const watchdog = setTimeout(() => {
   process.stderr.write(`chaos: the run took longer than ${budgetMs / 60_000} minutes; stopping\n`);
   process.stdout.write(`${report.markdown()}\n`);

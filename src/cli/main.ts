@@ -21,6 +21,7 @@ import { commands as ledger } from './ledger.ts';
 import { commands as members } from './members.ts';
 import { commands as migrate } from './migrate.ts';
 import { commands as refunds } from './refunds.ts';
+import { commands as secretKey } from './secret-key.ts';
 import { commands as sla } from './sla.ts';
 import { commands as start } from './start.ts';
 import { commands as topups } from './topups.ts';
@@ -62,6 +63,7 @@ export const COMMANDS: Command[] = [
   ...sla,
   ...audit,
   ...adminKey,
+  ...secretKey,
 ];
 
 const HELP_OPTION: OptionSpec = { type: 'boolean', short: 'h', help: 'show this help' };

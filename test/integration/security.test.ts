@@ -109,6 +109,27 @@ describe('failed authentication is throttled per address (sqlite)', () => {
   });
 });
 
+describe('the HTML pages a gateway serves (sqlite)', () => {
+  let g: TestGateway;
+  before(async () => {
+    g = await startTestGateway();
+  });
+  after(() => g?.close());
+
+  test('the status page and the console carry every security header (a page\'s own stricter policy is kept)', async () => {
+    let pages = 0;
+    for (const path of ['/status', '/status/history', '/console/', '/console/login']) {
+      const r = await fetch(g.url + path);
+      await r.arrayBuffer();
+      if (!String(r.headers.get('content-type')).startsWith('text/html')) continue;
+      pages++;
+      for (const name of Object.keys(HTML_SECURITY_HEADERS)) assert.ok(r.headers.get(name), `${path}: ${name}`);
+      assert.match(String(r.headers.get('content-security-policy')), /frame-ancestors 'none'|default-src/);
+    }
+    assert.ok(pages >= 1, 'at least one HTML page');
+  });
+});
+
 test('every HTML page carries the security headers; JSON answers carry nosniff', async () => {
   const db = new SqliteDb(':memory:');
   await migrate(db);
