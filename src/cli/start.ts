@@ -22,6 +22,7 @@ export async function runStart(overrides: { host?: string; port?: string } = {})
     out();
     out('Operator key: the one in SURETY_ADMIN_KEY');
   }
+  out(`Web console: ${s.url}/console (sign in with a key printed here)`);
   out(`Status page: ${s.url}/status`);
   if (s.sim) out(`\nDemo upstream simulator on ${s.sim.url} (models: gpt-4o-mini, claude-sonnet-5-5, gemini-2.5-flash, text-embedding-3-small, gpt-image-1, nano-banana-pro)`);
   if (s.demo) {

@@ -174,6 +174,10 @@ describe('npm start on an empty data directory, SIGTERM, and a restart', () => {
     const demo = b.out.match(/^Demo customer (acct_[0-9a-z]+) \(\$25\.00 paid \+ \$5\.00 bonus\), key \(shown once\):\n {2}(sk-sur-[A-Za-z0-9]+)$/m);
     assert.ok(demo, `no demo customer in the banner${describeOutput(g)}`);
     [, accountId, demoKey] = demo as unknown as [string, string, string];
+    // The console and the status page, on the same port, are announced and answer.
+    assert.ok(b.out.includes(`Web console: ${url}/console `), `no console line${describeOutput(g)}`);
+    assert.equal((await fetch(`${url}/console`)).status, 200);
+    assert.ok(b.out.includes(`Status page: ${url}/status`), 'the status page is announced');
     const sim = b.out.match(/^Demo upstream simulator on (http:\/\/127\.0\.0\.1:\d+) /m);
     assert.ok(sim, 'the simulator is announced');
     simUrl = sim[1]!;
