@@ -154,7 +154,13 @@ describe('web console in Chromium', { skip }, () => {
     // Chinese, dark: chosen in the header, kept for the next visit.
     await page.getByLabel('Language').selectOption('zh');
     await page.getByLabel('主题').selectOption('dark');
-    await page.waitForFunction("document.documentElement.getAttribute('data-theme') === 'dark' && localStorage.getItem('surety.theme') === 'dark'");
+    // Polled from here: waitForFunction with a string evaluates it with eval inside the page, which
+    // the console's CSP (script-src 'self') refuses whenever the first check is false.
+    for (let i = 0; ; i++) {
+      if (await page.evaluate<boolean>("document.documentElement.getAttribute('data-theme') === 'dark' && localStorage.getItem('surety.theme') === 'dark'")) break;
+      assert.ok(i < 200, 'the dark theme is applied and saved');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await page.goto(`${g.url}/console/overview`);
     await page.getByRole('heading', { name: '概览' }).waitFor();
     await page.locator('.chart canvas').first().waitFor();
