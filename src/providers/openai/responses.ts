@@ -8,13 +8,14 @@
  * A stream ends with `response.completed` or `response.incomplete` carrying the final response
  * and its usage; `response.failed` or a stream cut before them has no final usage.
  */
-import { addText, billableUsage, newDelivered, notFinal } from '../billable.ts';
+import { addText, newDelivered, notFinal } from '../billable.ts';
 import { EventData, count, isObj, listed, unknownUsage, type Obj, type UsageSpec } from '../json.ts';
 import type { ResponseFacts, StreamFacts, StreamReader } from '../provider.ts';
 import { MAX_OUTPUT_TOKENS, fail, given, readInt, readObjects } from '../request.ts';
 import type { SseEvent } from '../sse.ts';
 import { visitJson, visitStr, type Visit } from '../tokens.ts';
 import type { BillableUsage, Delivered } from '../types.ts';
+import { splitTokens } from './usage.ts';
 
 export const RESPONSES_USAGE: UsageSpec = {
   input_tokens: 'count',
@@ -26,16 +27,7 @@ export const RESPONSES_USAGE: UsageSpec = {
 
 export function mapResponsesUsage(u: unknown): BillableUsage | null {
   if (!isObj(u)) return null;
-  const input = count(u.input_tokens);
-  const output = count(u.output_tokens);
-  if (input === undefined && output === undefined) return null;
-  const i = input ?? 0;
-  const o = output ?? 0;
-  const id = isObj(u.input_tokens_details) ? u.input_tokens_details : undefined;
-  const od = isObj(u.output_tokens_details) ? u.output_tokens_details : undefined;
-  const cached = Math.min(count(id?.cached_tokens) ?? 0, i);
-  const written = Math.min(count(id?.cache_write_tokens) ?? 0, i - cached);
-  return billableUsage({ input_tokens: i - cached - written, cached_input_tokens: cached, cache_write_tokens: written, output_tokens: o, reasoning_tokens: Math.min(count(od?.reasoning_tokens) ?? 0, o) });
+  return splitTokens(u.input_tokens, u.input_tokens_details, u.output_tokens, u.output_tokens_details);
 }
 
 /** The input text of a Responses request: instructions, input (a string or items), tool definitions. */

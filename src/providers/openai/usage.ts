@@ -47,22 +47,25 @@ export function usageNotKnown(endpoint: Endpoint, raw: unknown): string[] {
  */
 export function mapChatUsage(u: unknown): BillableUsage | null {
   if (!isObj(u)) return null;
-  const prompt = count(u.prompt_tokens);
-  const completion = count(u.completion_tokens);
-  if (prompt === undefined && completion === undefined) return null;
-  const p = prompt ?? 0;
-  const c = completion ?? 0;
-  const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : undefined;
-  const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : undefined;
-  const cached = Math.min(count(pd?.cached_tokens) ?? 0, p);
-  const written = Math.min(count(pd?.cache_write_tokens) ?? 0, p - cached);
-  const b = billableUsage();
-  b.input_tokens = p - cached - written;
-  b.cached_input_tokens = cached;
-  b.cache_write_tokens = written;
-  b.output_tokens = c;
-  b.reasoning_tokens = Math.min(count(cd?.reasoning_tokens) ?? 0, c);
-  return b;
+  return splitTokens(u.prompt_tokens, u.prompt_tokens_details, u.completion_tokens, u.completion_tokens_details);
+}
+
+/**
+ * OpenAI's token split, the same in chat completions and the Responses API under other names:
+ * the input total INCLUDES the cached and cache-write tokens of its details, the output total
+ * includes the reasoning tokens. Null when neither total is reported.
+ */
+export function splitTokens(inputTotal: unknown, inputDetails: unknown, outputTotal: unknown, outputDetails: unknown): BillableUsage | null {
+  const input = count(inputTotal);
+  const output = count(outputTotal);
+  if (input === undefined && output === undefined) return null;
+  const i = input ?? 0;
+  const o = output ?? 0;
+  const id = isObj(inputDetails) ? inputDetails : undefined;
+  const od = isObj(outputDetails) ? outputDetails : undefined;
+  const cached = Math.min(count(id?.cached_tokens) ?? 0, i);
+  const written = Math.min(count(id?.cache_write_tokens) ?? 0, i - cached);
+  return billableUsage({ input_tokens: i - cached - written, cached_input_tokens: cached, cache_write_tokens: written, output_tokens: o, reasoning_tokens: Math.min(count(od?.reasoning_tokens) ?? 0, o) });
 }
 
 /** Embeddings `usage`: input = prompt_tokens (total_tokens when prompt_tokens is absent). */
