@@ -6,22 +6,16 @@
 // top-up and the customer's balance shows it; an operator approves a refund; an operator adds a
 // channel and tests it. Screenshots (desktop and phone) go to test-artifacts/console/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { DESKTOP, PHONE, launchChromium, noChromium, shotsDir } from '../helpers/browser.ts';
 import OpenAI from 'openai';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ADMIN_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
-const CHROMIUM = process.env.SURETY_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-export const SHOTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'console');
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
+export const SHOTS = shotsDir('console');
 
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium package)`;
-
-describe('web console in Chromium', { skip }, () => {
+describe('web console in Chromium', { skip: noChromium }, () => {
   let g: TestGateway;
   let browser: Browser;
   let customer: BrowserContext;
@@ -30,7 +24,6 @@ describe('web console in Chromium', { skip }, () => {
   let demoAccount: string;
 
   before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     g = await startTestGateway();
     demoKey = g.s.demo!.customerKey;
     demoAccount = g.s.demo!.accountId;
@@ -39,7 +32,7 @@ describe('web console in Chromium', { skip }, () => {
     for (let i = 0; i < 2; i++) await sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello from the demo' }] });
     await sdk.embeddings.create({ model: 'text-embedding-3-small', input: 'Hello from the demo' });
     await g.settle();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     customer = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB', timezoneId: 'Asia/Shanghai' });
     operator = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
   });

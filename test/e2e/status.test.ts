@@ -6,25 +6,20 @@
 // on keyboard focus), without JavaScript, on a phone without horizontal scrolling; screenshots
 // (desktop, phone, dark) go to test-artifacts/status/.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { DESKTOP, PHONE, launchChromium, noChromium, shotsDir } from '../helpers/browser.ts';
+import type { Browser } from 'playwright-core';
+import { existsSync } from 'node:fs';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
-const CHROMIUM = process.env.SURETY_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-export const SHOTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'status');
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium package)`;
+export const SHOTS = shotsDir('status');
 
-describe('status page in Chromium', { skip }, () => {
+describe('status page in Chromium', { skip: noChromium }, () => {
   let g: TestGateway;
   let browser: Browser;
 
   before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     g = await startTestGateway();
     const key = g.s.demo!.customerKey;
     const chat = (model: string) =>
@@ -40,7 +35,7 @@ describe('status page in Chromium', { skip }, () => {
     const inc = await g.admin('POST', '/admin/v1/incidents', { title: 'GPT requests failing', impact: 'critical', components: ['openai-gpt'], message: 'Requests to GPT models fail; we are investigating.' });
     await g.admin('POST', `/admin/v1/incidents/${inc.id}/updates`, { status: 'identified', body: 'An upstream region is down; traffic is moving to the backup.' });
     await g.admin('POST', '/admin/v1/status/evaluate');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
