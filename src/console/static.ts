@@ -1,12 +1,16 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { extname, join, relative, sep } from 'node:path';
-import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
+import { promisify } from 'node:util';
+import { brotliCompress, gzip, constants as zlib } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, errorBody } from '../kernel/errors.ts';
 
 // Serves the built console (console/dist, committed: see README "Web console") at /console from
-// the gateway's own process and port. Files are read and compressed (brotli, gzip) once at start.
+// the gateway's own process and port. Files are read at start; each is compressed (brotli, gzip) on
+// its first request, off the event loop (zlib's thread pool), once per process whatever the number
+// of apps built in it (keyed by content): brotli at quality 11 costs ~0.4 s of CPU for the bundle,
+// which a start should not pay for pages nobody has asked for yet.
 // Hashed assets (/console/assets/*) are cached for a year as immutable — a new build has new names;
 // index.html is revalidated every time (ETag), so a new version is picked up on the next load.
 // Every other path under /console is the single-page app's own route: index.html.
@@ -23,8 +27,8 @@ export const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'se
 
 interface Asset {
   body: Buffer;
-  br: Buffer | null;
-  gzip: Buffer | null;
+  /** Worth compressing (text, over 512 bytes). */
+  compressible: boolean;
   type: string;
   etag: string;
   immutable: boolean;
@@ -47,9 +51,7 @@ export function loadAssets(dir = CONSOLE_DIST): Map<string, Asset> {
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
     const compressible = /text|javascript|json|svg/.test(type) && body.length > 512;
     assets.set(rel, {
-      body, type,
-      br: compressible ? brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }) : null,
-      gzip: compressible ? gzipSync(body, { level: 9 }) : null,
+      body, type, compressible,
       etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
       immutable: rel.startsWith('assets/'),
     });
@@ -57,14 +59,33 @@ export function loadAssets(dir = CONSOLE_DIST): Map<string, Asset> {
   return assets;
 }
 
-function send(req: FastifyRequest, reply: FastifyReply, a: Asset): FastifyReply {
+const brotliAsync = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
+/** Compressed forms by content (the ETag), for the life of the process. */
+const compressed = new Map<string, Promise<{ br: Buffer; gzip: Buffer }>>();
+
+/** An asset's brotli and gzip forms: compressed on first use, then kept. */
+export function compressedOf(a: Asset): Promise<{ br: Buffer; gzip: Buffer }> {
+  let p = compressed.get(a.etag);
+  if (!p) {
+    p = Promise.all([brotliAsync(a.body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }), gzipAsync(a.body, { level: 9 })]).then(([br, gz]) => ({ br, gzip: gz }));
+    compressed.set(a.etag, p);
+    p.catch(() => compressed.delete(a.etag));
+  }
+  return p;
+}
+
+async function send(req: FastifyRequest, reply: FastifyReply, a: Asset): Promise<FastifyReply> {
   reply.header('content-type', a.type).header('etag', a.etag).header('x-content-type-options', 'nosniff').header('vary', 'accept-encoding');
   reply.header('cache-control', a.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
   if (a.type.startsWith('text/html')) reply.header('content-security-policy', CONSOLE_CSP).header('referrer-policy', 'no-referrer').header('x-frame-options', 'DENY');
   if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
   const accept = String(req.headers['accept-encoding'] ?? '');
-  if (a.br && /\bbr\b/.test(accept)) return reply.header('content-encoding', 'br').send(a.br);
-  if (a.gzip && /\bgzip\b/.test(accept)) return reply.header('content-encoding', 'gzip').send(a.gzip);
+  const br = /\bbr\b/.test(accept);
+  if (a.compressible && (br || /\bgzip\b/.test(accept))) {
+    const c = await compressedOf(a);
+    return br ? reply.header('content-encoding', 'br').send(c.br) : reply.header('content-encoding', 'gzip').send(c.gzip);
+  }
   return reply.send(a.body);
 }
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import { sourceHash } from '../../../console/source-hash.ts';
@@ -42,6 +42,15 @@ test('/console serves the app: index.html revalidated with a CSP, hashed assets 
     assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
     assert.equal(asset.headers['content-encoding'], 'br');
     assert.equal(asset.headers['content-type'], 'text/javascript; charset=utf-8');
+    // Compressed on the first request (then kept): the bytes are the file's.
+    const file = readFileSync(join(CONSOLE_DIST, js));
+    assert.deepEqual(brotliDecompressSync(asset.rawPayload), file);
+    const gz = await app.inject({ url: `/console/${js}`, headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.deepEqual(gunzipSync(gz.rawPayload), file);
+    const plain = await app.inject({ url: `/console/${js}` });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.deepEqual(plain.rawPayload, file);
     const missing = await app.inject({ url: '/console/assets/nope.js' });
     assert.equal(missing.statusCode, 404);
     const api = await app.inject({ url: '/console/api/nope' });
