@@ -26,14 +26,20 @@ export interface MailerOptions {
   rejectUnauthorized?: boolean;
   /** How long connecting, the greeting and each answer may take (ms). */
   timeoutMs?: number;
+  /** Messages handed over at once (one connection each); SMTP services cap concurrent connections. */
+  concurrency?: number;
 }
 
 export class Mailer {
   readonly from: string;
   private readonly transport: ReturnType<typeof createTransport>;
+  private readonly concurrency: number;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(o: MailerOptions) {
     this.from = o.from;
+    this.concurrency = o.concurrency ?? 4;
     const url = new URL(o.url);
     const timeout = o.timeoutMs ?? 10_000;
     this.transport = createTransport({
@@ -53,6 +59,19 @@ export class Mailer {
 
   /** One attempt at handing a message to the SMTP server. `status` is the server's reply code. */
   async send(m: MailMessage): Promise<Attempt> {
+    // A free slot is taken; a finished send hands its slot to the next waiting one.
+    if (this.active < this.concurrency) this.active++;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await this.sendNow(m);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+
+  private async sendNow(m: MailMessage): Promise<Attempt> {
     try {
       await this.transport.sendMail({
         from: this.from,

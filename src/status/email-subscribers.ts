@@ -10,7 +10,7 @@ import { takeLimits, type Limit } from '../kernel/throttle.ts';
 import { parseInput } from '../kernel/validation.ts';
 import { enqueue } from '../notify/outbox.ts';
 import type { Mailer } from '../notify/mailer.ts';
-import type { Queryable } from '../storage/port.ts';
+import { UniqueViolation, type Queryable } from '../storage/port.ts';
 import { slug } from './components.ts';
 import { LANGS } from './i18n.ts';
 import { checkComponents, endSubscription, subscriberView, toSubscriber, type Subscriber } from './subscribers.ts';
@@ -94,6 +94,17 @@ export class EmailSubscriptions {
     }
     const components = input.components?.length ? [...new Set(input.components)].sort() : null;
     const lang = input.lang ?? 'en';
+    // Two sign-ups of a new address at once: the unique index lets one insert; the other, retried, finds it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.store(ctx, accountId, email, components, lang, direct, now);
+      } catch (e) {
+        if (!(e instanceof UniqueViolation) || attempt >= 2) throw e;
+      }
+    }
+  }
+
+  private store(ctx: ServiceContext, accountId: string | null, email: string, components: string[] | null, lang: Subscriber['lang'], direct: boolean, now: number): Promise<Subscriber> {
     return ctx.db.tx(async (q) => {
       const cur = await q.get(`SELECT * FROM status_subscribers WHERE kind = 'email' AND target = ? AND COALESCE(account_id, '') = ? AND removed_at IS NULL`, [email, accountId ?? '']);
       let s: Subscriber;

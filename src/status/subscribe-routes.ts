@@ -80,12 +80,13 @@ export function registerEmailRoutes(app: FastifyInstance, rt: Runtime, email: Em
     };
     const linkAction = (purpose: LinkPurpose, act: boolean, id: string, token: string): Promise<Subscriber> =>
       !act ? email.byLink(rt, id, token, purpose) : purpose === 'confirm' ? email.confirm(rt, id, token) : email.unsubscribe(rt, id, token);
-    const linkPage = (req: FastifyRequest, reply: FastifyReply, lang: Lang, purpose: LinkPurpose, s: Subscriber) => {
+    const linkPage = async (req: FastifyRequest, reply: FastifyReply, lang: Lang, purpose: LinkPurpose, s: Subscriber) => {
       const t = EMAIL_TEXTS[lang];
+      const names = new Map((await cache.snapshot()).components.map((c) => [c.component.id, c.component.name]));
       const addr = s.target;
       if (purpose === 'confirm') {
         if (s.confirmed_at !== null) return page(reply, 200, lang, t.confirmed, `<p>${esc(t.confirmedBody(addr))}</p>`);
-        return page(reply, 200, lang, t.confirmHeading, `<p>${esc(t.confirmBody(addr, s.components ? s.components.join(', ') : t.allComponents))}</p>${button(req, t.confirmButton)}`);
+        return page(reply, 200, lang, t.confirmHeading, `<p>${esc(t.confirmBody(addr, s.components ? s.components.map((c) => names.get(c) ?? c).join(', ') : t.allComponents))}</p>${button(req, t.confirmButton)}`);
       }
       if (s.removed_at !== null) return page(reply, 200, lang, t.unsubscribed, `<p>${esc(t.unsubscribedBody(addr))}</p>`);
       return page(reply, 200, lang, t.unsubscribeHeading, `<p>${esc(t.unsubscribeBody(addr))}</p>${button(req, t.unsubscribeButton)}`);

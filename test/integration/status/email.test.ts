@@ -83,7 +83,11 @@ for (const engine of engines()) {
       // Following the link shows a button; only its POST confirms (mail scanners open links).
       const page = await fetch(confirm);
       assert.equal(page.status, 200);
-      assert.match(await page.text(), /<form class="act" method="post"/);
+      const shown = await page.text();
+      assert.match(shown, /<form class="act" method="post"/);
+      assert.match(shown, /to alice@example\.test\?/);
+      assert.match(shown, /\(OpenAI GPT\)/, 'the components by name');
+      assert.equal(page.headers.get('cache-control'), 'no-store');
       assert.equal((await emailSubs()).find((s: any) => s.email === addr).confirmed, false);
       const forged = confirm.replace(/token=[^&]+/, 'token=AAAA');
       assert.equal((await fetch(forged, { method: 'POST' })).status, 410);
