@@ -98,7 +98,7 @@ export function renderPage(s: PageSnapshot, lang: Lang): string {
 function subscribeForm(lang: Lang, s: PageSnapshot): string {
   const t = EMAIL_TEXTS[lang];
   const boxes = s.components.map((c) => `<label><input type="checkbox" name="components" value="${esc(c.component.id)}"> ${esc(c.component.name)}</label>`).join('');
-  return `<section aria-labelledby="h-sub"><h2 id="h-sub">${t.formHeading}</h2><p class="mut">${t.formIntro}</p><form class="sub" method="post" action="/status/subscriptions"><input type="hidden" name="lang" value="${lang}"><label for="sub-email">${t.emailLabel}</label> <input id="sub-email" type="email" name="email" required maxlength="254" autocomplete="email"> <button type="submit">${t.subscribe}</button><details><summary>${t.someComponents}</summary><fieldset>${boxes}</fieldset></details></form></section>`;
+  return `<section aria-labelledby="h-sub"><h2 id="h-sub">${t.formHeading}</h2><p class="mut">${t.formIntro}</p><form class="sub" method="post" action="/status/subscriptions"><input type="hidden" name="lang" value="${lang}"><label for="sub-email">${t.emailLabel}</label> <input id="sub-email" type="email" name="email" required maxlength="254" autocomplete="email"> <button type="submit">${t.subscribe}</button><details><summary>${t.someComponents}</summary><fieldset aria-label="${t.someComponents}">${boxes}</fieldset></details></form></section>`;
 }
 
 /** Incidents and maintenance by month, newest first. */

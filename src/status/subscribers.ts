@@ -172,7 +172,8 @@ export async function announceIncidentUpdates(rt: Runtime, since: number): Promi
         incident_update: { id: str(r.update_id), status: optStr(r.update_status), body: str(r.body), created_at: iso(num(r.update_at)) },
       };
       for (const s of await subscribersOf(q, affected)) {
-        if (s.created_at > num(r.update_at)) continue;
+        // Updates from before the subscription (for an address: before it was confirmed) are not sent.
+        if ((s.kind === 'email' ? (s.confirmed_at ?? s.created_at) : s.created_at) > num(r.update_at)) continue;
         n += await enqueue(q, { topic: 'status.incident_updated', accountId: s.account_id, ...target(s), payload, key: `status:incident-update:${str(r.update_id)}:${s.id}`, at: num(r.update_at) });
       }
     }
