@@ -94,6 +94,17 @@ export class Mailer {
     }
   }
 
+  /** Connects and signs in once, sending nothing: null when that worked, else what failed. */
+  async verify(): Promise<string | null> {
+    try {
+      await this.transport.verify();
+      return null;
+    } catch (err) {
+      const e = err as Error & { code?: string; response?: string };
+      return `${e.code ?? 'SMTP'}: ${(e.response ?? e.message).replace(/\s+/g, ' ')}`.slice(0, 200);
+    }
+  }
+
   close(): void {
     this.transport.close();
   }

@@ -70,7 +70,12 @@ export async function registerStatus(app: FastifyInstance, rt: Runtime, routes: 
   // Links in e-mails: the page's public URL, else SURETY_PUBLIC_URL, else this gateway's own address (known once it listens).
   let linkBase = (settings.url ?? rt.config.publicUrl ?? `http://${rt.config.host.includes(':') ? `[${rt.config.host}]` : rt.config.host}:${rt.config.port}`).replace(/\/+$/, '');
   const configuredBase = Boolean(settings.url ?? rt.config.publicUrl);
-  if (mailer) opts.outboxChannels?.set('email', emailChannel(rt, mailer, () => ({ name: settings.name, base: linkBase })));
+  if (mailer) {
+    opts.outboxChannels?.set('email', emailChannel(rt, mailer, () => ({ name: settings.name, base: linkBase })));
+    // A wrong host or password shows in the log at start, not only on the first e-mail's retries.
+    const smtpHost = new URL(rt.config.smtpUrl!).host;
+    void mailer.verify().then((problem) => (problem ? rt.log.warn({ smtp: smtpHost, problem }, 'SMTP server not usable; status e-mails are retried until it is') : rt.log.info({ smtp: smtpHost }, 'status page e-mail subscriptions on')));
+  }
   const seeded = await seedStatus(rt, opts.file ?? null);
   if (seeded) rt.log.info({ components: seeded }, 'status page components applied');
   const monitor = new StatusMonitor(rt, incidents, opts.sink ?? announceChange);

@@ -6,6 +6,7 @@
 // throttled anonymous sign-ups, and a clear error when SMTP is not configured.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Mailer } from '../../../src/notify/mailer.ts';
 import { engines } from '../../helpers/engines.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.ts';
 import { startTestSmtp, type ReceivedMail, type TestSmtp } from '../../helpers/smtp.ts';
@@ -135,6 +136,13 @@ for (const engine of engines()) {
       await deliver();
       assert.equal(smtp.to(addr).length, before, 'no more mail once unsubscribed');
       assert.equal((await fetch(confirm, { method: 'POST' })).status, 410, 'the confirm link ended with its subscription');
+    });
+
+    test('the mailer checks the server at start: STARTTLS and credentials; a wrong password is named', async () => {
+      assert.equal(await t.s.status.email.mailer!.verify(), null);
+      const wrong = new Mailer({ url: smtp.url.replace(':sesame@', ':wrong@'), from: 'a@example.test', rejectUnauthorized: false });
+      assert.match((await wrong.verify()) ?? '', /^EAUTH/);
+      wrong.close();
     });
 
     test('SMTP down: the delivery is retried with the backoff and lands once the server is back', async () => {
