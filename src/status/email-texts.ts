@@ -38,6 +38,8 @@ export interface EmailTexts {
   statusPage: string;
   footer: (page: string, what: string) => string;
   unsubscribeLink: string;
+  /** An error shown on a page, by code (null: the error's own English message). */
+  error: (code: string, message: string, retryAfter: unknown) => string | null;
 }
 
 const en: EmailTexts = {
@@ -74,6 +76,7 @@ const en: EmailTexts = {
   statusPage: 'Status page',
   footer: (p, w) => `You receive this e-mail because you subscribed to the ${p} status page (${w}).`,
   unsubscribeLink: 'Unsubscribe',
+  error: () => null,
 };
 
 const zh: EmailTexts = {
@@ -110,6 +113,14 @@ const zh: EmailTexts = {
   statusPage: '状态页',
   footer: (p, w) => `您收到此邮件是因为您订阅了 ${p} 状态页（${w}）。`,
   unsubscribeLink: '退订',
+  error: (code, message, retryAfter) =>
+    ({
+      RATE_LIMITED: `此地址或此网络的订阅请求过多，请在 ${String(retryAfter)} 秒后重试。`,
+      VALIDATION: `输入无效（${message}）。`,
+      EMAIL_NOT_CONFIGURED: '此网关未配置邮件发送，暂不提供邮件订阅。',
+      STATUS_SUBSCRIPTION_LINK_INVALID: '此链接无效、已过期（确认链接有效期 7 天）或对应的订阅已结束；请在状态页重新订阅。',
+      STATUS_COMPONENT_NOT_FOUND: '状态页上没有所选的组件。',
+    })[code] ?? null,
 };
 
 export const EMAIL_TEXTS: Record<Lang, EmailTexts> = { en, zh };

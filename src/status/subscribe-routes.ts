@@ -43,7 +43,8 @@ export function registerEmailRoutes(app: FastifyInstance, rt: Runtime, email: Em
   const fail = (req: FastifyRequest, reply: FastifyReply, lang: Lang, err: unknown) => {
     if (!isAppError(err) || wantsJson(req)) throw err;
     if (err.details?.retry_after !== undefined) reply.header('retry-after', String(err.details.retry_after));
-    return page(reply, err.status, lang, EMAIL_TEXTS[lang].problem, `<p>${esc(err.message)}</p>`);
+    const t = EMAIL_TEXTS[lang];
+    return page(reply, err.status, lang, t.problem, `<p>${esc(t.error(err.code, err.message, err.details?.retry_after) ?? err.message)}</p>`);
   };
   const button = (req: FastifyRequest, label: string) => `<form class="act" method="post" action="${esc(req.url)}"><button type="submit">${esc(label)}</button></form>`;
 

@@ -200,6 +200,25 @@ for (const engine of engines()) {
       assert.equal((await call('DELETE', `/account/v1/status/subscriptions/${sub.id}`)).status, 200);
     });
 
+    test('a confirmation link lasts 7 days; the hourly prune then ends the unconfirmed subscription', async () => {
+      const addr = 'late@example.test';
+      assert.equal((await form([['email', addr]], '10.4.0.1')).status, 200);
+      await deliver();
+      const confirm = linkOf(smtp.to(addr)[0]!, 'confirm');
+      const realNow = t.s.rt.now;
+      t.s.rt.now = () => Date.now() + 8 * 86_400_000;
+      try {
+        const late = await fetch(confirm, { headers: { accept: 'application/json' } });
+        assert.equal(late.status, 410);
+        assert.equal(((await late.json()) as any).error.code, 'STATUS_SUBSCRIPTION_LINK_INVALID');
+        assert.equal((await emailSubs()).filter((s: any) => s.email === addr).length, 1, 'still listed until the prune');
+        await t.s.rt.jobs.runNow('status-prune');
+        assert.equal((await emailSubs()).filter((s: any) => s.email === addr).length, 0);
+      } finally {
+        t.s.rt.now = realNow;
+      }
+    });
+
     test('anonymous sign-ups are throttled per address and per client; bad input is a clear error', async () => {
       const addr = 'victim@example.test';
       for (let i = 0; i < 3; i++) assert.equal((await form([['email', addr]], `10.1.0.${i}`)).status, 200);
@@ -211,6 +230,8 @@ for (const engine of engines()) {
       const html = await form([['email', 'user10@example.test']], '10.2.0.1');
       assert.equal(html.status, 429);
       assert.match(await html.text(), /Too many e-mail sign-ups/);
+      const zh = await form([['email', 'user10@example.test'], ['lang', 'zh']], '10.2.0.1');
+      assert.match(await zh.text(), /订阅请求过多，请在 \d+ 秒后重试/, 'the page speaks the language it was sent from');
       await deliver();
       assert.equal(smtp.to(addr).length, 3, 'the victim got three mails, not four');
       const bad = await fetch(`${t.url}/status/subscriptions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.3.0.1' }, body: JSON.stringify({ email: 'not-an-address' }) });
