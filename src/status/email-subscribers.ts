@@ -67,10 +67,6 @@ export class EmailSubscriptions {
     this.log = log;
   }
 
-  get enabled(): boolean {
-    return this.mailer !== null;
-  }
-
   /**
    * Subscribes an address (accountId null: the operator's or an anonymous sign-up). Returns the
    * subscription, new or the one the address already had.
