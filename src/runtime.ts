@@ -6,7 +6,7 @@ import { expireBalances } from './billing/topups.ts';
 import { EventBus, type BusKind, type Runtime } from './kernel/context.ts';
 import { openDb } from './storage/open.ts';
 import { Jobs } from './kernel/jobs.ts';
-import { outboxJob } from './notify/outbox.ts';
+import { outboxJob, type OutboxChannels } from './notify/outbox.ts';
 import { detectorJob } from './incidents/detector.ts';
 import type { Db } from './storage/port.ts';
 
@@ -14,13 +14,15 @@ export interface RuntimeHandle extends Runtime {
   bus: EventBus;
   /** Background jobs of this process (kernel/jobs.ts); the upkeep jobs are registered already. */
   jobs: Jobs;
+  /** The outbox's channels besides webhooks, by name (the status page registers `email` when SMTP is configured). */
+  outboxChannels: OutboxChannels;
   /** Starts the background jobs: expired holds voided, balances expired (when enabled), the outbox delivered, draft incidents from traffic, and any registered since. */
   startMaintenance(intervalMs?: number): void;
   close(): Promise<void>;
 }
 
 export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: undefined, redact: ['*.authorization', '*.key', '*.secret', '*.adminKey', '*.secretKey', '*.databaseUrl', '*.redisUrl'] });
+  return pino({ level: config.logLevel, base: undefined, redact: ['*.authorization', '*.key', '*.secret', '*.adminKey', '*.secretKey', '*.databaseUrl', '*.redisUrl', '*.smtpUrl'] });
 }
 
 export async function createRuntime(config: Config, opts: { log?: Logger; db?: Db } = {}): Promise<RuntimeHandle> {
@@ -28,6 +30,7 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
   const db = opts.db ?? (await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const bus = new EventBus();
   const jobs = new Jobs(log);
+  const outboxChannels: OutboxChannels = new Map();
   // Several processes on one PostgreSQL (gateway instances, the CLI): relay change notices so that
   // a revoked key, a top-up or a catalog change reaches every instance at once, not at cache expiry.
   let unlisten: (() => Promise<void>) | null = null;
@@ -59,6 +62,7 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
     log,
     now: Date.now,
     jobs,
+    outboxChannels,
     startMaintenance(intervalMs = 10_000) {
       if (!jobs.names.includes('expire-holds')) {
         jobs.register({
@@ -70,7 +74,7 @@ export async function createRuntime(config: Config, opts: { log?: Logger; db?: D
             return n;
           },
         });
-        jobs.register(outboxJob(db, () => rt.now()));
+        jobs.register(outboxJob(db, () => rt.now(), undefined, undefined, outboxChannels));
         jobs.register(detectorJob(rt));
         if (config.balanceExpiryDays > 0) {
           jobs.register({

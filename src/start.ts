@@ -82,7 +82,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
             return p ? new AppError('CLUSTER_UNAVAILABLE', `${p}: data-plane requests are refused until Redis is back`) : null;
           });
         },
-        async (a, _r, _auth, routes) => void (status = await registerStatus(a, rt, routes, { jobs: rt.jobs, file: statusFile, ...opts.status })),
+        async (a, _r, _auth, routes) => void (status = await registerStatus(a, rt, routes, { jobs: rt.jobs, outboxChannels: rt.outboxChannels, file: statusFile, ...opts.status })),
       ],
     });
     registerDetectionJobs(rt);

@@ -1,5 +1,5 @@
-import { AppError } from '../kernel/errors.ts';
 import { MemoryFailureLog, type FailureLog } from '../kernel/failure-log.ts';
+import { checkLimits, recordLimits, type Limit } from '../kernel/throttle.ts';
 
 // Redemption codes are 80 random bits, but nothing should let a client try them at leisure:
 // failed redemptions are counted per account and per client IP over a sliding window, and past the
@@ -29,20 +29,16 @@ export class RedemptionThrottle {
     return ip ? [`redeem:account:${accountId}`, `redeem:ip:${ip}`] : [`redeem:account:${accountId}`];
   }
 
+  private limits(subjects: readonly string[]): Limit[] {
+    return subjects.map((subject) => ({ subject, max: this.opts.maxFailures, windowMs: this.opts.windowMs }));
+  }
+
   /** Refuses (429 RATE_LIMITED, `retry_after` seconds) when any subject has used up its failures. */
   async check(subjects: readonly string[], now: number): Promise<void> {
-    let wait = 0;
-    for (const s of subjects) {
-      const { now: at, times } = await this.log.failures(s, this.opts.windowMs, now);
-      if (times.length >= this.opts.maxFailures) wait = Math.max(wait, times[times.length - this.opts.maxFailures]! + this.opts.windowMs - at);
-    }
-    if (wait > 0) {
-      const retryAfter = Math.max(1, Math.ceil(wait / 1000));
-      throw new AppError('RATE_LIMITED', `Too many failed redemptions from this account or address; try again in ${retryAfter} s.`, { retry_after: retryAfter });
-    }
+    await checkLimits(this.log, this.limits(subjects), now, 'failed redemptions from this account or address');
   }
 
   async failed(subjects: readonly string[], now: number): Promise<void> {
-    for (const s of subjects) await this.log.failures(s, this.opts.windowMs, now, this.opts.maxFailures);
+    await recordLimits(this.log, this.limits(subjects), now);
   }
 }

@@ -6,6 +6,7 @@ import { audit } from '../kernel/audit.ts';
 import type { Actor, Runtime } from '../kernel/context.ts';
 import { parseInput } from '../kernel/validation.ts';
 import { MemoryFailureLog, type FailureLog } from '../kernel/failure-log.ts';
+import { checkLimits, recordLimits, type Limit } from '../kernel/throttle.ts';
 import { KEY_PREFIX, type KeyAuthenticator } from '../accounts/keys.ts';
 import { str } from '../storage/port.ts';
 import { decoyHash, verifyPassword, PASSWORD_MAX } from './passwords.ts';
@@ -34,24 +35,17 @@ export class SignInThrottle {
   }
 
   async check(account: string, ip: string | null, now: number): Promise<void> {
-    let wait = 0;
-    for (const [subject, max] of this.subjects(account, ip)) {
-      const { now: at, times } = await this.log.failures(subject, SIGN_IN_LIMITS.windowMs, now);
-      if (times.length >= max) wait = Math.max(wait, times[times.length - max]! + SIGN_IN_LIMITS.windowMs - at);
-    }
-    if (wait > 0) {
-      const retryAfter = Math.max(1, Math.ceil(wait / 1000));
-      throw new AppError('RATE_LIMITED', `Too many failed sign-ins for this account or from this address; try again in ${retryAfter} s.`, { retry_after: retryAfter });
-    }
+    await checkLimits(this.log, this.limits(account, ip), now, 'failed sign-ins for this account or from this address');
   }
 
   async failed(account: string, ip: string | null, now: number): Promise<void> {
-    for (const [subject, max] of this.subjects(account, ip)) await this.log.failures(subject, SIGN_IN_LIMITS.windowMs, now, max);
+    await recordLimits(this.log, this.limits(account, ip), now);
   }
 
-  private subjects(account: string, ip: string | null): Array<[string, number]> {
-    const out: Array<[string, number]> = [[`signin:account:${account}`, SIGN_IN_LIMITS.perAccount]];
-    if (ip) out.push([`signin:ip:${ip}`, SIGN_IN_LIMITS.perIp]);
+  private limits(account: string, ip: string | null): Limit[] {
+    const windowMs = SIGN_IN_LIMITS.windowMs;
+    const out: Limit[] = [{ subject: `signin:account:${account}`, max: SIGN_IN_LIMITS.perAccount, windowMs }];
+    if (ip) out.push({ subject: `signin:ip:${ip}`, max: SIGN_IN_LIMITS.perIp, windowMs });
     return out;
   }
 }

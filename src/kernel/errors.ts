@@ -70,6 +70,8 @@ export const ERRORS = {
   STATUS_GROUP_NOT_FOUND: { status: 404, message: 'No such status group.' },
   STATUS_GROUP_NOT_EMPTY: { status: 409, message: 'The status group still has components.' },
   STATUS_SUBSCRIBER_NOT_FOUND: { status: 404, message: 'No such status subscription.' },
+  STATUS_SUBSCRIPTION_LINK_INVALID: { status: 410, message: 'This subscription link is unknown, expired (a confirmation link lasts 7 days) or its subscription has ended; sign up again on the status page.' },
+  EMAIL_NOT_CONFIGURED: { status: 409, message: 'E-mail is not configured on this gateway (SMTP_URL and SMTP_FROM); e-mail subscriptions are not offered.' },
   // Reliability (docs/reliability.md)
   OVERLOADED: { status: 503, message: 'The gateway is overloaded; nothing was sent upstream. Retry after the time in retry-after.' },
 } as const satisfies Record<string, { status: number; message: string }>;

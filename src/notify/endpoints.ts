@@ -125,6 +125,7 @@ export const DeliveryFilter = z
   .object({
     status: z.enum(OUTBOX_STATUSES).optional(),
     endpoint_id: z.string().optional(),
+    channel: z.enum(['webhook', 'email']).optional(),
     topic: z.string().max(200).optional(),
     before: z.string().optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -138,7 +139,9 @@ export async function listDeliveries(ctx: ServiceContext, accountId: string | nu
   const f = parseInput(DeliveryFilter, raw, 'query');
   const w: string[] = [];
   const p: Array<string | number> = [];
-  if (accountId !== null) (w.push('endpoint_id IN (SELECT id FROM webhook_endpoints WHERE account_id = ?)'), p.push(accountId));
+  // An account's own: its webhook endpoints' deliveries, and those of its other channels (its e-mail subscriptions).
+  if (accountId !== null) (w.push(`(endpoint_id IN (SELECT id FROM webhook_endpoints WHERE account_id = ?) OR (channel <> 'webhook' AND account_id = ?))`), p.push(accountId, accountId));
+  if (f.channel) (w.push('channel = ?'), p.push(f.channel));
   if (f.status) (w.push('status = ?'), p.push(f.status));
   if (f.endpoint_id) (w.push('endpoint_id = ?'), p.push(f.endpoint_id));
   if (f.topic) (w.push('topic = ?'), p.push(f.topic));

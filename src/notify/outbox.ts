@@ -9,6 +9,11 @@
 // The signature (docs/webhooks.md): `surety-signature: t=<unix seconds>,v1=<hex>` where
 // v1 = HMAC-SHA256(endpoint secret, `${t}.${raw body}`). A receiver recomputes it over the body it
 // received, compares in constant time, and refuses a `t` older than its tolerance (5 minutes).
+//
+// Channels: a delivery goes to a webhook endpoint (`webhook`, the default) or through another
+// channel registered by its owner — `email`, a status page e-mail subscription, whose
+// `endpoint_id` is the subscription's id and whose message is written at sending time from the
+// event (src/status/emails.ts). Every channel shares the rows, the backoff and the views.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { newId, sha256Hex } from '../kernel/ids.ts';
 import { toJson } from '../kernel/json.ts';
@@ -78,6 +83,8 @@ export interface Notice {
   accountId?: string | null;
   /** Exactly this endpoint (a status-page subscriber, a test), whatever its topics. */
   endpointId?: string;
+  /** With `endpointId`: the channel that delivers it (default `webhook`; `email`: endpointId names an e-mail subscription). */
+  channel?: string;
   /** With `accountId`: false sends to the account's endpoints only (the operator is told another way). */
   operator?: boolean;
   /** The event's data (JSON; bigints as strings). */
@@ -113,7 +120,10 @@ export interface EventEnvelope {
 export async function enqueue(q: Queryable, n: Notice): Promise<number> {
   const at = n.at ?? Date.now();
   const accountId = n.accountId ?? null;
-  const endpoints = n.endpointId
+  const channel = n.channel ?? 'webhook';
+  const endpoints = n.endpointId && channel !== 'webhook'
+    ? [{ id: n.endpointId, topics: '[]' }]
+    : n.endpointId
     ? await q.all('SELECT id, topics FROM webhook_endpoints WHERE id = ? AND enabled = 1', [n.endpointId])
     : accountId === null
       ? await q.all('SELECT id, topics FROM webhook_endpoints WHERE account_id IS NULL AND enabled = 1')
@@ -128,9 +138,9 @@ export async function enqueue(q: Queryable, n: Notice): Promise<number> {
   for (const e of endpoints) {
     if (!n.endpointId && !topicMatches(JSON.parse(str(e.topics)) as string[], n.topic)) continue;
     const r = await q.run(
-      `INSERT INTO outbox (id, event_id, idem_key, topic, account_id, endpoint_id, payload, status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-      [newId('dlv', at), eventId, `${n.key}@${str(e.id)}`, n.topic, accountId, str(e.id), body, at, at],
+      `INSERT INTO outbox (id, event_id, idem_key, topic, account_id, endpoint_id, channel, payload, status, attempts, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+      [newId('dlv', at), eventId, `${n.key}@${str(e.id)}`, n.topic, accountId, str(e.id), channel, body, at, at],
     );
     written += r.changes;
   }
@@ -145,6 +155,7 @@ export interface Delivery {
   topic: string;
   account_id: string | null;
   endpoint_id: string;
+  channel: string;
   payload: string;
   status: OutboxStatus;
   attempts: number;
@@ -162,6 +173,7 @@ export function toDelivery(r: Row): Delivery {
     topic: str(r.topic),
     account_id: optStr(r.account_id),
     endpoint_id: str(r.endpoint_id),
+    channel: optStr(r.channel) ?? 'webhook',
     payload: str(r.payload),
     status: str(r.status) as OutboxStatus,
     attempts: num(r.attempts),
@@ -180,6 +192,7 @@ export function deliveryView(d: Delivery): Record<string, unknown> {
     topic: d.topic,
     account_id: d.account_id,
     endpoint_id: d.endpoint_id,
+    channel: d.channel,
     status: d.status,
     attempts: d.attempts,
     next_attempt_at: d.status === 'pending' ? iso(d.next_attempt_at) : null,
@@ -191,7 +204,16 @@ export function deliveryView(d: Delivery): Record<string, unknown> {
   };
 }
 
-type Attempt = { ok: true; status: number } | { ok: false; status: number | null; error: string };
+/** One attempt's result. `status`: the HTTP status, or the SMTP reply code. `final`: give the delivery up now (no retry). */
+export type Attempt = { ok: true; status: number } | { ok: false; status: number | null; error: string; final?: boolean };
+
+/** Delivers one attempt of a delivery of a channel other than `webhook` (`attempt` counts from 1). */
+export type OutboxChannel = (d: Delivery, attempt: number) => Promise<Attempt>;
+/** The channels of this process by name (`email`, when SMTP is configured and the status page registered it). */
+export type OutboxChannels = Map<string, OutboxChannel>;
+
+/** A delivery whose channel has no sender in this process (e-mail without SMTP_URL): retried, so that it goes out once configured. */
+const NO_CHANNEL = (channel: string): Attempt => ({ ok: false, status: null, error: channel === 'email' ? 'e-mail is not configured on this instance (SMTP_URL)' : `no sender for channel ${channel}` });
 
 /** One signed POST of a delivery's body. Only the status is kept of the answer, never its body. */
 async function post(url: string, secret: string, d: Delivery, attempt: number, now: number, timeoutMs: number): Promise<Attempt> {
@@ -227,7 +249,7 @@ async function post(url: string, secret: string, d: Delivery, attempt: number, n
  * the last allowed failure gives it up (`failed`). A disabled or deleted endpoint gives up its
  * pending deliveries. Returns counts for the job log.
  */
-export async function deliverDue(db: Db, now: () => number, policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY): Promise<{ delivered: number; retried: number; failed: number }> {
+export async function deliverDue(db: Db, now: () => number, policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY, channels: OutboxChannels = new Map()): Promise<{ delivered: number; retried: number; failed: number }> {
   const out = { delivered: 0, retried: 0, failed: 0 };
   const due = (
     await db.all(
@@ -235,17 +257,23 @@ export async function deliverDue(db: Db, now: () => number, policy: DeliveryPoli
        WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`,
       [now(), policy.batch],
     )
-  ).map((r) => ({ d: toDelivery(r), url: optStr(r.e_url), secret: optStr(r.e_secret), enabled: num(r.e_enabled) === 1 }));
+  ).map((r) => ({ d: toDelivery(r), url: optStr(r.e_url), secret: optStr(r.e_secret), enabled: r.e_enabled === null || r.e_enabled === undefined ? false : num(r.e_enabled) === 1 }));
   // Sent concurrently: one slow receiver does not hold back the others.
   await Promise.all(
     due.map(async ({ d, url, secret, enabled }) => {
       const attempt = d.attempts + 1;
-      const r: Attempt = url && secret && enabled ? await post(url, secret, d, attempt, now(), policy.timeoutMs) : { ok: false, status: null, error: 'endpoint disabled or deleted' };
+      let r: Attempt;
+      if (d.channel !== 'webhook') {
+        const send = channels.get(d.channel);
+        r = send ? await send(d, attempt).catch((err: unknown) => ({ ok: false as const, status: null, error: String((err as Error).message ?? err).slice(0, 200) })) : NO_CHANNEL(d.channel);
+      } else {
+        r = url && secret && enabled ? await post(url, secret, d, attempt, now(), policy.timeoutMs) : { ok: false, status: null, error: 'endpoint disabled or deleted', final: true };
+      }
       const at = now();
       if (r.ok) {
         await db.run(`UPDATE outbox SET status = 'delivered', attempts = ?, last_status = ?, last_error = NULL, delivered_at = ? WHERE id = ? AND status = 'pending'`, [attempt, r.status, at, d.id]);
         out.delivered++;
-      } else if (attempt >= policy.maxAttempts || !enabled) {
+      } else if (attempt >= policy.maxAttempts || r.final) {
         await db.run(`UPDATE outbox SET status = 'failed', attempts = ?, last_status = ?, last_error = ? WHERE id = ? AND status = 'pending'`, [attempt, r.status, r.error, d.id]);
         out.failed++;
       } else {
@@ -258,6 +286,6 @@ export async function deliverDue(db: Db, now: () => number, policy: DeliveryPoli
 }
 
 /** The job that delivers the outbox, for Jobs.register (runtime.ts). */
-export function outboxJob(db: Db, now: () => number, intervalMs = 2_000, policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY) {
-  return { name: 'outbox-deliver', intervalMs, run: () => deliverDue(db, now, policy) };
+export function outboxJob(db: Db, now: () => number, intervalMs = 2_000, policy: DeliveryPolicy = DEFAULT_DELIVERY_POLICY, channels: OutboxChannels = new Map()) {
+  return { name: 'outbox-deliver', intervalMs, run: () => deliverDue(db, now, policy, channels) };
 }

@@ -31,7 +31,7 @@ export function registerNotifyRoutes(t: RouteTable, rt: Runtime): void {
     t.add({ method: 'DELETE', url: `${base}/:id`, auth, tag, summary: 'Disable a webhook endpoint (its pending deliveries are given up)' }, async (c) =>
       endpointView(await disableEndpoint(ctx(c), owner(c), c.params.id!)));
     t.add({ method: 'POST', url: `${base}/:id/test`, auth, tag, summary: 'Queue a signed webhook.test event for an endpoint' }, async (c) => ({ queued: await testEndpoint(ctx(c), owner(c), c.params.id!) }));
-    t.add({ method: 'GET', url: `${base}/deliveries`, auth, tag, summary: 'Deliveries with their attempts, newest first (?status=pending|delivered|failed&endpoint_id=&topic=&before=&limit=)', query: DeliveryFilter }, async (c) =>
+    t.add({ method: 'GET', url: `${base}/deliveries`, auth, tag, summary: 'Deliveries with their attempts, newest first (?status=pending|delivered|failed&endpoint_id=&channel=webhook|email&topic=&before=&limit=)', query: DeliveryFilter }, async (c) =>
       page(await listDeliveries(ctx(c), owner(c), c.query), limitOf(c.query)));
   }
   t.add({ method: 'POST', url: '/admin/v1/accounts/:id/webhooks', auth: op, tag, summary: "Add a webhook endpoint for an account (the secret is returned once)", body: CreateEndpointInput, status: 201 }, async (c) =>

@@ -8,6 +8,7 @@ import {
 } from './components.ts';
 import { listChanges, statusIntervals } from './history.ts';
 import { SubscribeInput, listSubscribers, subscribe, subscriberView, unsubscribe } from './subscribers.ts';
+import { EmailSubscribeInput, type EmailSubscriptions } from './email-subscribers.ts';
 
 // The operator routes of the status page (/admin/v1/status/*): components and groups, overrides,
 // the stored history, an evaluation on demand, webhook subscriptions; and a customer's own
@@ -18,6 +19,8 @@ export interface StatusAdminDeps {
   evaluate(): Promise<unknown>;
   /** The page's cache is stale. */
   changed(): void;
+  /** E-mail subscriptions (sign-ups refused with EMAIL_NOT_CONFIGURED when SMTP is not configured). */
+  email: EmailSubscriptions;
 }
 
 const HistoryQuery = z.object({ component: z.string().max(63).optional(), from: isoTime.optional(), to: isoTime.optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }).strict();
@@ -79,24 +82,31 @@ export function registerStatusAdminRoutes(routes: RouteTable, rt: Runtime, deps:
     return { changes };
   });
 
-  registerSubscriptionRoutes(routes, rt);
+  registerSubscriptionRoutes(routes, rt, deps.email);
 }
 
-function registerSubscriptionRoutes(routes: RouteTable, rt: Runtime): void {
+const SubscriptionInput = z.union([SubscribeInput, EmailSubscribeInput]);
+
+function registerSubscriptionRoutes(routes: RouteTable, rt: Runtime, email: EmailSubscriptions): void {
   const tag = 'status';
   const ctx = (c: { actor: Parameters<typeof withActor>[1] }) => withActor(rt, c.actor);
-  const created = (r: Awaited<ReturnType<typeof subscribe>>) => ({ ...subscriberView(r.subscriber), secret: r.secret });
+  // A body with `email` subscribes an address (double opt-in), else a webhook (`url`).
+  const created = async (c: { actor: Parameters<typeof withActor>[1]; body: unknown }, accountId: string | null) => {
+    if (c.body && typeof c.body === 'object' && 'email' in c.body) return subscriberView(await email.signUp(ctx(c), accountId, c.body));
+    const r = await subscribe(ctx(c), accountId, c.body);
+    return { ...subscriberView(r.subscriber), secret: r.secret };
+  };
   const own = (c: { actor: Parameters<typeof withActor>[1] }) => (c.actor.type === 'customer' ? c.actor.accountId : '');
-  routes.add({ method: 'POST', url: '/admin/v1/status/subscribers', auth: 'operator', tag, summary: 'Subscribe a webhook to status changes and incident updates (all or some components); signed, retried (the outbox); the secret is shown once', body: SubscribeInput, status: 201 }, async (c) =>
-    created(await subscribe(ctx(c), null, c.body)),
+  routes.add({ method: 'POST', url: '/admin/v1/status/subscribers', auth: 'operator', tag, summary: 'Subscribe a webhook (`url`; signed, retried, the secret shown once) or an e-mail address (`email`; a confirmation e-mail first unless `confirmed`) to status changes and incident updates (all or some components)', body: SubscriptionInput, status: 201 }, async (c) =>
+    created(c, null),
   );
   routes.add({ method: 'GET', url: '/admin/v1/status/subscribers', auth: 'operator', tag, summary: 'Every status page subscription' }, async (c) => ({ data: (await listSubscribers(ctx(c), null)).map(subscriberView) }));
-  routes.add({ method: 'DELETE', url: '/admin/v1/status/subscribers/:id', auth: 'operator', tag, summary: 'End a subscription (its webhook endpoint is disabled)' }, async (c) => ({
+  routes.add({ method: 'DELETE', url: '/admin/v1/status/subscribers/:id', auth: 'operator', tag, summary: 'End a subscription (its webhook endpoint is disabled; pending e-mails are given up)' }, async (c) => ({
     ...subscriberView(await unsubscribe(ctx(c), null, c.params.id!)),
     deleted: true,
   }));
-  routes.add({ method: 'POST', url: '/account/v1/status/subscriptions', auth: 'customer', tag, summary: "Subscribe a webhook of this account to the status page (all or some components); the secret is shown once", body: SubscribeInput, status: 201 }, async (c) =>
-    created(await subscribe(ctx(c), own(c), c.body)),
+  routes.add({ method: 'POST', url: '/account/v1/status/subscriptions', auth: 'customer', tag, summary: "Subscribe a webhook of this account (`url`; the secret is shown once) or an e-mail address (`email`; it receives a confirmation e-mail first) to the status page (all or some components)", body: SubscriptionInput, status: 201 }, async (c) =>
+    created(c, own(c)),
   );
   routes.add({ method: 'GET', url: '/account/v1/status/subscriptions', auth: 'customer', tag, summary: "This account's status page subscriptions" }, async (c) => ({ data: (await listSubscribers(ctx(c), own(c))).map(subscriberView) }));
   routes.add({ method: 'DELETE', url: '/account/v1/status/subscriptions/:id', auth: 'customer', tag, summary: 'End one of this account\'s subscriptions' }, async (c) => ({

@@ -3,6 +3,7 @@ import { TEXTS, fmtDay, fmtMonth, fmtTime, type Lang } from './i18n.ts';
 import { isOpen, type PublicIncident } from './notices.ts';
 import { activeMaintenance, unresolved, upcomingMaintenance, type ComponentSnapshot, type PageSnapshot } from './snapshot.ts';
 import { CSS } from './style.ts';
+import { EMAIL_TEXTS } from './email-texts.ts';
 import { STATUSES } from './vocabulary.ts';
 
 // The public page, rendered on the server: semantic HTML, one inline stylesheet, SVG charts, no
@@ -11,7 +12,7 @@ import { STATUSES } from './vocabulary.ts';
 export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const pct = (x: number): string => `${(Math.floor(x * 10_000) / 100).toFixed(2)} %`;
 
-function layout(lang: Lang, title: string, body: string, s: PageSnapshot, path: string): string {
+export function layout(lang: Lang, title: string, body: string, s: PageSnapshot, path: string): string {
   const t = TEXTS[lang];
   const other: Lang = lang === 'en' ? 'zh' : 'en';
   return `<!doctype html><html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="color-scheme" content="light dark"><title>${esc(title)}</title><link rel="alternate" type="application/atom+xml" title="${esc(t.history)}" href="/status/history.atom"><link rel="alternate" type="application/rss+xml" title="${esc(t.history)}" href="/status/history.rss"><style>${CSS}</style></head><body><a class="skip" href="#main">${t.skip}</a><div class="wrap"><header><h1>${esc(t.title(s.settings.name))}</h1><nav aria-label="${t.language}"><ul><li><a href="${path}?lang=${other}" hreflang="${other}" lang="${other === 'zh' ? 'zh-CN' : 'en'}">${other === 'zh' ? '中文' : 'English'}</a></li></ul></nav></header><main id="main">${body}</main><footer><ul><li><a href="/status/history?lang=${lang}">${t.history}</a></li><li><a href="/status/history.atom">Atom</a> · <a href="/status/history.rss">RSS</a></li><li><a href="/status/api/v2/summary.json">${t.api}</a></li><li><a href="/status/badge.svg">${t.badge}</a></li></ul><p>${t.updated} <time datetime="${new Date(s.at).toISOString()}">${fmtTime(lang, s.at)}</time></p></footer></div></body></html>`;
@@ -87,10 +88,17 @@ export function renderPage(s: PageSnapshot, lang: Lang): string {
     if (sec.group) body += `<h3>${esc(sec.group.group.name)} <span class="s-${sec.group.status}">· ${t.status[sec.group.status]}</span></h3>`;
     body += `<ul class="comps">${sec.components.map((c) => componentBlock(lang, c, s)).join('')}</ul>`;
   }
-  body += `</section><section aria-labelledby="h-rule"><h2 id="h-rule">${t.ruleHeading}</h2><p>${t.rule}</p></section>`;
+  body += `</section>${s.settings.subscribe ? subscribeForm(lang, s) : ''}<section aria-labelledby="h-rule"><h2 id="h-rule">${t.ruleHeading}</h2><p>${t.rule}</p></section>`;
   const past = s.incidents.filter((i) => i.kind === 'incident' && !isOpen(i)).slice(0, 5);
   body += `<section aria-labelledby="h-past"><h2 id="h-past">${t.pastIncidents}</h2>${past.length ? past.map((i) => incidentBlock(lang, i)).join('') : `<p>${t.noIncidents}</p>`}<p><a href="/status/history?lang=${lang}">${t.history} →</a></p></section>`;
   return layout(lang, t.title(s.settings.name), body, s, '/status');
+}
+
+/** The e-mail sign-up form (only when SMTP is configured): plain HTML, posted without script. */
+function subscribeForm(lang: Lang, s: PageSnapshot): string {
+  const t = EMAIL_TEXTS[lang];
+  const boxes = s.components.map((c) => `<label><input type="checkbox" name="components" value="${esc(c.component.id)}"> ${esc(c.component.name)}</label>`).join('');
+  return `<section aria-labelledby="h-sub"><h2 id="h-sub">${t.formHeading}</h2><p class="mut">${t.formIntro}</p><form class="sub" method="post" action="/status/subscriptions"><input type="hidden" name="lang" value="${lang}"><label for="sub-email">${t.emailLabel}</label> <input id="sub-email" type="email" name="email" required maxlength="254" autocomplete="email"> <button type="submit">${t.subscribe}</button><details><summary>${t.someComponents}</summary><fieldset aria-label="${t.someComponents}">${boxes}</fieldset></details></form></section>`;
 }
 
 /** Incidents and maintenance by month, newest first. */

@@ -12,7 +12,7 @@ import { CSS } from './style.ts';
 
 // The pages' own Content-Security-Policy: nothing loads but the one inline stylesheet (by its
 // hash); no script at all. (The app's default policy would block the inline style.)
-const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`;
+export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'; form-action 'self'`;
 
 // The public routes, no key needed: the page (/status), the incident history and incident pages,
 // the Statuspage-compatible JSON API (/status/api/v2/*), the Atom and RSS feeds and the badge.

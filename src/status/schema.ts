@@ -84,3 +84,22 @@ CREATE TABLE status_subscribers (
 CREATE INDEX status_subscribers_account ON status_subscribers(account_id);
 `,
 };
+
+// E-mail subscriptions to the status page (migration 16). An e-mail subscriber is a row of
+// status_subscribers with kind 'email' and the address as `target`: `secret` derives its confirm
+// and unsubscribe links (HMAC, emails.ts), `confirmed_at` is set once the address owner confirmed
+// (only confirmed addresses receive notices), `lang` is the language of its e-mails. One live
+// subscription per address and owner (the operator's and public sign-ups: account null).
+// The outbox gains `channel`: 'webhook' (every delivery so far) or 'email' (endpoint_id is then
+// the subscription's id).
+export const STATUS_EMAIL_MIGRATION: Migration = {
+  version: 16,
+  name: 'status page: e-mail subscriptions; outbox channels',
+  sql: `
+ALTER TABLE status_subscribers ADD COLUMN secret TEXT;
+ALTER TABLE status_subscribers ADD COLUMN lang TEXT;
+ALTER TABLE status_subscribers ADD COLUMN confirmed_at {{big}};
+CREATE UNIQUE INDEX status_subscribers_email ON status_subscribers(target, COALESCE(account_id, '')) WHERE kind = 'email' AND removed_at IS NULL;
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'webhook';
+`,
+};

@@ -15,6 +15,8 @@ export interface PageSettings {
   url: string | null;
   /** Days of uptime bars. */
   days: number;
+  /** E-mail sign-up offered (SMTP configured): the page shows its form. */
+  subscribe?: boolean;
 }
 
 export const DEFAULT_PAGE: PageSettings = { name: 'Surety', url: null, days: 90 };

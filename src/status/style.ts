@@ -28,5 +28,6 @@ section{margin:24px 0}h2{font-size:1.2rem}h3{font-size:1.05rem;margin:16px 0 8px
 .mut{color:var(--mut)}.timeline{list-style:none;padding:0;margin:0}.timeline li{border-left:3px solid var(--line);padding:4px 0 8px 12px}
 footer{border-top:1px solid var(--line);margin-top:32px;padding-top:12px;color:var(--mut);font-size:.9rem}footer ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:16px}
 .axis .near{display:none}
+.sub{display:flex;flex-wrap:wrap;gap:8px;align-items:center}.sub input[type=email]{flex:1;min-width:14em;font:inherit;padding:6px 8px;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg)}.sub button,.act button{font:inherit;padding:6px 14px;border:0;border-radius:6px;background:var(--fg);color:var(--bg);cursor:pointer}.sub details{flex-basis:100%}.sub fieldset{border:1px solid var(--line);border-radius:6px;display:flex;flex-wrap:wrap;gap:4px 16px}
 @media (max-width:600px){.wrap{padding:12px}.bars{gap:1px;height:28px}.bars li:nth-child(-n+60){display:none}.axis .far{display:none}.axis .near{display:inline}}
 `.replace(/\n/g, '');

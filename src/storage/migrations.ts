@@ -1,7 +1,7 @@
 import type { Db, Engine } from './port.ts';
 import { SqliteDb } from './sqlite/db.ts';
 import { CONTRACTS_MIGRATION } from '../contracts/schema.ts';
-import { STATUS_MIGRATION } from '../status/schema.ts';
+import { STATUS_EMAIL_MIGRATION, STATUS_MIGRATION } from '../status/schema.ts';
 import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
 import { DETECTION_MIGRATION } from '../detection/schema.ts';
 import { CONSOLE_MIGRATION } from '../console/schema.ts';
@@ -398,6 +398,7 @@ CREATE TABLE job_leases (
   STATUS_MIGRATION,
   CONTRACTS_MIGRATION,
   CONSOLE_MIGRATION,
+  STATUS_EMAIL_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {

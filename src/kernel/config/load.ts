@@ -8,7 +8,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['adminKey', 'secretKey', 'databaseUrl', 'redisUrl']);
+const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['adminKey', 'secretKey', 'databaseUrl', 'redisUrl', 'smtpUrl']);
 
 /**
  * Reads the configuration from the environment (and `<VAR>_FILE` for secrets), validates it once

@@ -45,6 +45,11 @@ export const ENV_KEYS = {
   durability: 'SURETY_DURABILITY',
   maxInFlight: 'SURETY_MAX_IN_FLIGHT',
   shedLagMs: 'SURETY_SHED_LAG_MS',
+  publicUrl: 'SURETY_PUBLIC_URL',
+  smtpUrl: 'SMTP_URL',
+  smtpFrom: 'SMTP_FROM',
+  smtpRequireTls: 'SMTP_REQUIRE_TLS',
+  smtpTlsRejectUnauthorized: 'SMTP_TLS_REJECT_UNAUTHORIZED',
 } as const;
 
 export type ConfigKey = keyof typeof ENV_KEYS;
@@ -107,7 +112,25 @@ export const ConfigSchema = z
     maxInFlight: int(1, 1_000_000).default(4096),
     /** Load shedding: mean event-loop delay (ms) beyond which new data-plane requests get 503 OVERLOADED; 0 turns it off. */
     shedLagMs: int(0, 60_000).default(200),
+    /** The gateway's public address, for links in e-mails (the status page's own URL wins when set). */
+    publicUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })
+      .max(500)
+      .optional(),
+    /** E-mail (notify/mailer.ts): the SMTP server, `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`. */
+    smtpUrl: z
+      .string()
+      .max(2000)
+      .regex(/^smtps?:\/\/[^\s/?#]+(:\d+)?\/?(\?.*)?$/, 'must be an smtp:// or smtps:// URL, e.g. smtp://user:pass@smtp.example.com:587')
+      .optional(),
+    /** The sender of e-mails: an address, or `Name <address>`. */
+    smtpFrom: z.string().trim().min(3).max(320).regex(/^([^<>\r\n]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/, 'must be an address, or "Name <address>"').optional(),
+    /** Refuse to send unless the server upgrades the connection with STARTTLS. */
+    smtpRequireTls: bool.default(false),
+    /** Check the SMTP server's certificate (turn off only for a server with a self-signed certificate you trust). */
+    smtpTlsRejectUnauthorized: bool.default(true),
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.smtpUrl || c.smtpFrom, { path: ['smtpFrom'], message: 'is required when SMTP_URL is set (the sender of e-mails)' });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;

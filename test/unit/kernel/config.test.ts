@@ -46,6 +46,18 @@ describe('configuration', () => {
     assert.equal(c.holdTtlSeconds, 900);
   });
 
+  test('SMTP: a URL with its sender, hidden in errors and logs; a bad or incomplete one stops the start', () => {
+    const c = loadConfig({ SMTP_URL: 'smtp://u:p%40ss@mail.example.test:587', SMTP_FROM: 'Acme status <status@acme.test>', SMTP_REQUIRE_TLS: '1', SURETY_PUBLIC_URL: 'https://status.acme.test' });
+    assert.equal(c.smtpUrl, 'smtp://u:p%40ss@mail.example.test:587');
+    assert.equal(c.smtpRequireTls, true);
+    assert.equal(c.smtpTlsRejectUnauthorized, true, 'certificates are checked by default');
+    assert.equal(redactedConfig(c).smtpUrl, '(set)');
+    assert.throws(() => loadConfig({ SMTP_URL: 'smtp://u:secret@mail.example.test' }), (e: Error) => e instanceof ConfigError && /SMTP_FROM/.test(e.message));
+    assert.throws(() => loadConfig({ SMTP_URL: 'http://u:secret@mail.example.test', SMTP_FROM: 'a@b.test' }), (e: Error) => e instanceof ConfigError && /SMTP_URL=\(hidden\)/.test(e.message) && !e.message.includes('secret'));
+    assert.throws(() => loadConfig({ SMTP_URL: 'smtp://mail.example.test', SMTP_FROM: 'not an address' }), /SMTP_FROM/);
+    assert.throws(() => loadConfig({ SURETY_PUBLIC_URL: 'ftp://x.test' }), /SURETY_PUBLIC_URL/);
+  });
+
   test('values from the environment are parsed to their types', () => {
     const c = loadConfig({ PORT: '9000', HOST: '0.0.0.0', SURETY_SPEND_ORDER: 'paid_first', SURETY_TRUST_PROXY: 'yes', SURETY_REFUND_FEE_PCT_CARD: '2.5', SURETY_BALANCE_EXPIRY_DAYS: '365', DATABASE_URL: 'postgresql://u@h/db', SURETY_DATA_DIR: '' });
     assert.equal(c.port, 9000);
