@@ -123,3 +123,15 @@ export async function sortedPage(db: Queryable & { engine: Engine }, q: PageQuer
   }
   return { rows, next_cursor };
 }
+
+/** What a list call asks of the order: `sort` and the previous page's `cursor`. */
+export interface Sorting {
+  sort?: string | undefined;
+  cursor?: string | undefined;
+}
+
+/** A page of domain rows and the cursor of the next page. */
+export interface Paged<T> {
+  rows: T[];
+  next_cursor: string | null;
+}
