@@ -4,7 +4,7 @@ import { accountView, balanceView, getAccount, getBalance } from '../accounts/ac
 import { AddMemberInput, UpdateMemberInput, addMember, pageMembers, memberView, removeMember, updateMember } from '../accounts/members.ts';
 import { requireRole } from '../kernel/authorisation.ts';
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, listKeys, pageKeys, revokeKey, updateKey } from '../accounts/keys.ts';
-import { accountJournal } from '../billing/statement.ts';
+import { journalPage } from '../billing/statement.ts';
 import { creditView, pageCredits } from '../billing/credits.ts';
 import { redeemCode } from '../billing/redemption.ts';
 import { RedemptionThrottle } from '../billing/redemption-throttle.ts';
@@ -34,10 +34,11 @@ export function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
     return { account_id: a.accountId, key: self ? keyView(self) : null, role: a.role, member_id: a.memberId };
   });
   t.add({ method: 'GET', url: '/account/v1/balance', auth: cu, tag, summary: 'Balance by bucket (paid, granted), held, available' }, async (c) => balanceView(await getBalance(ctx(c), acct(c))));
-  t.add({ method: 'GET', url: '/account/v1/ledger', auth: cu, tag, summary: 'The account\'s journal, newest first', query: Paging }, async (c) => {
+  t.add({ method: 'GET', url: '/account/v1/ledger', auth: cu, tag, summary: 'The account\'s journal, newest first (?sort=&cursor=&limit=)', query: SortedPaging }, async (c) => {
     requireRole(c.actor, acct(c), 'viewer');
-    const p = parseInput(Paging, c.query, 'query');
-    return ledgerView(await accountJournal(rt.db, acct(c), { limit: p.limit ?? 100, before: p.before }), p.limit ?? 100);
+    const p = parseInput(SortedPaging, c.query, 'query');
+    const { rows, next_cursor } = await journalPage(rt.db, acct(c), { limit: p.limit ?? 100, before: p.before, sort: p.sort, cursor: p.cursor });
+    return ledgerView(rows, p.limit ?? 100, next_cursor);
   });
 
   t.add({ method: 'GET', url: '/account/v1/keys', auth: cu, tag, summary: 'List keys (admins: all; members: their own; ?sort=&cursor=&limit=)', query: SortedPaging }, async (c) => {

@@ -4,8 +4,8 @@ import { AddMemberInput, UpdateMemberInput, addMember, pageMembers, memberView, 
 import { CreateKeyInput, UpdateKeyInput, createKey, keyView, pageKeys, revokeKey, updateKey } from '../accounts/keys.ts';
 import { GoodwillInput, creditView, grantGoodwill, pageCredits } from '../billing/credits.ts';
 import { CreateHoldInput, createHold, getHold, holdView, postHold, voidHold } from '../billing/holds.ts';
-import { accountJournal } from '../billing/statement.ts';
-import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, listRedemptionBatches, redeemCode } from '../billing/redemption.ts';
+import { journalPage } from '../billing/statement.ts';
+import { CreateBatchInput, batchView, createRedemptionBatch, listBatchCodes, pageRedemptionBatches, redeemCode } from '../billing/redemption.ts';
 import { DecisionInput, RefundRequestInput, approveRefund, getRefund, pageRefunds, refundView, rejectRefund, requestRefund } from '../billing/refunds.ts';
 import { TopupInput, pageTopups, recordTopup, topupView } from '../billing/topups.ts';
 import { verifyLedger } from '../billing/verify.ts';
@@ -42,10 +42,11 @@ function registerAccountRoutes(t: RouteTable, rt: Runtime): void {
     accountView(await updateAccount(ctx(c), c.params.id!, c.body)));
   t.add({ method: 'GET', url: '/admin/v1/accounts/:id/balance', auth: op, tag, summary: 'Balance by bucket (paid, granted), held, available' }, async (c) =>
     balanceView(await getBalance(ctx(c), c.params.id!)));
-  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/ledger', auth: op, tag, summary: "The account's journal, newest first (?before=<tx id>&limit=)", query: Paging }, async (c) => {
+  t.add({ method: 'GET', url: '/admin/v1/accounts/:id/ledger', auth: op, tag, summary: "The account's journal, newest first (?sort=&cursor=&limit=; legacy: ?before=<tx id>)", query: SortedPaging }, async (c) => {
     await getAccount(ctx(c), c.params.id!);
-    const p = parseInput(Paging, c.query, 'query');
-    return ledgerView(await accountJournal(rt.db, c.params.id!, { limit: p.limit ?? 100, before: p.before }), p.limit ?? 100);
+    const p = parseInput(SortedPaging, c.query, 'query');
+    const { rows, next_cursor } = await journalPage(rt.db, c.params.id!, { limit: p.limit ?? 100, before: p.before, sort: p.sort, cursor: p.cursor });
+    return ledgerView(rows, p.limit ?? 100, next_cursor);
   });
 
   // keys
@@ -83,7 +84,6 @@ function registerMoneyRoutes(t: RouteTable, rt: Runtime): void {
   const tag = 'admin';
   const op = 'operator' as const;
   const ctx = (c: { actor: Parameters<typeof withActor>[1] }) => withActor(rt, c.actor);
-  const limitOf = (q: Record<string, string | undefined>, d = 100) => parseInput(Paging, q, 'query').limit ?? d;
 
   // money in
   t.add({ method: 'POST', url: '/admin/v1/accounts/:id/topups', auth: op, tag, summary: 'Record a payment (bank_transfer, card, other) with optional bonus', body: TopupInput, idempotent: true, status: 201 }, async (c) => {
@@ -113,10 +113,10 @@ function registerMoneyRoutes(t: RouteTable, rt: Runtime): void {
     const { batch, codes } = await createRedemptionBatch(ctx(c), c.body);
     return { ...batchView(batch), codes };
   });
-  t.add({ method: 'GET', url: '/admin/v1/redemption-batches', auth: op, tag, summary: 'Redemption batches, newest first, with how many codes were redeemed (?before=<batch id>&limit=)', query: Paging }, async (c) => {
-    const p = parseInput(Paging, c.query, 'query');
-    const rows = await listRedemptionBatches(ctx(c), { limit: p.limit ?? 100, before: p.before });
-    return { data: rows.map((r) => batchView(r.batch, r.redeemed)), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.batch.id : null };
+  t.add({ method: 'GET', url: '/admin/v1/redemption-batches', auth: op, tag, summary: 'Redemption batches, newest first, with how many codes were redeemed (?sort=&cursor=&limit=; legacy: ?before=<batch id>)', query: SortedPaging }, async (c) => {
+    const p = parseInput(SortedPaging, c.query, 'query');
+    const { rows, next_cursor } = await pageRedemptionBatches(ctx(c), { limit: p.limit ?? 100, before: p.before, sort: p.sort, cursor: p.cursor });
+    return { data: rows.map((r) => batchView(r.batch, r.redeemed)), next_before: rows.length === (p.limit ?? 100) ? rows.at(-1)?.batch.id : null, next_cursor };
   });
   t.add({ method: 'GET', url: '/admin/v1/redemption-batches/:id/codes', auth: op, tag, summary: 'Codes of a batch with their redemption state (hints only)' }, async (c) => ({ data: await listBatchCodes(ctx(c), c.params.id!) }));
 

@@ -4,7 +4,7 @@ import { str, type Db, type Row, type SqlValue } from '../storage/port.ts';
 import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { fromJson } from '../kernel/json.ts';
 
-export function ledgerView(rows: LedgerEntryView[], limit: number): Record<string, unknown> {
+export function ledgerView(rows: LedgerEntryView[], limit: number, nextCursor?: string | null): Record<string, unknown> {
   return {
     data: rows.map((r) => ({
       tx_id: r.tx_id,
@@ -18,6 +18,7 @@ export function ledgerView(rows: LedgerEntryView[], limit: number): Record<strin
       ref_id: r.ref_id,
     })),
     next_before: rows.length === limit ? rows.at(-1)?.tx_id : null,
+    ...(nextCursor !== undefined ? { next_cursor: nextCursor } : {}),
   };
 }
 

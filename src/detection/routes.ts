@@ -4,11 +4,11 @@ import { withActor, type Actor, type Runtime, type ServiceContext } from '../ker
 import { EXPORT_FORMATS, exportFileName, exportManifest, sendExport } from '../kernel/export.ts';
 import { isoTime, parseInput } from '../kernel/validation.ts';
 import { SortQuery } from '../kernel/sorting.ts';
-import { Paging, type RouteTable } from '../http/routes.ts';
+import { Paging, SortedPaging, type RouteTable } from '../http/routes.ts';
 import { requestView, type Audience } from '../requests/schema.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { rejectFindings, verifyFindings, DecisionInput } from './decisions.ts';
-import { DisputeInput, disputeView, fileDispute, getDispute, listDisputes } from './disputes.ts';
+import { DisputeInput, disputeView, fileDispute, getDispute, pageDisputes } from './disputes.ts';
 import { FINDINGS_DATASET, findingsExport } from './export.ts';
 import { FindingFilter, findingView, getFinding, listFindings, pageFindings, type Finding } from './findings.ts';
 import { getSettlement, listSettlements, settleModeration, settlementItems, settlementView } from './moderation.ts';
@@ -91,10 +91,11 @@ function registerQueue(t: RouteTable, rt: Runtime): void {
     await saveDetectionSettings(ctx(c), c.body);
     return detectionStatus(rt);
   });
-  t.add({ method: 'GET', url: '/admin/v1/disputes', auth: op, tag, summary: 'Customer disputes, newest first (?account_id=&before=&limit=)', query: Paging.extend({ account_id: z.string().optional() }) }, async (c) => {
-    const q = parseInput(Paging.extend({ account_id: z.string().optional() }), c.query, 'query');
-    const rows = await listDisputes(ctx(c), q.account_id ?? null, q.limit ?? 100, q.before);
-    return { data: rows.map((d) => ({ account_id: d.account_id, ...disputeView(d) })), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null };
+  const DisputeQuery = SortedPaging.extend({ account_id: z.string().optional() });
+  t.add({ method: 'GET', url: '/admin/v1/disputes', auth: op, tag, summary: 'Customer disputes, newest first (?account_id=&sort=&cursor=&limit=)', query: DisputeQuery }, async (c) => {
+    const q = parseInput(DisputeQuery, c.query, 'query');
+    const { rows, next_cursor } = await pageDisputes(ctx(c), q.account_id ?? null, { limit: q.limit ?? 100, before: q.before, sort: q.sort, cursor: q.cursor });
+    return { data: rows.map((d) => ({ account_id: d.account_id, ...disputeView(d) })), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null, next_cursor };
   });
 }
 
@@ -168,10 +169,10 @@ function registerCustomer(t: RouteTable, rt: Runtime): void {
   });
   t.add({ method: 'POST', url: '/account/v1/disputes', auth: cu, tag, summary: 'Dispute charges on your own requests ({request_ids, reason}); the rules run on them at once', body: DisputeInput, status: 201 }, async (c) =>
     disputeView(await fileDispute(ctx(c), acct(c), c.body)));
-  t.add({ method: 'GET', url: '/account/v1/disputes', auth: cu, tag, summary: 'Your disputes, newest first, with their findings and answers', query: Paging }, async (c) => {
-    const q = parseInput(Paging, c.query, 'query');
-    const rows = await listDisputes(ctx(c), acct(c), q.limit ?? 100, q.before);
-    return { data: rows.map(disputeView), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null };
+  t.add({ method: 'GET', url: '/account/v1/disputes', auth: cu, tag, summary: 'Your disputes, newest first, with their findings and answers (?sort=&cursor=&limit=)', query: SortedPaging }, async (c) => {
+    const q = parseInput(SortedPaging, c.query, 'query');
+    const { rows, next_cursor } = await pageDisputes(ctx(c), acct(c), { limit: q.limit ?? 100, before: q.before, sort: q.sort, cursor: q.cursor });
+    return { data: rows.map(disputeView), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null, next_cursor };
   });
   t.add({ method: 'GET', url: '/account/v1/disputes/:id', auth: cu, tag, summary: 'One dispute: its state, findings and the operator\'s answer' }, async (c) => disputeView(await getDispute(ctx(c), acct(c), c.params.id!)));
 }

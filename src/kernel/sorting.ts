@@ -135,3 +135,35 @@ export interface Paged<T> {
   rows: T[];
   next_cursor: string | null;
 }
+
+/** How a small, unpaged list (the catalog's channels and models) sorts: fields of its rows' views. */
+export interface ItemSortSpec {
+  /** Sortable fields of the shown objects (numbers, booleans or text). */
+  columns: readonly string[];
+  /** The unique field breaking ties (default `id`). */
+  id?: string;
+}
+
+/**
+ * Sorts an unpaged list in memory by `sort`, with the same convention, errors and byte-wise order
+ * as sortedPage; without `sort`, the list keeps the service's own order.
+ */
+export function sortItems<T extends Record<string, unknown>>(items: T[], spec: ItemSortSpec, sort: string | undefined): T[] {
+  if (sort === undefined || sort === '') return items;
+  const s = sort;
+  const desc = s.startsWith('-');
+  const name = desc ? s.slice(1) : s;
+  if (!spec.columns.includes(name)) {
+    throw new AppError('VALIDATION', `sort: unknown column "${name}" (sortable: ${spec.columns.join(', ')}; prefix with - for descending)`, { field: 'sort' });
+  }
+  const id = spec.id ?? 'id';
+  const cmp = (a: unknown, b: unknown): number => {
+    if (a === b) return 0;
+    if (a === null || a === undefined) return -1;
+    if (b === null || b === undefined) return 1;
+    if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b));
+    return Number(a) < Number(b) ? -1 : Number(a) > Number(b) ? 1 : 0;
+  };
+  const sign = desc ? -1 : 1;
+  return [...items].sort((a, b) => sign * (cmp(a[name], b[name]) || cmp(a[id], b[id])));
+}
