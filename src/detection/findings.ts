@@ -157,7 +157,7 @@ export function findingWhere(f: FindingFilter & { before?: string | undefined })
 
 /** How findings sort. */
 export const FINDING_SORT: SortSpec = {
-  columns: { id: 'id', occurred_at: 'occurred_at', amount: 'amount', charged: 'charged', rule: 'rule', status: 'status', model: "COALESCE(model, '')", account_id: "COALESCE(account_id, '')" },
+  columns: { id: 'id', created_at: 'created_at', occurred_at: 'occurred_at', amount: 'amount', charged: 'charged', compensated: 'COALESCE(compensated, 0)', rule: 'rule', status: 'status', model: "COALESCE(model, '')", account_id: "COALESCE(account_id, '')" },
   text: ['id', 'rule', 'status', 'model', 'account_id'],
   default: '-id',
 };

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { Drawer, ErrorBox, Field, Json, Load, Money, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
+import { useList } from '../list.ts';
+import { Pager, askFor, Drawer, ErrorBox, Field, Json, Load, Money, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
 import { qs } from '../lib/format.ts';
 
 // SLA contracts (customers: their reports; operators: contracts, periods, closing a period) and the
@@ -60,7 +61,9 @@ function PeriodTable({ rows }: { rows: any[] }) {
 /** Operators: the contracts, one contract's terms and periods, closing a period (posts its capped credit once). */
 export function Contracts() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/contracts');
+  const [account, setAccount] = useState('');
+  const list = useList<{ data: any[] }>('/admin/v1/contracts', { account_id: account || undefined }, 'name');
+  const r = list.r;
   const [open, setOpen] = useState<any>(null);
   const [terms, setTerms] = useState('');
   const sign = useAction(async () => {
@@ -84,15 +87,21 @@ export function Contracts() {
         <ErrorBox error={sign.error} />
         <button type="button" class="primary" onClick={() => sign.run()} disabled={sign.busy || !terms}>{t('Sign')}</button>
       </details>
+      <div class="row wrap filters">
+        <Field label={t('Account id')}><input value={account} onChange={(e) => setAccount((e.target as HTMLInputElement).value.trim())} /></Field>
+      </div>
       <Load r={r}>
         {(d) => (
-          <Table caption={t('SLA contracts')} rows={d.data} onRow={setOpen} empty={t('No contracts yet.')} columns={[
-            { key: 'name', label: t('Name') },
-            { key: 'account_id', label: t('Account'), render: (k: any) => <code>{k.account_id}</code> },
+          <>
+          <Table caption={t('SLA contracts')} rows={d.data} onRow={setOpen} empty={t('No contracts yet.')} {...list.table} columns={[
+            { key: 'name', sortable: true, label: t('Name') },
+            { key: 'account_id', sortable: true, label: t('Account'), render: (k: any) => <code>{k.account_id}</code> },
             { key: 'target', label: t('target'), render: (k: any) => `${k.terms?.target_percent ?? '—'}%` },
             { key: 'version', label: t('Version'), num: true },
-            { key: 'created_at', label: t('Created'), render: (k: any) => <Time iso={k.created_at} /> },
+            { key: 'created_at', sortable: true, label: t('Created'), render: (k: any) => <Time iso={k.created_at} /> },
           ]} />
+          <Pager {...list.pager} />
+          </>
         )}
       </Load>
       {open ? <ContractDrawer contract={open} onClose={() => setOpen(null)} /> : null}
@@ -138,8 +147,14 @@ export function StatusOverrides() {
     if (status === null) {
       await api('DELETE', `/admin/v1/status/components/${encodeURIComponent(c.id)}/override`);
     } else {
-      const note = prompt(t('A note for the override of {name} (optional)', { name: c.name })) ?? '';
-      if (!(await confirmAction(t('Show {name} as {status} on the public status page until cleared?', { name: c.name, status }), t('Override')))) return;
+      const note = await askFor({
+        title: t('Override {name}', { name: c.name }),
+        label: t('A note for the override of {name} (optional)', { name: c.name }),
+        required: false,
+        submit: t('Continue'),
+        review: () => ({ message: t('Show {name} as {status} on the public status page until cleared?', { name: c.name, status }), confirm: t('Override') }),
+      });
+      if (note === null) return;
       await api('PUT', `/admin/v1/status/components/${encodeURIComponent(c.id)}/override`, { status, ...(note ? { note } : {}) });
     }
     r.reload();
