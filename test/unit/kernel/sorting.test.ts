@@ -86,3 +86,34 @@ test('an unknown sort column, a cursor of another sort and a forged cursor are 4
     await t.dispose();
   }
 });
+
+test("every list route's sort columns are in the README's table, default first", async () => {
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const specs: Array<[string, SortSpec]> = [
+    ['`GET /admin/v1/accounts`', (await import('../../../src/accounts/accounts.ts')).ACCOUNT_SORT],
+    ['`GET …/keys`', (await import('../../../src/accounts/keys.ts')).KEY_SORT],
+    ['`GET …/members`', (await import('../../../src/accounts/members.ts')).MEMBER_SORT],
+    ['`GET …/topups`', (await import('../../../src/billing/topups.ts')).TOPUP_SORT],
+    ['`GET /admin/v1/refunds`', (await import('../../../src/billing/refunds.ts')).REFUND_SORT],
+    ['`GET …/credits`', (await import('../../../src/billing/credits.ts')).CREDIT_SORT],
+    ['`GET …/ledger`', (await import('../../../src/billing/statement.ts')).LEDGER_SORT],
+    ['`GET …/logs`', (await import('../../../src/requests/logs.ts')).LOG_SORT],
+    ['`GET …/findings`', (await import('../../../src/detection/findings.ts')).FINDING_SORT],
+    ['`GET …/disputes`', (await import('../../../src/detection/disputes.ts')).DISPUTE_SORT],
+    ['`GET /admin/v1/incidents`', (await import('../../../src/incidents/service.ts')).INCIDENT_SORT],
+    ['`GET …/transfer-notices`', (await import('../../../src/console/transfers.ts')).NOTICE_SORT],
+    ['`GET /admin/v1/redemption-batches`', (await import('../../../src/billing/redemption.ts')).BATCH_SORT],
+    ['`GET /admin/v1/audit`', (await import('../../../src/admin/views.ts')).AUDIT_SORT],
+    ['`GET /admin/v1/contracts`', (await import('../../../src/contracts/contracts.ts')).CONTRACT_SORT],
+    ['`GET /admin/v1/operators`', (await import('../../../src/console/people.ts')).OPERATOR_SORT],
+  ];
+  for (const [route, spec] of specs) {
+    const row = readme.split('\n').find((l) => l.startsWith(`| ${route}`));
+    assert.ok(row, `README has a sort row for ${route}`);
+    const cell = row.split(' | ')[1]!;
+    assert.ok(cell.startsWith(`\`${spec.default}\` (default`), `${route}: the default ${spec.default} comes first`);
+    const shown = new Set([...cell.matchAll(/`-?([a-z_]+)`/g)].map((m) => m[1]));
+    assert.deepEqual([...shown].sort(), Object.keys(spec.columns).sort(), `${route}: the README lists exactly the sortable columns`);
+  }
+});
