@@ -134,7 +134,7 @@ export function Table<R extends Record<string, any>>(p: {
                 <th key={c.key} class={c.num ? 'num' : ''} aria-sort={aria} scope="col">
                   {c.sortable && p.onSort ? (
                     <button type="button" class="sort" onClick={() => p.onSort!(c.key)}>
-                      {c.label} {active ? (p.sort!.order === 'asc' ? '▲' : '▼') : ''}
+                      {c.label} <span class={active ? '' : 'muted'} aria-hidden="true">{active ? (p.sort!.order === 'asc' ? '▲' : '▼') : '↕'}</span>
                     </button>
                   ) : (
                     c.label

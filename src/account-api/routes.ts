@@ -12,7 +12,7 @@ import { RefundRequestInput, getRefund, pageRefunds, refundView, requestRefund }
 import { pageTopups, topupView } from '../billing/topups.ts';
 import { withActor, type Actor, type Runtime } from '../kernel/context.ts';
 import { parseInput } from '../kernel/validation.ts';
-import { Paging, SortedPaging, type RouteTable } from '../http/routes.ts';
+import { SortedPaging, type RouteTable } from '../http/routes.ts';
 import { ledgerView } from '../admin/views.ts';
 import { describeCredits } from '../incidents/feed.ts';
 

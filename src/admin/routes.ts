@@ -11,7 +11,7 @@ import { TopupInput, pageTopups, recordTopup, topupView } from '../billing/topup
 import { verifyLedger } from '../billing/verify.ts';
 import { withActor, type Runtime } from '../kernel/context.ts';
 import { parseInput, usdAmount } from '../kernel/validation.ts';
-import { Paging, SortedPaging, type RouteTable } from '../http/routes.ts';
+import { SortedPaging, type RouteTable } from '../http/routes.ts';
 import { ledgerView, pageAudit } from './views.ts';
 import { listInstances } from '../cluster/registry.ts';
 

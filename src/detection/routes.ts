@@ -10,7 +10,7 @@ import { formatUsd } from '../kernel/money.ts';
 import { rejectFindings, verifyFindings, DecisionInput } from './decisions.ts';
 import { DisputeInput, disputeView, fileDispute, getDispute, pageDisputes } from './disputes.ts';
 import { FINDINGS_DATASET, findingsExport } from './export.ts';
-import { FindingFilter, findingView, getFinding, listFindings, pageFindings, type Finding } from './findings.ts';
+import { FindingFilter, findingView, getFinding, pageFindings, type Finding } from './findings.ts';
 import { getSettlement, listSettlements, settleModeration, settlementItems, settlementView } from './moderation.ts';
 import { EnrolmentInput, enrolmentView, setEnrolment } from './programme.ts';
 import { checkpoint, scanWindow } from './scanner.ts';

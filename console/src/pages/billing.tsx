@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, idempotent } from '../api.ts';
-import { askFor, ErrorBox, Field, Load, Money, Pager, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
+import { askFor, ErrorBox, Field, Load, Money, Pager, Status, Table, Time, useAction, useGet, useT } from '../ui.tsx';
 import { money, usdProblem } from '../lib/format.ts';
 import { useList, type ListState } from '../list.ts';
 

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { useList } from '../list.ts';
-import { Pager, CopyButton, ErrorBox, Field, Load, Money, Status, Table, Time, confirmAction, useAction, useApp, useGet, useT } from '../ui.tsx';
+import { Pager, CopyButton, ErrorBox, Field, Load, Money, Status, Table, Time, confirmAction, useAction, useApp, useT } from '../ui.tsx';
 
 const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
 

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { useList } from '../list.ts';
-import { Pager, askFor, CopyButton, ErrorBox, Field, Load, Table, Time, confirmAction, useAction, useApp, useGet, useT } from '../ui.tsx';
+import { Pager, askFor, CopyButton, ErrorBox, Field, Load, Table, Time, confirmAction, useAction, useApp, useT } from '../ui.tsx';
 
 const ROLES = ['owner', 'admin', 'member', 'viewer'];
 

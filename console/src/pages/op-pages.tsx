@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { CopyButton, Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
-import { money, qs } from '../lib/format.ts';
+import { money } from '../lib/format.ts';
 import { NoticeTable, RefundTable } from './billing.tsx';
 import { ChannelHealth } from './operator.tsx';
 import { useList } from '../list.ts';

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { useList } from '../list.ts';
+import { useList, type ListState } from '../list.ts';
 import { Pager, askFor, Drawer, ErrorBox, Field, Json, Load, Money, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
 import { qs } from '../lib/format.ts';
 
@@ -45,16 +45,19 @@ export function CustomerSla() {
   );
 }
 
-function PeriodTable({ rows }: { rows: any[] }) {
+function PeriodTable({ rows, list }: { rows: any[]; list?: ListState<unknown> }) {
   const t = useT();
   return (
-    <Table rows={rows} rowKey={(p: any) => p.period} empty={t('No closed period yet.')} columns={[
-      { key: 'period', label: t('Period') },
+    <>
+    <Table rows={rows} rowKey={(p: any) => p.period} empty={t('No closed period yet.')} {...list?.table} columns={[
+      { key: 'period', sortable: true, label: t('Period') },
       { key: 'availability', label: t('availability') },
-      { key: 'credit_before_cap', label: t('Credit before cap'), num: true, render: (p: any) => <Money v={p.credit_before_cap} /> },
-      { key: 'credit', label: t('Credit'), num: true, render: (p: any) => <Money v={p.credit} /> },
-      { key: 'closed_at', label: t('Closed'), render: (p: any) => <Time iso={p.closed_at} /> },
+      { key: 'credit_before_cap', sortable: true, label: t('Credit before cap'), num: true, render: (p: any) => <Money v={p.credit_before_cap} /> },
+      { key: 'credit', sortable: true, label: t('Credit'), num: true, render: (p: any) => <Money v={p.credit} /> },
+      { key: 'closed_at', sortable: true, label: t('Closed'), render: (p: any) => <Time iso={p.closed_at} /> },
     ]} />
+    {list ? <Pager {...list.pager} /> : null}
+    </>
   );
 }
 
@@ -111,7 +114,8 @@ export function Contracts() {
 
 function ContractDrawer({ contract, onClose }: { contract: any; onClose: () => void }) {
   const t = useT();
-  const periods = useGet<{ data: any[] }>(`/admin/v1/contracts/${contract.id}/periods`);
+  const periodList = useList<{ data: any[] }>(`/admin/v1/contracts/${contract.id}/periods`, {}, '-period');
+  const periods = periodList.r;
   const [period, setPeriod] = useState(() => {
     const d = new Date();
     return new Date(d.getFullYear(), d.getMonth() - 1, 15).toISOString().slice(0, 7);
@@ -130,7 +134,7 @@ function ContractDrawer({ contract, onClose }: { contract: any; onClose: () => v
       </div>
       <ErrorBox error={close.error} />
       <h3>{t('Closed periods')}</h3>
-      <Load r={periods}>{(d) => <PeriodTable rows={d.data} />}</Load>
+      <Load r={periods}>{(d) => <PeriodTable rows={d.data} list={periodList} />}</Load>
       <h3>{t('Terms')}</h3>
       <Json v={contract.terms} />
     </Drawer>
@@ -142,7 +146,8 @@ const COMPONENT_STATUSES = ['operational', 'under_maintenance', 'degraded_perfor
 /** The status page's components, their live status, and overrides (until a time, or until cleared). */
 export function StatusOverrides() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/status/components');
+  const list = useList<{ data: any[] }>('/admin/v1/status/components', {}, '', null);
+  const r = list.r;
   const act = useAction(async (c: any, status: string | null) => {
     if (status === null) {
       await api('DELETE', `/admin/v1/status/components/${encodeURIComponent(c.id)}/override`);
@@ -166,10 +171,10 @@ export function StatusOverrides() {
       <ErrorBox error={act.error} />
       <Load r={r}>
         {(d) => (
-          <Table caption={t('Status overrides')} rows={d.data} empty={t('No components yet.')} columns={[
-            { key: 'name', label: t('Name') },
-            { key: 'status', label: t('Status'), render: (c: any) => <Status s={c.status} /> },
-            { key: 'auto_status', label: t('Measured'), render: (c: any) => <Status s={c.auto_status ?? '—'} /> },
+          <Table caption={t('Status overrides')} rows={d.data} empty={t('No components yet.')} {...list.table} columns={[
+            { key: 'name', sortable: true, label: t('Name') },
+            { key: 'status', sortable: true, label: t('Status'), render: (c: any) => <Status s={c.status} /> },
+            { key: 'auto_status', sortable: true, label: t('Measured'), render: (c: any) => <Status s={c.auto_status ?? '—'} /> },
             { key: 'override', label: t('Override'), render: (c: any) => (c.override ? <span>{c.override.status} {c.override.note ? `· ${c.override.note}` : ''}</span> : '—') },
             {
               key: 'a', label: t('Actions'), render: (c: any) => (

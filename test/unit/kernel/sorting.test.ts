@@ -107,6 +107,7 @@ test("every list route's sort columns are in the README's table, default first",
     ['`GET /admin/v1/audit`', (await import('../../../src/admin/views.ts')).AUDIT_SORT],
     ['`GET /admin/v1/contracts`', (await import('../../../src/contracts/contracts.ts')).CONTRACT_SORT],
     ['`GET /admin/v1/operators`', (await import('../../../src/console/people.ts')).OPERATOR_SORT],
+    ['`GET /admin/v1/contracts/:id/periods`', (await import('../../../src/contracts/routes.ts')).PERIOD_SORT],
   ];
   for (const [route, spec] of specs) {
     const row = readme.split('\n').find((l) => l.startsWith(`| ${route}`));
