@@ -92,7 +92,12 @@ for (const engine of engines()) {
     });
 
     test('an unknown column is 400 VALIDATION naming sort on every kind of list; a cursor of another sort is refused', async () => {
-      for (const path of ['/admin/v1/accounts', '/admin/v1/logs', '/admin/v1/findings', '/admin/v1/incidents', '/admin/v1/refunds', '/admin/v1/channels', '/admin/v1/audit', `/admin/v1/accounts/${c.accountId}/members`]) {
+      const every = [
+        '/admin/v1/accounts', '/admin/v1/logs', '/admin/v1/findings', '/admin/v1/incidents', '/admin/v1/refunds', '/admin/v1/channels', '/admin/v1/models', '/admin/v1/audit',
+        '/admin/v1/disputes', '/admin/v1/transfer-notices', '/admin/v1/redemption-batches', '/admin/v1/contracts', '/admin/v1/operators', '/admin/v1/status/components',
+        ...['members', 'keys', 'topups', 'credits', 'ledger'].map((x) => `/admin/v1/accounts/${c.accountId}/${x}`),
+      ];
+      for (const path of every) {
         const r = await g.adminRaw('GET', `${path}?sort=-password_hash`);
         assert.equal(r.status, 400, `${path}: ${r.text}`);
         assert.equal(r.body.error.code, 'VALIDATION');
