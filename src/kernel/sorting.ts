@@ -10,7 +10,8 @@ import type { Engine, Queryable, Row, SqlValue } from '../storage/port.ts';
 // id, in the same direction, so the order is total and a page boundary never drops or repeats a
 // row. The cursor encodes (sort, sort value, id) of the last row; it is refused under another
 // sort. Text is compared byte-wise (COLLATE "C" on PostgreSQL, SQLite's BINARY), NULLs are
-// mapped by the spec's expression (COALESCE), so both engines give the same order.
+// mapped by the spec's expression (COALESCE), so both engines give the same order. Sorting by
+// the id, or by an indexed column, walks the index from the cursor (a test EXPLAINs it).
 
 export interface SortSpec {
   /** Sortable names → SQL expressions over the table's row (never NULL: COALESCE nullable columns). */
@@ -48,9 +49,13 @@ export function sortPlan(spec: SortSpec, sort: string | undefined, engine: Engin
     throw new AppError('VALIDATION', `sort: unknown column "${name}" (sortable: ${allowed}; prefix with - for descending)`, { field: 'sort' });
   }
   const text = spec.text?.includes(name) ?? false;
-  const c = (e: string, isText: boolean) => (isText && engine === 'postgres' ? `${e} COLLATE "C"` : e);
-  const numericId = spec.numericId ?? false;
-  return { sort: s, desc, text, expr: c(spec.columns[name]!, text), id: c(spec.id ?? 'id', !numericId), numericId };
+  const id = spec.id ?? 'id';
+  const expr = spec.columns[name]!;
+  // Text compares byte-wise: COLLATE "C" on PostgreSQL (SQLite's default is already binary). Not
+  // on the id, though: ids are ASCII with a fixed prefix per table, which every collation orders
+  // as bytes do, and a collated id could not use the primary-key index (a full sort instead).
+  const collate = text && engine === 'postgres' && expr !== id ? `${expr} COLLATE "C"` : expr;
+  return { sort: s, desc, text, expr: collate, id, numericId: spec.numericId ?? false };
 }
 
 const badCursor = (why: string) => new AppError('VALIDATION', `cursor: ${why}`, { field: 'cursor' });
@@ -81,11 +86,14 @@ export function decodeCursor(plan: SortPlan, cursor: string): [SqlValue, SqlValu
 /** ORDER BY and, after a cursor, the keyset condition (with its parameters). */
 export function sortSql(plan: SortPlan, cursor: string | undefined): { orderBy: string; where: string | null; params: SqlValue[] } {
   const dir = plan.desc ? 'DESC' : 'ASC';
-  const orderBy = `ORDER BY ${plan.expr} ${dir}, ${plan.id} ${dir}`;
+  const byId = plan.expr === plan.id;
+  const orderBy = byId ? `ORDER BY ${plan.id} ${dir}` : `ORDER BY ${plan.expr} ${dir}, ${plan.id} ${dir}`;
   if (cursor === undefined || cursor === '') return { orderBy, where: null, params: [] };
   const [value, id] = decodeCursor(plan, cursor);
   const op = plan.desc ? '<' : '>';
-  return { orderBy, where: `(${plan.expr} ${op} ? OR (${plan.expr} = ? AND ${plan.id} ${op} ?))`, params: [value, value, id] };
+  if (byId) return { orderBy, where: `${plan.id} ${op} ?`, params: [id] };
+  // The leading `expr <= v` (or >=) lets an index on the sort column start at the cursor.
+  return { orderBy, where: `${plan.expr} ${op}= ? AND (${plan.expr} ${op} ? OR ${plan.id} ${op} ?)`, params: [value, value, id] };
 }
 
 export interface PageQuery {
@@ -108,13 +116,19 @@ export interface Page {
   next_cursor: string | null;
 }
 
-/** One page of a sorted list: filters, keyset after the cursor, order, limit; and the next cursor. */
-export async function sortedPage(db: Queryable & { engine: Engine }, q: PageQuery): Promise<Page> {
-  const plan = sortPlan(q.spec, q.sort, db.engine);
+/** The SQL of one page (with the sort value and id selected as sort_value and sort_id) and its parameters. */
+export function pageSql(q: PageQuery, engine: Engine): { sql: string; params: SqlValue[]; plan: SortPlan } {
+  const plan = sortPlan(q.spec, q.sort, engine);
   const s = sortSql(plan, q.cursor);
   const where = s.where ? [...q.where, s.where] : [...q.where];
   const sql = `SELECT ${q.select ?? '*'}, ${plan.expr} AS sort_value, ${plan.id} AS sort_id FROM ${q.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ${s.orderBy} LIMIT ?`;
-  const rows = await db.all(sql, [...q.params, ...s.params, q.limit]);
+  return { sql, params: [...q.params, ...s.params, q.limit], plan };
+}
+
+/** One page of a sorted list: filters, keyset after the cursor, order, limit; and the next cursor. */
+export async function sortedPage(db: Queryable & { engine: Engine }, q: PageQuery): Promise<Page> {
+  const { sql, params, plan } = pageSql(q, db.engine);
+  const rows = await db.all(sql, params);
   const last = rows.at(-1);
   const next_cursor = rows.length === q.limit && last ? encodeCursor(plan, last.sort_value, last.sort_id) : null;
   for (const r of rows) {

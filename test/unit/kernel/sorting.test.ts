@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { engines, openTestDb } from '../../helpers/engines.ts';
-import { encodeCursor, sortPlan, sortedPage, type SortSpec } from '../../../src/kernel/sorting.ts';
+import { encodeCursor, pageSql, sortPlan, sortedPage, type SortSpec } from '../../../src/kernel/sorting.ts';
+import { PG_URL } from '../../helpers/engines.ts';
 import { isAppError } from '../../../src/kernel/errors.ts';
 
 // The shared sort helper on both engines: every column both ways, paged two rows at a time, gives
@@ -116,5 +117,33 @@ test("every list route's sort columns are in the README's table, default first",
     assert.ok(cell.startsWith(`\`${spec.default}\` (default`), `${route}: the default ${spec.default} comes first`);
     const shown = new Set([...cell.matchAll(/`-?([a-z_]+)`/g)].map((m) => m[1]));
     assert.deepEqual([...shown].sort(), Object.keys(spec.columns).sort(), `${route}: the README lists exactly the sortable columns`);
+  }
+});
+
+test('on PostgreSQL the default order and a time sort walk their indexes, also after a cursor (no sort of the whole table)', { skip: PG_URL ? false : 'SURETY_TEST_DATABASE_URL not set' }, async () => {
+  const t = await openTestDb('postgres', { migrate: false });
+  try {
+    await t.db.run('CREATE TABLE big (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL)');
+    await t.db.run('CREATE INDEX big_time ON big(created_at)');
+    await t.db.run("INSERT INTO big SELECT 'big_' || lpad(g::text, 10, '0'), 'n' || (g % 97), g / 3 FROM generate_series(1, 50000) g");
+    await t.db.run('ANALYZE big');
+    const spec: SortSpec = { columns: { id: 'id', name: 'name', created_at: 'created_at' }, text: ['id', 'name'], default: '-id' };
+    const plan = async (sort: string | undefined, cursor?: string) => {
+      const q = pageSql({ from: 'big', where: [], params: [], spec, sort, cursor, limit: 50 }, 'postgres');
+      const rows = await t.db.all<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.sql}`, q.params);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    for (const [sort, index] of [[undefined, 'big_pkey'], ['id', 'big_pkey'], ['-created_at', 'big_time'], ['created_at', 'big_time']] as const) {
+      const first = await plan(sort);
+      assert.match(first, new RegExp(`Index Scan.* on big|using ${index}`), `sort=${sort}: ${first}`);
+      assert.doesNotMatch(first, /Seq Scan/, `sort=${sort}: ${first}`);
+      const p1 = await sortedPage(t.db, { from: 'big', where: [], params: [], spec, sort, limit: 50 });
+      const after = await plan(sort, p1.next_cursor!);
+      assert.match(after, new RegExp(`using ${index}`), `sort=${sort} after a cursor: ${after}`);
+      assert.match(after, /Index Cond/, `sort=${sort} after a cursor starts at the cursor: ${after}`);
+      assert.doesNotMatch(after, /Seq Scan/, `sort=${sort} after a cursor: ${after}`);
+    }
+  } finally {
+    await t.dispose();
   }
 });
