@@ -5,7 +5,8 @@ import { localTime, money, utcTitle } from './lib/format.ts';
 import { LOCALES, translate, type Lang } from './lib/i18n.ts';
 
 // The console's shared pieces: context (session, language), data loading with loading / empty /
-// error states, tables that sort and page on the server, a drawer, a confirmation dialog.
+// error states, tables that sort and page on the server, a drawer, a confirmation dialog and an
+// input dialog (both modal <dialog>s; the console never calls window.prompt or confirm).
 
 export interface Session {
   signed_in: boolean;
@@ -205,20 +206,27 @@ export function ConfirmHost() {
   const t = useT();
   const [ask, setAsk] = useState<Ask>(null);
   showAsk = setAsk;
+  const ref = useRef<HTMLDialogElement>(null);
   const ok = useRef<HTMLButtonElement>(null);
-  useEffect(() => ok.current?.focus(), [ask]);
+  useEffect(() => {
+    // A modal <dialog>: the page behind is inert and focus stays inside until it closes.
+    if (ask && ref.current && !ref.current.open) ref.current.showModal();
+    ok.current?.focus();
+  }, [ask]);
   if (!ask) return null;
-  const done = (v: boolean) => (ask.resolve(v), setAsk(null));
+  const done = (v: boolean) => {
+    ref.current?.close();
+    ask.resolve(v);
+    setAsk(null);
+  };
   return (
-    <div class="overlay center" onKeyDown={(e) => e.key === 'Escape' && done(false)}>
-      <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="confirm-text">
-        <p id="confirm-text">{ask.message}</p>
-        <div class="row end">
-          <button type="button" class="ghost" onClick={() => done(false)}>{t('Cancel')}</button>
-          <button type="button" class="danger" ref={ok} onClick={() => done(true)}>{ask.confirm}</button>
-        </div>
+    <dialog class="dialog" role="alertdialog" aria-labelledby="confirm-text" ref={ref} onCancel={(e) => (e.preventDefault(), done(false))}>
+      <p id="confirm-text">{ask.message}</p>
+      <div class="row end">
+        <button type="button" class="ghost" onClick={() => done(false)}>{t('Cancel')}</button>
+        <button type="button" class="danger" ref={ok} onClick={() => done(true)}>{ask.confirm}</button>
       </div>
-    </div>
+    </dialog>
   );
 }
 
