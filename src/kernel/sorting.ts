@@ -60,7 +60,7 @@ export function sortPlan(spec: SortSpec, sort: string | undefined, engine: Engin
 
 const badCursor = (why: string) => new AppError('VALIDATION', `cursor: ${why}`, { field: 'cursor' });
 
-/** The cursor after `row` (which carries the sort value as `sort_value`). */
+/** The opaque cursor after a row: the sort it was made under, the row's sort value and id (base64url JSON). */
 export function encodeCursor(plan: SortPlan, value: unknown, id: unknown): string {
   return Buffer.from(JSON.stringify([plan.sort, String(value), String(id)])).toString('base64url');
 }
