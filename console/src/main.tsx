@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import './style.css';
 import { api, setCsrf, whenSignedOut } from './api.ts';
 import { LANGS, pickLang, translate, type Lang } from './lib/i18n.ts';
-import { ConfirmHost, Ctx, Loading, type Session } from './ui.tsx';
+import { AskHost, ConfirmHost, Ctx, Loading, type Session } from './ui.tsx';
 import { CUSTOMER_NAV, OPERATOR_NAV, routeFor, type NavItem } from './routes.tsx';
 import { Invite, SignIn } from './pages/signin.tsx';
 
@@ -129,6 +129,7 @@ function App() {
         <main id="main" tabIndex={-1}>{main}</main>
       </div>
       <ConfirmHost />
+      <AskHost />
     </Ctx.Provider>
   );
 }

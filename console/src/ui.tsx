@@ -5,7 +5,8 @@ import { localTime, money, utcTitle } from './lib/format.ts';
 import { LOCALES, translate, type Lang } from './lib/i18n.ts';
 
 // The console's shared pieces: context (session, language), data loading with loading / empty /
-// error states, tables that sort and page on the server, a drawer, a confirmation dialog.
+// error states, tables that sort and page on the server, a drawer, a confirmation dialog and an
+// input dialog (both modal <dialog>s; the console never calls window.prompt or confirm).
 
 export interface Session {
   signed_in: boolean;
@@ -134,7 +135,7 @@ export function Table<R extends Record<string, any>>(p: {
                 <th key={c.key} class={c.num ? 'num' : ''} aria-sort={aria} scope="col">
                   {c.sortable && p.onSort ? (
                     <button type="button" class="sort" onClick={() => p.onSort!(c.key)}>
-                      {c.label} {active ? (p.sort!.order === 'asc' ? '▲' : '▼') : ''}
+                      {c.label} <span class={active ? '' : 'muted'} aria-hidden="true">{active ? (p.sort!.order === 'asc' ? '▲' : '▼') : '↕'}</span>
                     </button>
                   ) : (
                     c.label
@@ -205,20 +206,110 @@ export function ConfirmHost() {
   const t = useT();
   const [ask, setAsk] = useState<Ask>(null);
   showAsk = setAsk;
+  const ref = useRef<HTMLDialogElement>(null);
   const ok = useRef<HTMLButtonElement>(null);
-  useEffect(() => ok.current?.focus(), [ask]);
+  useEffect(() => {
+    // A modal <dialog>: the page behind is inert and focus stays inside until it closes.
+    if (ask && ref.current && !ref.current.open) ref.current.showModal();
+    ok.current?.focus();
+  }, [ask]);
   if (!ask) return null;
-  const done = (v: boolean) => (ask.resolve(v), setAsk(null));
+  const done = (v: boolean) => {
+    ref.current?.close();
+    ask.resolve(v);
+    setAsk(null);
+  };
   return (
-    <div class="overlay center" onKeyDown={(e) => e.key === 'Escape' && done(false)}>
-      <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="confirm-text">
-        <p id="confirm-text">{ask.message}</p>
-        <div class="row end">
-          <button type="button" class="ghost" onClick={() => done(false)}>{t('Cancel')}</button>
-          <button type="button" class="danger" ref={ok} onClick={() => done(true)}>{ask.confirm}</button>
-        </div>
+    <dialog class="dialog" role="alertdialog" aria-labelledby="confirm-text" ref={ref} onCancel={(e) => (e.preventDefault(), done(false))}>
+      <p id="confirm-text">{ask.message}</p>
+      <div class="row end">
+        <button type="button" class="ghost" onClick={() => done(false)}>{t('Cancel')}</button>
+        <button type="button" class="danger" ref={ok} onClick={() => done(true)}>{ask.confirm}</button>
       </div>
-    </div>
+    </dialog>
+  );
+}
+
+export interface AskOptions {
+  /** The dialog's heading. */
+  title: string;
+  /** The field's label. */
+  label: string;
+  hint?: string;
+  initial?: string;
+  input?: 'text' | 'textarea' | 'password';
+  /** An empty answer is refused with "Required." (default true). */
+  required?: boolean;
+  /** A problem with the answer, shown under the field, or null when it is fine. */
+  validate?: (v: string) => string | null;
+  /** The submit button's text. */
+  submit: string;
+  /** A second step before anything happens (money moves): the question, with its confirm button. */
+  review?: (v: string) => { message: string; confirm: string };
+}
+
+type Asking = (AskOptions & { resolve: (v: string | null) => void }) | null;
+let showAskFor: (a: Asking) => void = () => {};
+
+/** Asks for one value in an in-page dialog (never window.prompt); resolves null when cancelled. */
+export function askFor(opts: AskOptions): Promise<string | null> {
+  return new Promise((resolve) => showAskFor({ ...opts, resolve }));
+}
+
+/** The one input dialog of the console: a modal <dialog> with validation and, when asked, a review step. */
+export function AskHost() {
+  const t = useT();
+  const [ask, setAsk] = useState<Asking>(null);
+  const [value, setValue] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const [reviewing, setReviewing] = useState<{ message: string; confirm: string } | null>(null);
+  showAskFor = (a) => (setAsk(a), setValue(a?.initial ?? ''), setProblem(null), setReviewing(null));
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (ask && d && !d.open) d.showModal();
+  }, [ask]);
+  if (!ask) return null;
+  const done = (v: string | null) => {
+    ref.current?.close();
+    ask.resolve(v);
+    setAsk(null);
+  };
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (reviewing) return done(value.trim());
+    const v = value.trim();
+    const p = v === '' ? (ask.required === false ? null : t('Required.')) : (ask.validate?.(v) ?? null);
+    setProblem(p);
+    if (p) return;
+    if (ask.review) setReviewing(ask.review(v));
+    else done(v);
+  };
+  const field = { 'aria-invalid': problem ? ('true' as const) : undefined, 'aria-describedby': problem ? 'ask-problem' : undefined };
+  return (
+    <dialog class="dialog ask" ref={ref} aria-labelledby="ask-title" onCancel={(e) => (e.preventDefault(), done(null))}>
+      <form onSubmit={submit} noValidate>
+        <h2 id="ask-title">{ask.title}</h2>
+        {reviewing ? (
+          <p id="ask-review" role="status">{reviewing.message}</p>
+        ) : (
+          <label class="field">
+            <span>{ask.label}</span>
+            {ask.input === 'textarea' ? (
+              <textarea id="ask-input" rows={3} value={value} autoFocus {...field} onInput={(e) => (setValue((e.target as HTMLTextAreaElement).value), setProblem(null))} />
+            ) : (
+              <input id="ask-input" type={(ask.input === 'password' ? 'password' : 'text') as 'text'} value={value} autoFocus {...field} onInput={(e) => (setValue((e.target as HTMLInputElement).value), setProblem(null))} />
+            )}
+            {ask.hint ? <small class="muted">{ask.hint}</small> : null}
+            {problem ? <small id="ask-problem" class="problem" role="alert">{problem}</small> : null}
+          </label>
+        )}
+        <div class="row end">
+          <button type="button" class="ghost" onClick={() => (reviewing ? setReviewing(null) : done(null))}>{reviewing ? t('Back') : t('Cancel')}</button>
+          <button type="submit" class={reviewing ? 'danger' : 'primary'}>{reviewing ? reviewing.confirm : ask.submit}</button>
+        </div>
+      </form>
+    </dialog>
   );
 }
 
@@ -272,13 +363,13 @@ export function CopyButton({ text }: { text: string }) {
   );
 }
 
-/** "Newer / older" paging over a cursor the API gives (`next_before`). */
+/** "First page / next page" paging over the cursor the API gives (`next_cursor`). */
 export function Pager({ next, onNext, onFirst, atFirst }: { next: string | null | undefined; onNext: (c: string) => void; onFirst: () => void; atFirst: boolean }) {
   const t = useT();
   return (
     <div class="row pager">
-      <button type="button" class="ghost" disabled={atFirst} onClick={onFirst}>{t('Newest')}</button>
-      <button type="button" class="ghost" disabled={!next} onClick={() => next && onNext(next)}>{t('Older')}</button>
+      <button type="button" class="ghost" disabled={atFirst} onClick={onFirst}>{t('First')}</button>
+      <button type="button" class="ghost" disabled={!next} onClick={() => next && onNext(next)}>{t('Next')}</button>
     </div>
   );
 }

@@ -8,6 +8,7 @@ import type { Runtime, ServiceContext } from '../kernel/context.ts';
 import { iso, parseInput, usdAmount } from '../kernel/validation.ts';
 import { big, optNum, str, type Queryable, type Row } from '../storage/port.ts';
 import { requireOperator, requireRole } from '../kernel/authorisation.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 
 // Accounts: individual or enterprise, with their status, price group, credit line, spending order
 // and account-wide rate limits; and the balance view (members are in members.ts).
@@ -170,12 +171,23 @@ export async function getAccount(ctx: ServiceContext, id: string): Promise<Accou
   return getAccountRow(ctx.db, id);
 }
 
+/** How the accounts list sorts (`sort=` of GET /admin/v1/accounts). */
+export const ACCOUNT_SORT: SortSpec = {
+  columns: { id: 'id', name: 'name', kind: 'kind', status: 'status', email: "COALESCE(email, '')", group: 'group_name', created_at: 'created_at' },
+  text: ['id', 'name', 'kind', 'status', 'email', 'group'],
+  default: 'id',
+};
+
 export async function listAccounts(ctx: ServiceContext, opts: { limit: number; after?: string | undefined }): Promise<Account[]> {
+  return (await pageAccounts(ctx, opts)).rows;
+}
+
+/** Accounts in the asked order, a page after the cursor (`after`: the legacy id cursor of the default order). */
+export async function pageAccounts(ctx: ServiceContext, opts: Sorting & { limit: number; after?: string | undefined }): Promise<Paged<Account>> {
   requireOperator(ctx.actor);
-  const rows = opts.after
-    ? await ctx.db.all('SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?', [opts.after, opts.limit])
-    : await ctx.db.all('SELECT * FROM accounts ORDER BY id LIMIT ?', [opts.limit]);
-  return rows.map(toAccount);
+  const where = opts.after ? ['id > ?'] : [];
+  const p = await sortedPage(ctx.db, { from: 'accounts', where, params: opts.after ? [opts.after] : [], spec: ACCOUNT_SORT, sort: opts.sort, cursor: opts.cursor, limit: opts.limit });
+  return { rows: p.rows.map(toAccount), next_cursor: p.next_cursor };
 }
 
 export interface Balance {

@@ -11,6 +11,7 @@ import { LIMIT_FIELDS, NO_LIMITS, checkCustomerChange, limitsForCreate, limitsOf
 import { getAccountRow } from './accounts.ts';
 import { getMemberRow } from './members.ts';
 import { requireRole, roleAtLeast } from '../kernel/authorisation.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 
 // The key service: customer API keys (a secret shown once, stored as its SHA-256), their role,
 // allow-lists, expiry, rate and spend limits; creating, listing, changing and revoking them.
@@ -225,15 +226,28 @@ export async function createKey(ctx: ServiceContext, accountId: string, raw: unk
   });
 }
 
+/** How an account's keys sort. */
+export const KEY_SORT: SortSpec = {
+  columns: { created_at: 'created_at', name: 'name', status: 'status', role: 'role', expires_at: 'COALESCE(expires_at, 0)', revoked_at: 'COALESCE(revoked_at, 0)' },
+  text: ['name', 'status', 'role'],
+  default: 'created_at',
+};
+
 export async function listKeys(ctx: ServiceContext, accountId: string): Promise<ApiKey[]> {
+  return (await pageKeys(ctx, accountId, { limit: 1000 })).rows;
+}
+
+/** An account's keys (a customer below admin: their own and their member's) in the asked order, a page after the cursor. */
+export async function pageKeys(ctx: ServiceContext, accountId: string, opts: Sorting & { limit: number }): Promise<Paged<ApiKey>> {
   requireRole(ctx.actor, accountId, 'viewer');
-  const rows = await ctx.db.all('SELECT * FROM api_keys WHERE account_id = ? ORDER BY created_at, id', [accountId]);
-  const keys = rows.map(toKey);
+  const where = ['account_id = ?'];
+  const params: SqlValue[] = [accountId];
   if (ctx.actor.type === 'customer' && !roleAtLeast(ctx.actor.role, 'admin')) {
-    const self = ctx.actor;
-    return keys.filter((k) => k.id === self.keyId || (self.memberId !== null && k.member_id === self.memberId));
+    if (ctx.actor.memberId !== null) (where.push('(id = ? OR member_id = ?)'), params.push(ctx.actor.keyId, ctx.actor.memberId));
+    else (where.push('id = ?'), params.push(ctx.actor.keyId));
   }
-  return keys;
+  const p = await sortedPage(ctx.db, { from: 'api_keys', where, params, spec: KEY_SORT, ...opts });
+  return { rows: p.rows.map(toKey), next_cursor: p.next_cursor };
 }
 
 export async function updateKey(ctx: ServiceContext, accountId: string, keyId: string, raw: unknown): Promise<ApiKey> {

@@ -6,6 +6,7 @@ import { ROLES, type Role, type ServiceContext } from '../kernel/context.ts';
 import { iso, parseInput } from '../kernel/validation.ts';
 import { optNum, str, type Queryable, type Row } from '../storage/port.ts';
 import { requireRole } from '../kernel/authorisation.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { getAccountRow } from './accounts.ts';
 import { revokeMemberKeys } from './keys.ts';
 
@@ -43,10 +44,22 @@ const role = z.enum(ROLES as [Role, ...Role[]]);
 export const AddMemberInput = z.object({ email: z.email(), name: z.string().max(200).optional(), role }).strict();
 export const UpdateMemberInput = z.object({ role: role.optional(), name: z.string().max(200).optional() }).strict();
 
+/** How an account's members sort. */
+export const MEMBER_SORT: SortSpec = {
+  columns: { created_at: 'created_at', email: 'email', name: "COALESCE(name, '')", role: 'role' },
+  text: ['email', 'name', 'role'],
+  default: 'created_at',
+};
+
 export async function listMembers(ctx: ServiceContext, accountId: string): Promise<Member[]> {
+  return (await pageMembers(ctx, accountId, { limit: 1000 })).rows;
+}
+
+/** An account's members in the asked order (default: oldest first), a page after the cursor. */
+export async function pageMembers(ctx: ServiceContext, accountId: string, opts: Sorting & { limit: number }): Promise<Paged<Member>> {
   requireRole(ctx.actor, accountId, 'viewer');
-  const rows = await ctx.db.all('SELECT * FROM members WHERE account_id = ? AND removed_at IS NULL ORDER BY created_at, id', [accountId]);
-  return rows.map(toMember);
+  const p = await sortedPage(ctx.db, { from: 'members', where: ['account_id = ?', 'removed_at IS NULL'], params: [accountId], spec: MEMBER_SORT, ...opts });
+  return { rows: p.rows.map(toMember), next_cursor: p.next_cursor };
 }
 
 export async function getMemberRow(q: Queryable, accountId: string, memberId: string): Promise<Member> {

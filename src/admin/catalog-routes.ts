@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { SortQuery, sortItems, type ItemSortSpec } from '../kernel/sorting.ts';
+import { parseInput } from '../kernel/validation.ts';
 import { withActor, type Runtime } from '../kernel/context.ts';
 import type { RouteTable } from '../http/routes.ts';
 import {
@@ -16,6 +19,12 @@ export interface CatalogRouteDeps {
   health(channelId: string): unknown;
 }
 
+/** How the channel and model lists sort (fields of the shown rows; these lists are small and unpaged). */
+// Without sort: channels by priority (highest first) then name, models by id.
+export const CHANNEL_SORT: ItemSortSpec = { columns: ['name', 'provider', 'priority', 'weight', 'enabled'] };
+export const MODEL_SORT: ItemSortSpec = { columns: ['id', 'provider', 'kind', 'price_version'] };
+const ListSort = z.object({ sort: SortQuery.shape.sort }).strict();
+
 export function registerCatalogRoutes(routes: RouteTable, rt: Runtime, deps: CatalogRouteDeps): void {
   const { catalog } = deps;
   const tag = 'catalog';
@@ -30,8 +39,8 @@ export function registerCatalogRoutes(routes: RouteTable, rt: Runtime, deps: Cat
     await catalog.reload();
     return channelOut(ch);
   });
-  routes.add({ method: 'GET', url: '/admin/v1/channels', auth: op, tag, summary: 'List channels: whether each is usable (and why not), its circuit state' }, async () => ({
-    data: (await listChannels(rt)).map((ch) => ({ ...channelOut(ch), health: deps.health(ch.id) })),
+  routes.add({ method: 'GET', url: '/admin/v1/channels', auth: op, tag, summary: 'List channels: whether each is usable (and why not), its circuit state (?sort=)', query: ListSort }, async (c) => ({
+    data: sortItems((await listChannels(rt)).map((ch) => ({ ...channelOut(ch), health: deps.health(ch.id) })), CHANNEL_SORT, parseInput(ListSort, c.query, 'query').sort),
   }));
   routes.add({ method: 'PATCH', url: '/admin/v1/channels/:id', auth: op, tag, summary: 'Change a channel (applies without restart); enabled:false takes it out', body: ChannelPatch }, async (c) => {
     const ch = await updateChannel(ctx(c), c.params.id!, c.body);
@@ -49,8 +58,8 @@ export function registerCatalogRoutes(routes: RouteTable, rt: Runtime, deps: Cat
     await catalog.reload();
     return modelOut(m);
   });
-  routes.add({ method: 'GET', url: '/admin/v1/models', auth: op, tag, summary: 'Models with their current prices, price version and serving channels' }, async () => ({
-    data: (await listModels(rt)).map(modelOut),
+  routes.add({ method: 'GET', url: '/admin/v1/models', auth: op, tag, summary: 'Models with their current prices, price version and serving channels (?sort=)', query: ListSort }, async (c) => ({
+    data: sortItems((await listModels(rt)).map(modelOut), MODEL_SORT, parseInput(ListSort, c.query, 'query').sort),
   }));
   routes.add({ method: 'DELETE', url: '/admin/v1/models/:id', auth: op, tag, summary: 'Delete a model; it is unknown to the data plane at once, its price book is kept' }, async (c) => {
     const m = await deleteModel(ctx(c), c.params.id!);

@@ -3,6 +3,7 @@ import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { MAX_USD_NANOS, formatUsd } from '../kernel/money.ts';
 import { requireOperator, requireRole } from '../kernel/authorisation.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { audit } from '../kernel/audit.ts';
 import { actorId, type ServiceContext } from '../kernel/context.ts';
 import { idempotent } from '../kernel/idempotency.ts';
@@ -213,11 +214,22 @@ export async function grantGoodwill(ctx: ServiceContext, accountId: string, raw:
 
 /** An account's credits, newest first (paged by id: `before`). */
 export async function listCredits(ctx: ServiceContext, accountId: string, opts: { limit: number; before?: string | undefined }): Promise<Credit[]> {
+  return (await pageCredits(ctx, accountId, opts)).rows;
+}
+
+/** How an account's credits sort. */
+export const CREDIT_SORT: SortSpec = {
+  columns: { id: 'id', created_at: 'created_at', amount: 'amount', kind: 'kind' },
+  text: ['id', 'kind'],
+  default: '-id',
+};
+
+/** An account's credits in the asked order (default: newest first), a page after the cursor (`before`: the legacy id cursor). */
+export async function pageCredits(ctx: ServiceContext, accountId: string, opts: Sorting & { limit: number; before?: string | undefined }): Promise<Paged<Credit>> {
   requireRole(ctx.actor, accountId, 'viewer');
-  const rows = opts.before
-    ? await ctx.db.all('SELECT * FROM credits WHERE account_id = ? AND id < ? ORDER BY id DESC LIMIT ?', [accountId, opts.before, opts.limit])
-    : await ctx.db.all('SELECT * FROM credits WHERE account_id = ? ORDER BY id DESC LIMIT ?', [accountId, opts.limit]);
-  return rows.map(toCredit);
+  const where = ['account_id = ?', ...(opts.before ? ['id < ?'] : [])];
+  const p = await sortedPage(ctx.db, { from: 'credits', where, params: opts.before ? [accountId, opts.before] : [accountId], spec: CREDIT_SORT, sort: opts.sort, cursor: opts.cursor, limit: opts.limit });
+  return { rows: p.rows.map(toCredit), next_cursor: p.next_cursor };
 }
 
 /** One credit of an account (another account's is not found). */

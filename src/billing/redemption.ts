@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
 import { newId, sha256Hex } from '../kernel/ids.ts';
@@ -76,21 +77,31 @@ export function batchView(b: Batch, redeemed = 0): Record<string, unknown> {
   return { id: b.id, amount: formatUsd(b.amount), count: b.count, redeemed, expires_at: iso(b.expires_at), bucket: b.bucket, note: b.note, created_at: iso(b.created_at) };
 }
 
+/** How redemption batches sort. */
+export const BATCH_SORT: SortSpec = {
+  columns: { id: 'id', created_at: 'created_at', amount: 'amount', count: 'count', redeemed: 'redeemed', expires_at: 'COALESCE(expires_at, 0)' },
+  text: ['id'],
+  default: '-id',
+};
+
 /** Redemption batches, newest first (paged by id: `before`), each with how many of its codes were redeemed. */
 export async function listRedemptionBatches(ctx: ServiceContext, opts: { limit: number; before?: string | undefined }): Promise<Array<{ batch: Batch; redeemed: number }>> {
+  return (await pageRedemptionBatches(ctx, opts)).rows;
+}
+
+/** Redemption batches in the asked order (default: newest first), a page after the cursor. */
+export async function pageRedemptionBatches(ctx: ServiceContext, opts: Sorting & { limit: number; before?: string | undefined }): Promise<Paged<{ batch: Batch; redeemed: number }>> {
   requireOperator(ctx.actor);
-  const rows = await ctx.db.all(
-    `SELECT b.*, (SELECT COUNT(*) FROM redemption_codes c WHERE c.batch_id = b.id AND c.redeemed_by IS NOT NULL) AS redeemed
-       FROM redemption_batches b ${opts.before ? 'WHERE b.id < ?' : ''} ORDER BY b.id DESC LIMIT ?`,
-    opts.before ? [opts.before, opts.limit] : [opts.limit],
-  );
-  return rows.map((r) => ({
+  const from = `(SELECT b.*, (SELECT COUNT(*) FROM redemption_codes c WHERE c.batch_id = b.id AND c.redeemed_by IS NOT NULL) AS redeemed FROM redemption_batches b) rb`;
+  const p = await sortedPage(ctx.db, { from, where: opts.before ? ['id < ?'] : [], params: opts.before ? [opts.before] : [], spec: BATCH_SORT, sort: opts.sort, cursor: opts.cursor, limit: opts.limit });
+  const rows = p.rows.map((r) => ({
     batch: {
       id: str(r.id), amount: big(r.amount), count: Number(r.count), expires_at: optNum(r.expires_at), bucket: str(r.bucket) as Bucket,
       note: (r.note as string | null) ?? null, created_at: Number(r.created_at),
     },
     redeemed: Number(r.redeemed),
   }));
+  return { rows, next_cursor: p.next_cursor };
 }
 
 export async function listBatchCodes(ctx: ServiceContext, batchId: string): Promise<Array<Record<string, unknown>>> {

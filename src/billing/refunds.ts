@@ -3,6 +3,7 @@ import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { requireOperator, requireRole } from '../kernel/authorisation.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { audit } from '../kernel/audit.ts';
 import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts';
 import { idempotent } from '../kernel/idempotency.ts';
@@ -261,16 +262,29 @@ export async function rejectRefund(ctx: ServiceContext, refundId: string, raw: u
   });
 }
 
-export async function listRefunds(ctx: ServiceContext, filter: { accountId?: string | undefined; status?: string | undefined; limit: number }): Promise<Refund[]> {
+/** How refunds sort. */
+export const REFUND_SORT: SortSpec = {
+  columns: { created_at: 'created_at', amount: 'amount', status: 'status', account_id: 'account_id', decided_at: 'COALESCE(decided_at, 0)' },
+  text: ['status', 'account_id'],
+  default: '-created_at',
+};
+
+type RefundFilter = { accountId?: string | undefined; status?: string | undefined; limit: number };
+
+export async function listRefunds(ctx: ServiceContext, filter: RefundFilter): Promise<Refund[]> {
+  return (await pageRefunds(ctx, filter)).rows;
+}
+
+/** Refunds (of an account, or all for operators) in the asked order (default: newest first), a page after the cursor. */
+export async function pageRefunds(ctx: ServiceContext, filter: RefundFilter & Sorting): Promise<Paged<Refund>> {
   if (filter.accountId) requireRole(ctx.actor, filter.accountId, 'viewer');
   else requireOperator(ctx.actor);
   const where: string[] = [];
   const params: Array<string | number> = [];
   if (filter.accountId) (where.push('account_id = ?'), params.push(filter.accountId));
   if (filter.status) (where.push('status = ?'), params.push(filter.status));
-  params.push(filter.limit);
-  const rows = await ctx.db.all(`SELECT * FROM refunds ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`, params);
-  return Promise.all(rows.map((r) => withEstimate(ctx, ctx.db, toRefund(r))));
+  const p = await sortedPage(ctx.db, { from: 'refunds', where, params, spec: REFUND_SORT, sort: filter.sort, cursor: filter.cursor, limit: filter.limit });
+  return { rows: await Promise.all(p.rows.map((r) => withEstimate(ctx, ctx.db, toRefund(r)))), next_cursor: p.next_cursor };
 }
 
 export async function getRefund(ctx: ServiceContext, refundId: string): Promise<Refund> {

@@ -1,4 +1,5 @@
-import type { Queryable } from '../storage/port.ts';
+import type { Engine, Queryable, SqlValue } from '../storage/port.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { big, str } from '../storage/port.ts';
 import { book } from './books.ts';
 
@@ -17,27 +18,34 @@ export interface LedgerEntryView {
   amount: bigint;
 }
 
+/** How an account's statement sorts. */
+export const LEDGER_SORT: SortSpec = {
+  columns: { id: 'id', at: 'created_at', kind: 'kind', amount: 'paid + granted', paid: 'paid', granted: 'granted' },
+  text: ['id', 'kind'],
+  default: '-id',
+};
+
 /** An account's journal, newest first, with the movement on each of its buckets. */
-export async function accountJournal(q: Queryable, accountId: string, opts: { limit: number; before?: string | undefined }): Promise<LedgerEntryView[]> {
-  const params: Array<string | number> = [book.customer(accountId, 'paid'), book.customer(accountId, 'granted'), accountId];
+export async function accountJournal(q: Queryable & { engine: Engine }, accountId: string, opts: { limit: number; before?: string | undefined }): Promise<LedgerEntryView[]> {
+  return (await journalPage(q, accountId, opts)).rows;
+}
+
+/** An account's journal in the asked order (default: newest first), a page after the cursor (`before`: the legacy tx-id cursor). */
+export async function journalPage(q: Queryable & { engine: Engine }, accountId: string, opts: Sorting & { limit: number; before?: string | undefined }): Promise<Paged<LedgerEntryView>> {
+  const params: SqlValue[] = [book.customer(accountId, 'paid'), book.customer(accountId, 'granted'), accountId];
   let where = 't.account_id = ?';
   if (opts.before) {
     where += ' AND t.id < ?';
     params.push(opts.before);
   }
-  params.push(opts.limit);
-  const rows = await q.all(
-    `SELECT t.id, t.kind, t.created_at, t.memo, t.ref_type, t.ref_id,
+  const from = `(SELECT t.id, t.kind, t.created_at, t.memo, t.ref_type, t.ref_id,
             CAST(SUM(CASE WHEN e.book = ? THEN e.amount ELSE 0 END) AS BIGINT) AS paid,
             CAST(SUM(CASE WHEN e.book = ? THEN e.amount ELSE 0 END) AS BIGINT) AS granted
        FROM ledger_tx t JOIN ledger_entries e ON e.tx_id = t.id
       WHERE ${where}
-      GROUP BY t.id, t.kind, t.created_at, t.memo, t.ref_type, t.ref_id
-      ORDER BY t.id DESC
-      LIMIT ?`,
-    params,
-  );
-  return rows.map((r) => {
+      GROUP BY t.id, t.kind, t.created_at, t.memo, t.ref_type, t.ref_id) j`;
+  const p = await sortedPage(q, { from, where: [], params, spec: LEDGER_SORT, sort: opts.sort, cursor: opts.cursor, limit: opts.limit });
+  const rows = p.rows.map((r) => {
     const paid = big(r.paid);
     const granted = big(r.granted);
     return {
@@ -52,4 +60,5 @@ export async function accountJournal(q: Queryable, accountId: string, opts: { li
       amount: paid + granted,
     };
   });
+  return { rows, next_cursor: p.next_cursor };
 }

@@ -3,6 +3,7 @@ import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { requireOperator, requireRole } from '../kernel/authorisation.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { audit } from '../kernel/audit.ts';
 import { actorId, type Runtime, type ServiceContext } from '../kernel/context.ts';
 import { idempotent } from '../kernel/idempotency.ts';
@@ -159,10 +160,22 @@ export async function recordTopup(ctx: ServiceContext, accountId: string, raw: u
   return { topup: result, replayed };
 }
 
+/** How an account's top-ups sort. */
+export const TOPUP_SORT: SortSpec = {
+  columns: { created_at: 'created_at', amount: 'amount', bonus: 'bonus', refunded: 'refunded', method: 'method' },
+  text: ['method'],
+  default: '-created_at',
+};
+
 export async function listTopups(ctx: ServiceContext, accountId: string, limit = 100): Promise<Topup[]> {
+  return (await pageTopups(ctx, accountId, { limit })).rows;
+}
+
+/** An account's top-ups in the asked order (default: newest first), a page after the cursor. */
+export async function pageTopups(ctx: ServiceContext, accountId: string, opts: Sorting & { limit: number }): Promise<Paged<Topup>> {
   requireRole(ctx.actor, accountId, 'viewer');
-  const rows = await ctx.db.all('SELECT * FROM topups WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?', [accountId, limit]);
-  return rows.map(toTopup);
+  const p = await sortedPage(ctx.db, { from: 'topups', where: ['account_id = ?'], params: [accountId], spec: TOPUP_SORT, ...opts });
+  return { rows: p.rows.map(toTopup), next_cursor: p.next_cursor };
 }
 
 export async function getTopupRow(q: Queryable, id: string, forUpdate = ''): Promise<Topup> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { AppError } from '../kernel/errors.ts';
 import { newId, secretToken, sha256Hex } from '../kernel/ids.ts';
 import { audit } from '../kernel/audit.ts';
@@ -42,9 +43,18 @@ export async function createOperatorAccount(ctx: ServiceContext, raw: unknown): 
   });
 }
 
-export async function listOperatorAccounts(ctx: ServiceContext): Promise<Record<string, unknown>[]> {
+/** How operator accounts sort. */
+export const OPERATOR_SORT: SortSpec = {
+  columns: { created_at: 'created_at', email: 'email', name: "COALESCE(name, '')", disabled_at: 'COALESCE(disabled_at, 0)' },
+  text: ['email', 'name'],
+  default: 'created_at',
+};
+
+/** Operator accounts in the asked order (default: oldest first), a page after the cursor. */
+export async function listOperatorAccounts(ctx: ServiceContext, opts: Sorting & { limit?: number | undefined } = {}): Promise<Paged<Record<string, unknown>>> {
   requireOperator(ctx.actor);
-  return (await ctx.db.all('SELECT * FROM operator_accounts ORDER BY created_at, id')).map(operatorView);
+  const p = await sortedPage(ctx.db, { from: 'operator_accounts', where: [], params: [], spec: OPERATOR_SORT, sort: opts.sort, cursor: opts.cursor, limit: opts.limit ?? 1000 });
+  return { rows: p.rows.map(operatorView), next_cursor: p.next_cursor };
 }
 
 /** Disables an operator account; its sessions end at once. An operator cannot disable their own. */

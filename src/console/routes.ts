@@ -7,7 +7,7 @@ import { exportFileName, sendExport } from '../kernel/export.ts';
 import { accountView, getAccount, toAccount } from '../accounts/accounts.ts';
 import { getMemberRow, memberView } from '../accounts/members.ts';
 import type { KeyAuthenticator } from '../accounts/key-auth.ts';
-import type { Call, RouteTable } from '../http/routes.ts';
+import { SortedPaging, type Call, type RouteTable } from '../http/routes.ts';
 import { str } from '../storage/port.ts';
 import { ConsoleSessions, type Session } from './sessions.ts';
 import { SignInThrottle, SignInInput, signIn } from './signin.ts';
@@ -105,7 +105,8 @@ function registerSessionRoutes(t: RouteTable, d: ConsoleDeps): void {
 function registerPeopleRoutes(t: RouteTable, d: ConsoleDeps): void {
   const { rt, sessions } = d;
   const ctx = (c: { actor: Actor }) => withActor(rt, c.actor);
-  t.add({ method: 'GET', url: '/admin/v1/operators', auth: 'operator', tag: 'admin', summary: 'Operator accounts (console sign-in by e-mail and password)' }, async (c) => ({ data: await listOperatorAccounts(ctx(c)) }));
+  t.add({ method: 'GET', url: '/admin/v1/operators', auth: 'operator', tag: 'admin', summary: 'Operator accounts (console sign-in by e-mail and password; ?sort=&cursor=&limit=)', query: SortedPaging }, async (c) =>
+    asData(await listOperatorAccounts(ctx(c), parseInput(SortedPaging, c.query, 'query'))));
   t.add({ method: 'POST', url: '/admin/v1/operators', auth: 'operator', tag: 'admin', summary: 'Create an operator account (the first one with the operator key)', body: OperatorInput, status: 201 }, async (c) =>
     createOperatorAccount(ctx(c), c.body));
   t.add({ method: 'POST', url: '/admin/v1/operators/:id/disable', auth: 'operator', tag: 'admin', summary: 'Disable an operator account; its sessions end' }, async (c) =>
@@ -173,13 +174,15 @@ function registerNoticeRoutes(t: RouteTable, rt: Runtime): void {
   t.add({ method: 'POST', url: '/account/v1/transfer-notices', auth: 'customer', tag: 'account', summary: 'Tell the platform about a bank transfer (amount, paid_on, payer, reference, contract_number, receipt); admins', body: NoticeInput, status: 201 }, async (c) =>
     createNotice(ctx(c), customerOf(c.actor).accountId, c.body));
   t.add({ method: 'GET', url: '/account/v1/transfer-notices', auth: 'customer', tag: 'account', summary: 'Your transfer notices and their state', query: NoticeQuery }, async (c) =>
-    ({ data: await listNotices(ctx(c), { ...parseInput(NoticeQuery, c.query, 'query'), account_id: customerOf(c.actor).accountId }) }));
+    asData(await listNotices(ctx(c), { ...parseInput(NoticeQuery, c.query, 'query'), account_id: customerOf(c.actor).accountId })));
   t.add({ method: 'GET', url: '/account/v1/transfer-notices/:id/receipt', auth: 'customer', tag: 'account', summary: 'The receipt file of a transfer notice' }, receipt);
   t.add({ method: 'GET', url: '/admin/v1/transfer-notices', auth: 'operator', tag: 'admin', summary: 'The queue of transfer notices (?status=pending&account_id=)', query: NoticeQuery }, async (c) =>
-    ({ data: await listNotices(ctx(c), parseInput(NoticeQuery, c.query, 'query')) }));
+    asData(await listNotices(ctx(c), parseInput(NoticeQuery, c.query, 'query'))));
   t.add({ method: 'GET', url: '/admin/v1/transfer-notices/:id/receipt', auth: 'operator', tag: 'admin', summary: 'The receipt file of a transfer notice' }, receipt);
   t.add({ method: 'POST', url: '/admin/v1/transfer-notices/:id/confirm', auth: 'operator', tag: 'admin', summary: 'Confirm a transfer notice: records the bank-transfer top-up with its reference, once', body: DecisionInput }, async (c) =>
     confirmNotice(ctx(c), c.params.id!, c.body));
   t.add({ method: 'POST', url: '/admin/v1/transfer-notices/:id/reject', auth: 'operator', tag: 'admin', summary: 'Reject a transfer notice (no money moves)', body: DecisionInput }, async (c) =>
     rejectNotice(ctx(c), c.params.id!, c.body));
 }
+
+const asData = <T>(p: { rows: T[]; next_cursor: string | null }) => ({ data: p.rows, next_cursor: p.next_cursor });

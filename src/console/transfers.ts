@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SortQuery, sortedPage, type Paged, type SortSpec } from '../kernel/sorting.ts';
 import { AppError } from '../kernel/errors.ts';
 import { actorId, type ServiceContext } from '../kernel/context.ts';
 import { newId } from '../kernel/ids.ts';
@@ -30,7 +31,14 @@ export const NoticeInput = z
   })
   .strict();
 export const DecisionInput = z.object({ note: z.string().max(2000).optional(), bonus: usdAmount({ allowZero: true }).optional() }).strict();
-export const NoticeQuery = z.object({ status: z.enum(['pending', 'confirmed', 'rejected']).optional(), account_id: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }).strict();
+export const NoticeQuery = z.object({ status: z.enum(['pending', 'confirmed', 'rejected']).optional(), account_id: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).optional(), ...SortQuery.shape }).strict();
+
+/** How transfer notices sort. */
+export const NOTICE_SORT: SortSpec = {
+  columns: { created_at: 'created_at', amount: 'amount', paid_on: 'paid_on', status: 'status', payer: 'payer', account_id: 'account_id' },
+  text: ['paid_on', 'status', 'payer', 'account_id'],
+  default: '-created_at',
+};
 
 export function noticeView(r: Row): Record<string, unknown> {
   return {
@@ -62,15 +70,15 @@ export async function createNotice(ctx: ServiceContext, accountId: string, raw: 
   });
 }
 
-export async function listNotices(ctx: ServiceContext, f: z.infer<typeof NoticeQuery>): Promise<Record<string, unknown>[]> {
+export async function listNotices(ctx: ServiceContext, f: z.infer<typeof NoticeQuery>): Promise<Paged<Record<string, unknown>>> {
   if (f.account_id) requireRole(ctx.actor, f.account_id, 'viewer');
   else requireOperator(ctx.actor);
   const w: string[] = [];
   const p: SqlValue[] = [];
   if (f.account_id) (w.push('account_id = ?'), p.push(f.account_id));
   if (f.status) (w.push('status = ?'), p.push(f.status));
-  const rows = await ctx.db.all(`SELECT * FROM transfer_notices ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`, [...p, f.limit ?? 100]);
-  return rows.map(noticeView);
+  const page = await sortedPage(ctx.db, { from: 'transfer_notices', where: w, params: p, spec: NOTICE_SORT, sort: f.sort, cursor: f.cursor, limit: f.limit ?? 100 });
+  return { rows: page.rows.map(noticeView), next_cursor: page.next_cursor };
 }
 
 async function noticeRow(ctx: ServiceContext, id: string): Promise<Row> {

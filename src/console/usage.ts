@@ -25,7 +25,8 @@ export const UsageQuery = z
     key_id: z.string().optional(),
     model: z.string().optional(),
     tz_offset_minutes: z.coerce.number().int().min(-840).max(840).optional(),
-    sort: z.enum(SORTS).optional(),
+    // The shared convention (sort=spend, sort=-spend); `order` is kept for older clients.
+    sort: z.string().regex(new RegExp(`^-?(${SORTS.join('|')})$`), `must be one of ${SORTS.join(', ')}, optionally prefixed with - for descending`).optional(),
     order: z.enum(['asc', 'desc']).optional(),
     format: z.enum(['json', 'csv', 'ndjson']).optional(),
   })
@@ -95,8 +96,10 @@ export async function usageTable(db: Db, f: UsageFilter): Promise<UsageRow[]> {
   if (f.from !== undefined && f.to !== undefined && f.to <= f.from) throw new AppError('VALIDATION', 'to: must be after from', { field: 'to' });
   const expr = by === 'day' ? dayExpr(f.tz_offset_minutes ?? 0) : GROUP_COLUMN[by];
   const w = whereOf(f);
-  const sortCol = { group: 'g', requests: 'requests', spend: 'spend', input_tokens: 'input_tokens', output_tokens: 'output_tokens' }[f.sort ?? 'group'];
-  const order = f.order ?? (f.sort && f.sort !== 'group' ? 'desc' : 'asc');
+  const desc = f.sort?.startsWith('-') ?? false;
+  const name = (desc ? f.sort!.slice(1) : (f.sort ?? 'group')) as (typeof SORTS)[number];
+  const sortCol = { group: 'g', requests: 'requests', spend: 'spend', input_tokens: 'input_tokens', output_tokens: 'output_tokens' }[name];
+  const order = desc ? 'desc' : (f.order ?? (f.sort && name !== 'group' ? 'desc' : 'asc'));
   const rows = await db.all(
     `SELECT ${expr} AS g, COUNT(*) AS requests, ${FAULT_SQL('none')} AS ok, ${FAULT_SQL('client')} AS client_faults, ${FAULT_SQL('upstream')} AS upstream_faults,
             ${FAULT_SQL('platform')} AS platform_faults, ${tokens(db, 'input_tokens')} AS input_tokens, ${tokens(db, 'output_tokens')} AS output_tokens, CAST(SUM(amount) AS BIGINT) AS spend

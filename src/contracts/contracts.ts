@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { audit } from '../kernel/audit.ts';
@@ -63,16 +64,28 @@ export async function getContract(ctx: ServiceContext, id: string): Promise<Cont
   return c;
 }
 
+/** How SLA contracts sort. */
+export const CONTRACT_SORT: SortSpec = {
+  columns: { id: 'id', name: 'name', account_id: 'account_id', created_at: 'created_at', updated_at: 'updated_at' },
+  text: ['id', 'name', 'account_id'],
+  default: 'id',
+};
+
 export async function listContracts(ctx: ServiceContext, opts: { accountId?: string | undefined; limit: number; after?: string | undefined }): Promise<Contract[]> {
+  return (await pageContracts(ctx, opts)).rows;
+}
+
+/** SLA contracts (of an account) in the asked order (default: by id), a page after the cursor (`after`: the legacy id cursor). */
+export async function pageContracts(ctx: ServiceContext, opts: Sorting & { accountId?: string | undefined; limit: number; after?: string | undefined }): Promise<Paged<Contract>> {
   if (ctx.actor.type === 'customer') requireRole(ctx.actor, opts.accountId ?? '', 'viewer');
   const where: string[] = [];
   const params: Array<string | number> = [];
   if (opts.accountId) (where.push('account_id = ?'), params.push(opts.accountId));
   if (opts.after) (where.push('id > ?'), params.push(opts.after));
-  const rows = await ctx.db.all(`SELECT id FROM sla_contracts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`, [...params, opts.limit]);
+  const p = await sortedPage(ctx.db, { from: 'sla_contracts', select: 'id', where, params, spec: CONTRACT_SORT, sort: opts.sort, cursor: opts.cursor, limit: opts.limit });
   const out: Contract[] = [];
-  for (const r of rows) out.push((await load(ctx.db, str(r.id)))!);
-  return out;
+  for (const r of p.rows) out.push((await load(ctx.db, str(r.id)))!);
+  return { rows: out, next_cursor: p.next_cursor };
 }
 
 export async function createContract(ctx: ServiceContext, raw: unknown): Promise<Contract> {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { sortedPage, type SortSpec } from '../kernel/sorting.ts';
 import { AppError } from '../kernel/errors.ts';
 import { withActor, type Actor, type Runtime } from '../kernel/context.ts';
 import { EXPORT_FORMATS, exportFileName, exportManifest, sendExport } from '../kernel/export.ts';
 import { parseInput } from '../kernel/validation.ts';
-import { Paging, type Call, type RouteTable } from '../http/routes.ts';
-import { AmendmentInput, CreateContractInput, amendContract, contractView, createContract, getContract, listContracts } from './contracts.ts';
+import { SortedPaging, type Call, type RouteTable } from '../http/routes.ts';
+import { AmendmentInput, CreateContractInput, amendContract, contractView, createContract, getContract, listContracts, pageContracts } from './contracts.ts';
 import { CorrectionInput, closePeriod, correctPeriod } from './close.ts';
 import { ClaimInput, fileClaim, listClaims } from './claims.ts';
 import { ReportQuery, closedView, contractReport, toClosed, type ReportResult } from './service.ts';
@@ -50,14 +51,14 @@ export function registerContractRoutes(t: RouteTable, rt: Runtime): void {
   const tag = 'sla';
   const op = 'operator' as const;
   const ctx = (c: { actor: Actor }) => withActor(rt, c.actor);
-  const List = Paging.extend({ account_id: z.string().optional() });
+  const List = SortedPaging.extend({ account_id: z.string().optional() });
 
   t.add({ method: 'POST', url: '/admin/v1/contracts', auth: op, tag, summary: 'Sign an SLA contract for an account (terms: see README "SLA contracts")', body: CreateContractInput, status: 201 }, async (c) =>
     contractView(await createContract(ctx(c), c.body)));
-  t.add({ method: 'GET', url: '/admin/v1/contracts', auth: op, tag, summary: 'SLA contracts (?account_id=&after=&limit=)', query: List }, async (c) => {
+  t.add({ method: 'GET', url: '/admin/v1/contracts', auth: op, tag, summary: 'SLA contracts (?account_id=&sort=&cursor=&limit=; legacy: ?after=<id>)', query: List }, async (c) => {
     const p = parseInput(List, c.query, 'query');
-    const rows = await listContracts(ctx(c), { accountId: p.account_id, limit: p.limit ?? 100, after: p.after });
-    return { data: rows.map((x) => contractView(x)), next_after: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null };
+    const { rows, next_cursor } = await pageContracts(ctx(c), { accountId: p.account_id, limit: p.limit ?? 100, after: p.after, sort: p.sort, cursor: p.cursor });
+    return { data: rows.map((x) => contractView(x)), next_after: rows.length === (p.limit ?? 100) ? rows.at(-1)?.id : null, next_cursor };
   });
   t.add({ method: 'GET', url: '/admin/v1/contracts/:id', auth: op, tag, summary: 'An SLA contract with every version of its terms' }, async (c) => contractView(await getContract(ctx(c), c.params.id!)));
   t.add({ method: 'POST', url: '/admin/v1/contracts/:id/amendments', auth: op, tag, summary: 'Amend a contract: a new version of the given terms from effective_from', body: AmendmentInput, status: 201 }, async (c) =>
@@ -73,10 +74,11 @@ export function registerContractRoutes(t: RouteTable, rt: Runtime): void {
     const r = await closePeriod(ctx(c), c.params.id!, b.period);
     return { ...closedView(r.closed), created: r.created, credit_id: r.credit?.id ?? null, note: r.note };
   });
-  t.add({ method: 'GET', url: '/admin/v1/contracts/:id/periods', auth: op, tag, summary: 'Closed periods of a contract, newest first' }, async (c) => {
+  t.add({ method: 'GET', url: '/admin/v1/contracts/:id/periods', auth: op, tag, summary: 'Closed periods of a contract, newest first (?sort=&cursor=&limit=)', query: SortedPaging }, async (c) => {
     await getContract(ctx(c), c.params.id!);
-    const rows = await rt.db.all('SELECT * FROM sla_periods WHERE contract_id = ? ORDER BY period DESC', [c.params.id!]);
-    return { data: rows.map((r) => closedView(toClosed(r))) };
+    const p = parseInput(SortedPaging, c.query, 'query');
+    const { rows, next_cursor } = await sortedPage(rt.db, { from: 'sla_periods', where: ['contract_id = ?'], params: [c.params.id!], spec: PERIOD_SORT, sort: p.sort, cursor: p.cursor, limit: p.limit ?? 1000 });
+    return { data: rows.map((r) => closedView(toClosed(r))), next_cursor };
   });
   t.add({ method: 'POST', url: '/admin/v1/contracts/:id/periods/:period/corrections', auth: op, tag, summary: 'Correct a closed period: a correcting credit (+) or entry (−) with its reason', body: CorrectionInput, idempotent: true, status: 201 }, async (c) => {
     const r = await correctPeriod(ctx(c), c.params.id!, c.params.period!, c.body, c.idempotencyKey);
@@ -89,6 +91,14 @@ export function registerContractRoutes(t: RouteTable, rt: Runtime): void {
   });
   registerCustomerRoutes(t, rt);
 }
+
+/** How a contract's closed periods sort (periods are unique within a contract). */
+export const PERIOD_SORT: SortSpec = {
+  columns: { period: 'period', credit: 'credit', credit_before_cap: 'credit_before_cap', closed_at: 'closed_at' },
+  text: ['period'],
+  default: '-period',
+  id: 'period',
+};
 
 function registerCustomerRoutes(t: RouteTable, rt: Runtime): void {
   const tag = 'account';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { requireRole } from '../kernel/authorisation.ts';
 import { audit } from '../kernel/audit.ts';
 import { actorId, type ServiceContext } from '../kernel/context.ts';
@@ -116,13 +117,20 @@ export async function getDispute(ctx: ServiceContext, accountId: string | null, 
   return load(ctx, r);
 }
 
+/** How disputes sort. */
+export const DISPUTE_SORT: SortSpec = { columns: { id: 'id', created_at: 'created_at', account_id: 'account_id' }, text: ['id', 'account_id'], default: '-id' };
+
 export async function listDisputes(ctx: ServiceContext, accountId: string | null, limit: number, before?: string): Promise<Dispute[]> {
+  return (await pageDisputes(ctx, accountId, { limit, before })).rows;
+}
+
+/** Disputes (of an account, or all) in the asked order (default: newest first), a page after the cursor. */
+export async function pageDisputes(ctx: ServiceContext, accountId: string | null, opts: Sorting & { limit: number; before?: string | undefined }): Promise<Paged<Dispute>> {
   if (accountId !== null) requireRole(ctx.actor, accountId, 'viewer');
   const w: string[] = [];
   const params: Array<string | number> = [];
   if (accountId !== null) (w.push('account_id = ?'), params.push(accountId));
-  if (before) (w.push('id < ?'), params.push(before));
-  params.push(limit);
-  const rows = await ctx.db.all(`SELECT * FROM disputes ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`, params);
-  return Promise.all(rows.map((r) => load(ctx, r)));
+  if (opts.before) (w.push('id < ?'), params.push(opts.before));
+  const p = await sortedPage(ctx.db, { from: 'disputes', where: w, params, spec: DISPUTE_SORT, sort: opts.sort, cursor: opts.cursor, limit: opts.limit });
+  return { rows: await Promise.all(p.rows.map((r) => load(ctx, r))), next_cursor: p.next_cursor };
 }

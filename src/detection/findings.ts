@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { formatUsd } from '../kernel/money.ts';
 import { iso, isoTime, usdAmount } from '../kernel/validation.ts';
-import { big, json, num, optBig, optStr, str, type Queryable, type Row, type SqlValue } from '../storage/port.ts';
+import { big, json, num, optBig, optStr, str, type Engine, type Queryable, type Row, type SqlValue } from '../storage/port.ts';
+import { sortedPage, type Paged, type SortSpec, type Sorting } from '../kernel/sorting.ts';
 import { FINDING_RULES } from './rules/index.ts';
 import type { Candidate } from './rules/types.ts';
 
@@ -136,7 +137,7 @@ export const FindingFilter = z
   .strict();
 export type FindingFilter = z.output<typeof FindingFilter>;
 
-export function findingWhere(f: FindingFilter & { before?: string | undefined }): { sql: string; params: SqlValue[] } {
+export function findingWhere(f: FindingFilter & { before?: string | undefined }): { sql: string; params: SqlValue[]; conds: string[] } {
   const w: string[] = [];
   const params: SqlValue[] = [];
   const add = (sql: string, v: SqlValue | undefined) => {
@@ -151,13 +152,26 @@ export function findingWhere(f: FindingFilter & { before?: string | undefined })
   add('amount >= ?', f.min_amount);
   add('dispute_id = ?', f.dispute_id);
   add('id < ?', f.before);
-  return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params };
+  return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params, conds: w };
 }
 
+/** How findings sort. */
+export const FINDING_SORT: SortSpec = {
+  columns: { id: 'id', created_at: 'created_at', occurred_at: 'occurred_at', amount: 'amount', charged: 'charged', compensated: 'COALESCE(compensated, 0)', rule: 'rule', status: 'status', model: "COALESCE(model, '')", account_id: "COALESCE(account_id, '')" },
+  text: ['id', 'rule', 'status', 'model', 'account_id'],
+  default: '-id',
+};
+
 /** Findings matching a filter, newest first (paged by id: `before`). */
-export async function listFindings(q: Queryable, f: FindingFilter & { before?: string | undefined }, limit: number): Promise<Finding[]> {
+export async function listFindings(q: Queryable & { engine: Engine }, f: FindingFilter & { before?: string | undefined }, limit: number): Promise<Finding[]> {
+  return (await pageFindings(q, f, { limit })).rows;
+}
+
+/** Findings matching a filter in the asked order (default: newest first), a page after the cursor. */
+export async function pageFindings(q: Queryable & { engine: Engine }, f: FindingFilter & { before?: string | undefined }, opts: Sorting & { limit: number }): Promise<Paged<Finding>> {
   const w = findingWhere(f);
-  return (await q.all(`SELECT * FROM findings ${w.sql} ORDER BY id DESC LIMIT ?`, [...w.params, limit])).map(toFinding);
+  const p = await sortedPage(q, { from: 'findings', where: w.conds, params: w.params, spec: FINDING_SORT, ...opts });
+  return { rows: p.rows.map(toFinding), next_cursor: p.next_cursor };
 }
 
 export async function getFinding(q: Queryable, id: string): Promise<Finding | null> {

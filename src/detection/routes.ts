@@ -3,13 +3,14 @@ import { AppError } from '../kernel/errors.ts';
 import { withActor, type Actor, type Runtime, type ServiceContext } from '../kernel/context.ts';
 import { EXPORT_FORMATS, exportFileName, exportManifest, sendExport } from '../kernel/export.ts';
 import { isoTime, parseInput } from '../kernel/validation.ts';
-import { Paging, type RouteTable } from '../http/routes.ts';
+import { SortQuery } from '../kernel/sorting.ts';
+import { Paging, SortedPaging, type RouteTable } from '../http/routes.ts';
 import { requestView, type Audience } from '../requests/schema.ts';
 import { formatUsd } from '../kernel/money.ts';
 import { rejectFindings, verifyFindings, DecisionInput } from './decisions.ts';
-import { DisputeInput, disputeView, fileDispute, getDispute, listDisputes } from './disputes.ts';
+import { DisputeInput, disputeView, fileDispute, getDispute, pageDisputes } from './disputes.ts';
 import { FINDINGS_DATASET, findingsExport } from './export.ts';
-import { FindingFilter, findingView, getFinding, listFindings, type Finding } from './findings.ts';
+import { FindingFilter, findingView, getFinding, pageFindings, type Finding } from './findings.ts';
 import { getSettlement, listSettlements, settleModeration, settlementItems, settlementView } from './moderation.ts';
 import { EnrolmentInput, enrolmentView, setEnrolment } from './programme.ts';
 import { checkpoint, scanWindow } from './scanner.ts';
@@ -19,7 +20,7 @@ import { RULES } from './rules/index.ts';
 // The routes of detection: the operator's queue, decisions, export, settings, the programme and
 // moderation settlements under /admin/v1; a customer's findings and disputes under /account/v1.
 
-const ListQuery = FindingFilter.extend({ limit: Paging.shape.limit, before: z.string().optional() });
+const ListQuery = FindingFilter.extend({ limit: Paging.shape.limit, before: z.string().optional(), ...SortQuery.shape });
 const ExportQuery = FindingFilter.extend({ format: z.enum(EXPORT_FORMATS).optional() });
 const FINDINGS_FILE = 'surety-findings';
 
@@ -49,8 +50,9 @@ function registerQueue(t: RouteTable, rt: Runtime): void {
   t.add({ method: 'GET', url: '/admin/v1/findings', auth: op, tag, summary: 'Findings, newest first (?rule=&account_id=&model=&status=&from=&to=&min_amount=&before=&limit=)', query: ListQuery }, async (c) => {
     const q = parseInput(ListQuery, c.query, 'query');
     const limit = q.limit ?? 100;
-    const rows = await listFindings(rt.db, q, limit);
-    return { data: rows.map((f) => findingView(f)), next_before: rows.length === limit ? rows.at(-1)!.id : null };
+    const { sort, cursor, ...f } = q;
+    const p = await pageFindings(rt.db, f, { limit, sort, cursor });
+    return { data: p.rows.map((x) => findingView(x)), next_before: p.rows.length === limit ? p.rows.at(-1)!.id : null, next_cursor: p.next_cursor };
   });
   t.add({ method: 'GET', url: '/admin/v1/findings/export', auth: op, tag, summary: 'Export findings (same filters; format=csv|ndjson) in the uniform export format', query: ExportQuery }, async (c) => {
     const q = parseInput(ExportQuery, c.query, 'query');
@@ -89,10 +91,11 @@ function registerQueue(t: RouteTable, rt: Runtime): void {
     await saveDetectionSettings(ctx(c), c.body);
     return detectionStatus(rt);
   });
-  t.add({ method: 'GET', url: '/admin/v1/disputes', auth: op, tag, summary: 'Customer disputes, newest first (?account_id=&before=&limit=)', query: Paging.extend({ account_id: z.string().optional() }) }, async (c) => {
-    const q = parseInput(Paging.extend({ account_id: z.string().optional() }), c.query, 'query');
-    const rows = await listDisputes(ctx(c), q.account_id ?? null, q.limit ?? 100, q.before);
-    return { data: rows.map((d) => ({ account_id: d.account_id, ...disputeView(d) })), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null };
+  const DisputeQuery = SortedPaging.extend({ account_id: z.string().optional() });
+  t.add({ method: 'GET', url: '/admin/v1/disputes', auth: op, tag, summary: 'Customer disputes, newest first (?account_id=&sort=&cursor=&limit=)', query: DisputeQuery }, async (c) => {
+    const q = parseInput(DisputeQuery, c.query, 'query');
+    const { rows, next_cursor } = await pageDisputes(ctx(c), q.account_id ?? null, { limit: q.limit ?? 100, before: q.before, sort: q.sort, cursor: q.cursor });
+    return { data: rows.map((d) => ({ account_id: d.account_id, ...disputeView(d) })), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null, next_cursor };
   });
 }
 
@@ -155,8 +158,9 @@ function registerCustomer(t: RouteTable, rt: Runtime): void {
   t.add({ method: 'GET', url: '/account/v1/findings', auth: cu, tag, summary: 'Abnormal charges found on your account, newest first (?rule=&status=&model=&from=&to=&before=&limit=)', query: CustomerQuery }, async (c) => {
     const q = parseInput(CustomerQuery, c.query, 'query');
     const limit = q.limit ?? 100;
-    const rows = await listFindings(rt.db, { ...q, account_id: acct(c) }, limit);
-    return { data: rows.map((f) => findingView(f, 'customer')), next_before: rows.length === limit ? rows.at(-1)!.id : null };
+    const { sort, cursor, ...f } = q;
+    const p = await pageFindings(rt.db, { ...f, account_id: acct(c) }, { limit, sort, cursor });
+    return { data: p.rows.map((x) => findingView(x, 'customer')), next_before: p.rows.length === limit ? p.rows.at(-1)!.id : null, next_cursor: p.next_cursor };
   });
   t.add({ method: 'GET', url: '/account/v1/findings/:id', auth: cu, tag, summary: 'One finding with its evidence and compensation' }, async (c) => {
     const f = await getFinding(rt.db, c.params.id!);
@@ -165,10 +169,10 @@ function registerCustomer(t: RouteTable, rt: Runtime): void {
   });
   t.add({ method: 'POST', url: '/account/v1/disputes', auth: cu, tag, summary: 'Dispute charges on your own requests ({request_ids, reason}); the rules run on them at once', body: DisputeInput, status: 201 }, async (c) =>
     disputeView(await fileDispute(ctx(c), acct(c), c.body)));
-  t.add({ method: 'GET', url: '/account/v1/disputes', auth: cu, tag, summary: 'Your disputes, newest first, with their findings and answers', query: Paging }, async (c) => {
-    const q = parseInput(Paging, c.query, 'query');
-    const rows = await listDisputes(ctx(c), acct(c), q.limit ?? 100, q.before);
-    return { data: rows.map(disputeView), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null };
+  t.add({ method: 'GET', url: '/account/v1/disputes', auth: cu, tag, summary: 'Your disputes, newest first, with their findings and answers (?sort=&cursor=&limit=)', query: SortedPaging }, async (c) => {
+    const q = parseInput(SortedPaging, c.query, 'query');
+    const { rows, next_cursor } = await pageDisputes(ctx(c), acct(c), { limit: q.limit ?? 100, before: q.before, sort: q.sort, cursor: q.cursor });
+    return { data: rows.map(disputeView), next_before: rows.length === (q.limit ?? 100) ? rows.at(-1)!.id : null, next_cursor };
   });
   t.add({ method: 'GET', url: '/account/v1/disputes/:id', auth: cu, tag, summary: 'One dispute: its state, findings and the operator\'s answer' }, async (c) => disputeView(await getDispute(ctx(c), acct(c), c.params.id!)));
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError } from '../kernel/errors.ts';
 import type { Actor } from '../kernel/context.ts';
 import { rejectNul } from '../kernel/validation.ts';
+import { SortQuery } from '../kernel/sorting.ts';
 
 // Control-plane routes are declared as data: method, path, auth, an optional body schema and
 // whether the call moves money (needs an Idempotency-Key). The same table feeds Fastify and the
@@ -132,3 +133,6 @@ export const Paging = z.object({
   after: z.string().optional(),
   before: z.string().optional(),
 });
+
+/** Paging with the shared sort convention (`sort=col`, `sort=-col`, `cursor=`; see kernel/sorting.ts). */
+export const SortedPaging = Paging.extend(SortQuery.shape);

@@ -7,7 +7,7 @@ import { parseInput } from '../kernel/validation.ts';
 import type { RouteTable } from '../http/routes.ts';
 import type { Audience } from '../requests/schema.ts';
 import { incidentView, updateView } from './model.ts';
-import { DeclareInput, ListFilter, PatchInput, UpdateInput, declareIncident, getIncident, listIncidents, loadIncident, loadUpdates, patchIncident, postIncidentUpdate } from './service.ts';
+import { DeclareInput, ListFilter, PatchInput, UpdateInput, declareIncident, getIncident, pageIncidents, loadIncident, loadUpdates, patchIncident, postIncidentUpdate } from './service.ts';
 import { PreviewInput, ReissueInput, previewIncident, previewView, reissueIncident, reissueView, reverseOnReattribution, type Movement } from './reissue.ts';
 import { OUTCOME_PRESETS } from './loss.ts';
 import { channelIds, selection } from './scope.ts';
@@ -32,9 +32,9 @@ export function registerIncidentRoutes(t: RouteTable, rt: Runtime): void {
     return incidentView(i, await loadUpdates(rt.db, i.id));
   });
   t.add({ method: 'GET', url: base, auth: op, tag, summary: 'Incidents and maintenance, newest first (?status=draft|open|closed|<status>&kind=&attribution=&from=&to=&before=&limit=)', query: ListFilter }, async (c) => {
-    const rows = await listIncidents(ctx(c), c.query);
+    const { rows, next_cursor } = await pageIncidents(ctx(c), c.query);
     const limit = Number(c.query.limit ?? 100);
-    return { data: rows.map((i) => incidentView(i)), next_before: rows.length === limit ? rows.at(-1)!.id : null };
+    return { data: rows.map((i) => incidentView(i)), next_before: rows.length === limit ? rows.at(-1)!.id : null, next_cursor };
   });
   t.add({ method: 'GET', url: `${base}/:id`, auth: op, tag, summary: 'An incident with its timeline (public updates and internal notes)' }, async (c) => {
     const { incident, updates } = await getIncident(ctx(c), c.params.id!);

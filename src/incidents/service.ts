@@ -3,6 +3,7 @@ import { AppError } from '../kernel/errors.ts';
 import { newId } from '../kernel/ids.ts';
 import { audit } from '../kernel/audit.ts';
 import { requireOperator } from '../kernel/authorisation.ts';
+import { SortQuery, sortedPage, type Paged, type SortSpec } from '../kernel/sorting.ts';
 import { actorId, type ServiceContext } from '../kernel/context.ts';
 import { iso, parseInput } from '../kernel/validation.ts';
 import type { Queryable } from '../storage/port.ts';
@@ -274,11 +275,24 @@ export const ListFilter = z
     to: time.optional(),
     before: z.string().optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
+    ...SortQuery.shape,
   })
   .strict();
 
+/** How incidents sort. */
+export const INCIDENT_SORT: SortSpec = {
+  columns: { id: 'id', window_start: 'window_start', window_end: 'COALESCE(window_end, 0)', created_at: 'created_at', status: 'status', severity: 'severity', kind: 'kind', attribution: 'attribution', title: 'title' },
+  text: ['id', 'status', 'severity', 'kind', 'attribution', 'title'],
+  default: '-id',
+};
+
 /** Incidents newest first; `open` is published and not over, `closed` is over; from/to select windows that overlap. */
 export async function listIncidents(ctx: ServiceContext, raw: unknown): Promise<Incident[]> {
+  return (await pageIncidents(ctx, raw)).rows;
+}
+
+/** Incidents matching the filter in the asked order (default: newest first), a page after the cursor. */
+export async function pageIncidents(ctx: ServiceContext, raw: unknown): Promise<Paged<Incident>> {
   requireOperator(ctx.actor);
   const f = parseInput(ListFilter, raw, 'query');
   const w: string[] = [];
@@ -292,6 +306,6 @@ export async function listIncidents(ctx: ServiceContext, raw: unknown): Promise<
   if (f.to !== undefined) (w.push('window_start < ?'), p.push(f.to));
   if (f.from !== undefined) (w.push('(window_end IS NULL OR window_end > ?)'), p.push(f.from));
   if (f.before) (w.push('id < ?'), p.push(f.before));
-  const rows = await ctx.db.all(`SELECT * FROM incidents ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`, [...p, f.limit ?? 100]);
-  return rows.map(toIncident);
+  const page = await sortedPage(ctx.db, { from: 'incidents', where: w, params: p, spec: INCIDENT_SORT, sort: f.sort, cursor: f.cursor, limit: f.limit ?? 100 });
+  return { rows: page.rows.map(toIncident), next_cursor: page.next_cursor };
 }

@@ -4,6 +4,7 @@ import type { Actor, Runtime } from '../kernel/context.ts';
 import { requireRole } from '../kernel/authorisation.ts';
 import { iso, isoTime, parseInput } from '../kernel/validation.ts';
 import { str, type Db, type SqlValue } from '../storage/port.ts';
+import { SortQuery, sortedPage, type SortSpec } from '../kernel/sorting.ts';
 import { EXPORT_FORMATS, exportFileName, exportManifest, sendExport, type Dataset } from '../kernel/export.ts';
 import { REQUEST_LOG_DATASETS, requestView, type Audience } from './schema.ts';
 import type { RouteTable } from '../http/routes.ts';
@@ -26,11 +27,19 @@ export const LogFilter = z
     before: z.string().optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
     format: z.enum(['json', 'csv', 'ndjson']).optional(),
+    ...SortQuery.shape,
   })
   .strict();
+
+/** How the request log sorts (JSON pages; exports keep their fixed oldest-first order). */
+export const LOG_SORT: SortSpec = {
+  columns: { id: 'id', started_at: 'started_at', duration_ms: 'duration_ms', amount: 'amount', status: 'status', model: "COALESCE(model, '')", outcome: 'outcome', endpoint: 'endpoint' },
+  text: ['id', 'model', 'outcome', 'endpoint'],
+  default: '-id',
+};
 type Filter = z.infer<typeof LogFilter>;
 
-function where(f: Filter): { sql: string; params: SqlValue[] } {
+function where(f: Filter): { sql: string; params: SqlValue[]; conds: string[] } {
   const w: string[] = [];
   const params: SqlValue[] = [];
   const eq = (col: string, v: string | undefined) => {
@@ -44,7 +53,7 @@ function where(f: Filter): { sql: string; params: SqlValue[] } {
   if (f.from !== undefined) (w.push('started_at >= ?'), params.push(f.from));
   if (f.to !== undefined) (w.push('started_at < ?'), params.push(f.to));
   if (f.before !== undefined) (w.push('id < ?'), params.push(f.before));
-  return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params };
+  return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params, conds: w };
 }
 
 /**
@@ -92,8 +101,8 @@ export function registerLogRoutes(t: RouteTable, rt: Runtime): void {
     if (format === 'json') {
       const w = where(f);
       const limit = f.limit ?? 100;
-      const rows = await rt.db.all(`SELECT * FROM request_log ${w.sql} ORDER BY id DESC LIMIT ?`, [...w.params, limit]);
-      return { data: rows.map((r) => requestView(r, audience)), next_before: rows.length === limit ? str(rows.at(-1)!.id) : null };
+      const { rows, next_cursor } = await sortedPage(rt.db, { from: 'request_log', where: w.conds, params: w.params, spec: LOG_SORT, sort: f.sort, cursor: f.cursor, limit });
+      return { data: rows.map((r) => requestView(r, audience)), next_before: rows.length === limit ? str(rows.at(-1)!.id) : null, next_cursor };
     }
     const x = logExport(rt.db, f, audience);
     c.reply.hijack();

@@ -3,6 +3,7 @@ import { withActor, type Runtime } from '../kernel/context.ts';
 import type { RouteTable } from '../http/routes.ts';
 import { isoTime, parseInput, iso } from '../kernel/validation.ts';
 import { AppError } from '../kernel/errors.ts';
+import { SortQuery, sortItems, type ItemSortSpec } from '../kernel/sorting.ts';
 import {
   ComponentInput, GroupInput, OverrideInput, componentView, deleteGroup, getComponent, groupView, listComponents, listGroups, putComponent, putGroup, removeComponent, setOverride,
 } from './components.ts';
@@ -25,6 +26,9 @@ export interface StatusAdminDeps {
 
 const HistoryQuery = z.object({ component: z.string().max(63).optional(), from: isoTime.optional(), to: isoTime.optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }).strict();
 const IntervalQuery = z.object({ from: isoTime, to: isoTime, component: z.string().max(63).optional() }).strict();
+/** How the components list sorts (without sort: the page's own order). */
+export const COMPONENT_SORT: ItemSortSpec = { columns: ['id', 'name', 'status', 'auto_status', 'status_since', 'position'] };
+const ComponentSort = z.object({ sort: SortQuery.shape.sort }).strict();
 
 export function registerStatusAdminRoutes(routes: RouteTable, rt: Runtime, deps: StatusAdminDeps): void {
   const tag = 'status';
@@ -45,8 +49,8 @@ export function registerStatusAdminRoutes(routes: RouteTable, rt: Runtime, deps:
     return after({ id: c.params.id, deleted: true });
   });
 
-  routes.add({ method: 'GET', url: '/admin/v1/status/components', auth: op, tag, summary: 'Status components: mapping to models and channels, rules, probe, status and override' }, async () => ({
-    data: (await listComponents(rt)).map(componentView),
+  routes.add({ method: 'GET', url: '/admin/v1/status/components', auth: op, tag, summary: 'Status components: mapping to models and channels, rules, probe, status and override (?sort=)', query: ComponentSort }, async (c) => ({
+    data: sortItems((await listComponents(rt)).map(componentView), COMPONENT_SORT, parseInput(ComponentSort, c.query, 'query').sort),
   }));
   routes.add({ method: 'GET', url: '/admin/v1/status/components/:id', auth: op, tag, summary: 'One status component' }, async (c) => componentView(await getComponent(rt, c.params.id!)));
   routes.add({ method: 'PUT', url: '/admin/v1/status/components/:id', auth: op, tag, summary: 'Create or update a status component (models, channels, platform, rules, probe)', body: ComponentInput }, async (c) =>

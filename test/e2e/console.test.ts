@@ -3,7 +3,8 @@
 // in-process simulator. The flows of issue 12: a customer signs in, sees the demo traffic in the
 // chart and the log, creates a key with a model allow-list, uses it with the openai SDK, sees the
 // request appear, revokes the key and the next call fails; an operator records a bank-transfer
-// top-up and the customer's balance shows it; an operator approves a refund; an operator adds a
+// top-up and the customer's balance shows it; an operator approves a refund; a customer sorts
+// tables from their headers and asks a refund through the in-page dialog; an operator adds a
 // channel and tests it. Screenshots (desktop and phone) go to test-artifacts/console/.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -218,6 +219,68 @@ describe('web console in Chromium', { skip: noChromium }, () => {
     const done = await g.admin('GET', `/admin/v1/refunds/${refund.id}`);
     assert.equal(done.status, 'approved');
     assert.equal(done.payout, '100.00');
+    await page.close();
+  });
+
+  test('tables sort on the server from their headers; a refund is asked through the in-page dialog, never window.prompt', async () => {
+    const extra = await g.adminRaw('POST', `/admin/v1/accounts/${demoAccount}/topups`, { amount: '5.00', method: 'card' }, { 'idempotency-key': 'browser-sort-topup' });
+    assert.equal(extra.status, 201, extra.text);
+    const page = await signIn(customer, demoKey);
+    const native: string[] = [];
+    page.on('dialog', (d) => (native.push(d.type()), void d.dismiss()));
+    const asked: string[] = [];
+    page.on('request', (r) => r.url().includes('/account/v1/') && asked.push(r.url()));
+    const amountsOf = async (table: ReturnType<Page['getByRole']>, col: number) =>
+      (await table.locator(`tbody tr td:nth-child(${col})`).allTextContents()).map((x) => Number(x.replace(/[$,]/g, '')));
+
+    await nav(page, 'Billing');
+    const topups = page.getByRole('table', { name: 'Top-ups' });
+    await topups.locator('tbody tr').nth(1).waitFor();
+    const amountHeader = topups.getByRole('columnheader', { name: /Amount/ });
+    assert.equal(await amountHeader.getAttribute('aria-sort'), null);
+    assert.equal(await topups.getByRole('columnheader', { name: /Time/ }).getAttribute('aria-sort'), 'descending');
+    // Keyboard: the header is a button; Enter sorts ascending by amount, on the server.
+    await amountHeader.getByRole('button').focus();
+    await page.keyboard.press('Enter');
+    await topups.locator('th[aria-sort=ascending]', { hasText: 'Amount' }).waitFor();
+    const up = await amountsOf(topups, 4);
+    assert.deepEqual(up, [...up].sort((a, b) => a - b));
+    assert.ok(asked.some((u) => /\/account\/v1\/topups\?sort=amount(&|$)/.test(u)), 'the sort went to the server');
+    await amountHeader.getByRole('button').click();
+    await topups.locator('th[aria-sort=descending]', { hasText: 'Amount' }).waitFor();
+    const down = await amountsOf(topups, 4);
+    assert.deepEqual(down, [...up].reverse());
+    assert.notDeepEqual(down, up, 'the order changed');
+
+    // The refund: amount checked in the dialog, then a review step before money moves.
+    await topups.getByRole('row', { name: /WIRE-2026-001/ }).getByRole('button', { name: 'Request refund' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Request a refund' });
+    await dialog.waitFor();
+    const field = dialog.getByLabel(/Amount to refund/);
+    await field.fill('99999');
+    await dialog.getByRole('button', { name: 'Continue' }).click();
+    await dialog.getByRole('alert').getByText('At most $1234.56.').waitFor();
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    await field.fill('12.34');
+    await dialog.getByRole('button', { name: 'Continue' }).click();
+    await dialog.getByText('Ask to refund $12.34 of this top-up back to where it came from?').waitFor();
+    await shoot(page, 'refund-dialog');
+    await dialog.getByRole('button', { name: 'Request refund' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('table', { name: 'Refunds' }).getByRole('cell', { name: '$12.34' }).first().waitFor();
+    const refunds = await g.admin('GET', `/admin/v1/refunds?account_id=${demoAccount}&status=pending`);
+    assert.equal(refunds.data.filter((r: { amount: string }) => r.amount === '12.34').length, 1);
+
+    // The request log sorts by cost from its header, keeping the range filter.
+    await nav(page, 'Request log');
+    const log = page.getByRole('table', { name: 'Request log' });
+    await log.locator('tbody tr').nth(2).waitFor();
+    await log.getByRole('columnheader', { name: /Cost/ }).getByRole('button').click();
+    await log.locator('th[aria-sort=ascending]', { hasText: 'Cost' }).waitFor();
+    const costs = await amountsOf(log, 8);
+    assert.deepEqual(costs, [...costs].sort((a, b) => a - b));
+    assert.ok(asked.some((u) => u.includes('/account/v1/logs?') && u.includes('sort=amount') && u.includes('from=')), 'sorted with the filter kept');
+    assert.deepEqual(native, [], 'no window.prompt, alert or confirm');
     await page.close();
   });
 

@@ -83,3 +83,19 @@ export function errorMessage(status: number, body: unknown): { code: string; mes
 export function count(n: number | null | undefined, locale: string): string {
   return n === null || n === undefined ? '—' : new Intl.NumberFormat(locale).format(n);
 }
+
+/** What is wrong with a typed USD amount (positive, at most 9 decimals, not above `max`), or null. */
+export function usdProblem(s: string, max?: string): 'format' | 'zero' | 'over' | null {
+  const v = s.trim();
+  if (!/^\d+(\.\d{1,9})?$/.test(v)) return 'format';
+  if (nanos(v) <= 0n) return 'zero';
+  if (max !== undefined && compareUsd(v, max) > 0) return 'over';
+  return null;
+}
+
+/** The next sort after a click on the header of `key` ("-amount": descending): the same column flips, another starts ascending. */
+export function nextSort(current: string, key: string): string {
+  const desc = current.startsWith('-');
+  const col = desc ? current.slice(1) : current;
+  return col === key && !desc ? `-${key}` : key;
+}

@@ -91,4 +91,6 @@ export const ZH: Record<string, string> = {
   'Reissue {amount} of credits to {n} accounts? Each account is credited once, however often this runs.': '向 {n} 个账户补发 {amount} 的额度？无论执行多少次，每个账户只补发一次。',
   'Reissue credits': '补发额度', 'Preview affected requests and credits': '预览受影响的请求与额度', 'No affected requests.': '没有受影响的请求。', Loss: '损失', Credited: '已补发',
   'To credit': '待补发', 'Only platform-attributed incidents are reissued.': '只有平台责任的事故才会补发。', 'Credited now: {amount} to {n} accounts.': '本次补发：{amount}，共 {n} 个账户。', Credits: '额度',
+  'Request a refund': '申请退款', 'Enter an amount like 12.50.': '请输入金额，例如 12.50。', 'The amount must be above zero.': '金额必须大于零。', 'At most {max}.': '最多 {max}。',
+  Continue: '继续', open: '进行中', draft: '草稿', Dispute: '申诉', 'Set a password': '设置密码', 'Required.': '必填。', Back: '返回',
 };

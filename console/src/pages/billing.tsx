@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import { api, idempotent } from '../api.ts';
-import { ErrorBox, Field, Load, Money, Pager, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
-import { money, qs } from '../lib/format.ts';
+import { askFor, ErrorBox, Field, Load, Money, Pager, Status, Table, Time, useAction, useGet, useT } from '../ui.tsx';
+import { money, usdProblem } from '../lib/format.ts';
+import { useList, type ListState } from '../list.ts';
 
 const newKey = () => crypto.randomUUID();
 
@@ -9,8 +10,10 @@ const newKey = () => crypto.randomUUID();
 export function Billing() {
   const t = useT();
   const bal = useGet('/account/v1/balance');
-  const topups = useGet<{ data: any[] }>('/account/v1/topups');
-  const refunds = useGet<{ data: any[] }>('/account/v1/refunds');
+  const topupList = useList<{ data: any[] }>('/account/v1/topups', {}, '-created_at');
+  const topups = topupList.r;
+  const refundList = useList<{ data: any[] }>('/account/v1/refunds', {}, '-created_at');
+  const refunds = refundList.r;
   const [code, setCode] = useState('');
   const redeem = useAction(async () => {
     await api('POST', '/account/v1/redeem', { code: code.trim() });
@@ -19,9 +22,15 @@ export function Billing() {
     topups.reload();
   });
   const refund = useAction(async (tp: any) => {
-    const amount = prompt(t('Amount to refund (USD), up to {max}', { max: tp.amount }), tp.amount);
+    const amount = await askFor({
+      title: t('Request a refund'),
+      label: t('Amount to refund (USD), up to {max}', { max: tp.amount }),
+      initial: tp.amount,
+      validate: (v) => ({ format: t('Enter an amount like 12.50.'), zero: t('The amount must be above zero.'), over: t('At most {max}.', { max: money(tp.amount) }), ok: null })[usdProblem(v, tp.amount) ?? 'ok'],
+      submit: t('Continue'),
+      review: (v) => ({ message: t('Ask to refund {amount} of this top-up back to where it came from?', { amount: money(v) }), confirm: t('Request refund') }),
+    });
     if (!amount) return;
-    if (!(await confirmAction(t('Ask to refund {amount} of this top-up back to where it came from?', { amount: money(amount) }), t('Request refund')))) return;
     await idempotent('/account/v1/refunds', { topup_id: tp.id, amount }, newKey());
     refunds.reload();
   });
@@ -47,52 +56,60 @@ export function Billing() {
       <ErrorBox error={refund.error} />
       <Load r={topups}>
         {(d) => (
+          <>
           <Table
             caption={t('Top-ups')}
             rows={d.data}
+            {...topupList.table}
             columns={[
-              { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
-              { key: 'method', label: t('Method') },
+              { key: 'created_at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
+              { key: 'method', sortable: true, label: t('Method') },
               { key: 'reference', label: t('Reference') },
-              { key: 'amount', label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
-              { key: 'bonus', label: t('Bonus'), num: true, render: (x: any) => <Money v={x.bonus} /> },
-              { key: 'refunded', label: t('Refunded'), num: true, render: (x: any) => <Money v={x.refunded} /> },
+              { key: 'amount', sortable: true, label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+              { key: 'bonus', sortable: true, label: t('Bonus'), num: true, render: (x: any) => <Money v={x.bonus} /> },
+              { key: 'refunded', sortable: true, label: t('Refunded'), num: true, render: (x: any) => <Money v={x.refunded} /> },
               { key: 'a', label: t('Actions'), render: (x: any) => (x.refundable ? <button type="button" class="ghost small" onClick={() => refund.run(x)}>{t('Request refund')}</button> : null) },
             ]}
           />
+          <Pager {...topupList.pager} />
+          </>
         )}
       </Load>
       <h2>{t('Refunds')}</h2>
-      <Load r={refunds}>{(d) => <RefundTable rows={d.data} />}</Load>
+      <Load r={refunds}>{(d) => <RefundTable rows={d.data} list={refundList} />}</Load>
       <Statement base="/account/v1" />
     </section>
   );
 }
 
-export function RefundTable({ rows, actions }: { rows: any[]; actions?: (r: any) => any }) {
+export function RefundTable({ rows, actions, list }: { rows: any[]; actions?: (r: any) => any; list?: ListState<unknown> }) {
   const t = useT();
   return (
+    <>
     <Table
       caption={t('Refunds')}
       rows={rows}
+      {...list?.table}
       columns={[
-        { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
-        { key: 'account_id', label: t('Account'), render: (x: any) => <code>{x.account_id}</code> },
-        { key: 'amount', label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+        { key: 'created_at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
+        { key: 'account_id', sortable: true, label: t('Account'), render: (x: any) => <code>{x.account_id}</code> },
+        { key: 'amount', sortable: true, label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
         { key: 'payout', label: t('Payout'), num: true, render: (x: any) => <Money v={x.payout ?? x.payout_estimate} /> },
-        { key: 'status', label: t('Status'), render: (x: any) => <Status s={x.status} /> },
+        { key: 'status', sortable: true, label: t('Status'), render: (x: any) => <Status s={x.status} /> },
         { key: 'reason', label: t('Reason') },
         ...(actions ? [{ key: 'a', label: t('Actions'), render: actions }] : []),
       ]}
     />
+    {list ? <Pager {...list.pager} /> : null}
+    </>
   );
 }
 
 /** The ledger statement, newest first, paged by transaction. */
 export function Statement({ base }: { base: string }) {
   const t = useT();
-  const [before, setBefore] = useState<string[]>([]);
-  const r = useGet(`${base}/ledger${qs({ limit: 25, before: before.at(-1) })}`);
+  const list = useList(`${base}/ledger`, {}, '-at', 25);
+  const r = list.r;
   return (
     <>
       <h2>{t('Ledger statement')}</h2>
@@ -103,16 +120,17 @@ export function Statement({ base }: { base: string }) {
               caption={t('Ledger statement')}
               rows={d.data}
               rowKey={(x: any) => x.tx_id}
+              {...list.table}
               columns={[
-                { key: 'at', label: t('Time'), render: (x: any) => <Time iso={x.at} /> },
-                { key: 'kind', label: t('Kind') },
+                { key: 'at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.at} /> },
+                { key: 'kind', sortable: true, label: t('Kind') },
                 { key: 'memo', label: t('Memo') },
-                { key: 'amount', label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
-                { key: 'paid', label: t('Paid'), num: true, render: (x: any) => <Money v={x.paid} /> },
-                { key: 'granted', label: t('Granted'), num: true, render: (x: any) => <Money v={x.granted} /> },
+                { key: 'amount', sortable: true, label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+                { key: 'paid', sortable: true, label: t('Paid'), num: true, render: (x: any) => <Money v={x.paid} /> },
+                { key: 'granted', sortable: true, label: t('Granted'), num: true, render: (x: any) => <Money v={x.granted} /> },
               ]}
             />
-            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+            <Pager {...list.pager} />
           </>
         )}
       </Load>
@@ -123,7 +141,8 @@ export function Statement({ base }: { base: string }) {
 /** Corporate transfers: tell the platform about a bank transfer; see each notice's state. */
 export function Transfers() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/account/v1/transfer-notices');
+  const list = useList<{ data: any[] }>('/account/v1/transfer-notices', {}, '-created_at');
+  const r = list.r;
   const [f, setF] = useState({ amount: '', paid_on: '', payer: '', reference: '', contract_number: '', note: '' });
   const [file, setFile] = useState<File | null>(null);
   const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value });
@@ -155,54 +174,63 @@ export function Transfers() {
         <ErrorBox error={send.error} />
         <div><button type="submit" class="primary" disabled={send.busy}>{t('Send notice')}</button></div>
       </form>
-      <Load r={r}>{(d) => <NoticeTable rows={d.data} base="/account/v1" />}</Load>
+      <Load r={r}>{(d) => <NoticeTable rows={d.data} base="/account/v1" list={list} />}</Load>
     </section>
   );
 }
 
-export function NoticeTable({ rows, base, actions }: { rows: any[]; base: string; actions?: (r: any) => any }) {
+export function NoticeTable({ rows, base, actions, list }: { rows: any[]; base: string; actions?: (r: any) => any; list?: ListState<unknown> }) {
   const t = useT();
   return (
+    <>
     <Table
       caption={t('Bank transfers')}
       rows={rows}
+      {...list?.table}
       columns={[
-        { key: 'created_at', label: t('Sent'), render: (x: any) => <Time iso={x.created_at} /> },
-        { key: 'account_id', label: t('Account'), render: (x: any) => <code>{x.account_id}</code> },
-        { key: 'amount', label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
-        { key: 'paid_on', label: t('Date paid') },
-        { key: 'payer', label: t('Payer') },
+        { key: 'created_at', sortable: true, label: t('Sent'), render: (x: any) => <Time iso={x.created_at} /> },
+        { key: 'account_id', sortable: true, label: t('Account'), render: (x: any) => <code>{x.account_id}</code> },
+        { key: 'amount', sortable: true, label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+        { key: 'paid_on', sortable: true, label: t('Date paid') },
+        { key: 'payer', sortable: true, label: t('Payer') },
         { key: 'reference', label: t('Reference') },
         { key: 'contract_number', label: t('Contract number') },
         { key: 'receipt', label: t('Receipt'), render: (x: any) => (x.receipt ? <a href={`${base}/transfer-notices/${x.id}/receipt`}>{x.receipt.name}</a> : '—') },
-        { key: 'status', label: t('Status'), render: (x: any) => <Status s={x.status} /> },
+        { key: 'status', sortable: true, label: t('Status'), render: (x: any) => <Status s={x.status} /> },
         ...(actions ? [{ key: 'a', label: t('Actions'), render: actions }] : []),
       ]}
     />
+    {list ? <Pager {...list.pager} /> : null}
+    </>
   );
 }
 
 /** Credits granted to the account: compensation, incident reissues, SLA credits, goodwill. */
 export function Credits() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/account/v1/credits');
+  const list = useList<{ data: any[] }>('/account/v1/credits', {}, '-created_at');
+  const r = list.r;
   return (
     <section>
       <h1>{t('Credits and compensation')}</h1>
       <p class="muted">{t('Compensation for abnormal charges, credits reissued after platform incidents, SLA credits and goodwill credits all land here.')}</p>
       <Load r={r}>
         {(d) => (
+          <>
           <Table
             caption={t('Credits and compensation')}
             rows={d.data}
+            {...list.table}
             columns={[
-              { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
-              { key: 'kind', label: t('Kind') },
+              { key: 'created_at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
+              { key: 'kind', sortable: true, label: t('Kind') },
               { key: 'memo', label: t('Memo') },
               { key: 'ref', label: t('For'), render: (x: any) => (x.ref_type ? `${x.ref_type} ${x.ref_id ?? ''}` : '—') },
-              { key: 'amount', label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+              { key: 'amount', sortable: true, label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
             ]}
           />
+          <Pager {...list.pager} />
+          </>
         )}
       </Load>
     </section>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
+import { useList } from '../list.ts';
+import { askFor, Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
 import { qs } from '../lib/format.ts';
 
 // The pages of the guarantees that have landed: abnormal-billing findings (customers see theirs
@@ -45,23 +46,24 @@ function FindingDrawer({ path, onClose }: { path: string; onClose: () => void })
 
 function findingColumns(t: (s: string) => string, operator: boolean) {
   return [
-    { key: 'created_at', label: t('Found'), render: (x: any) => <Time iso={x.created_at} /> },
-    ...(operator ? [{ key: 'account_id', label: t('Account'), render: (x: any) => <code>{x.account_id}</code> }] : []),
-    { key: 'rule', label: t('Rule') },
-    { key: 'model', label: t('Model') },
-    { key: 'charged', label: t('Charged'), num: true, render: (x: any) => <Money v={x.charged} /> },
-    { key: 'amount', label: t('Abnormal amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
-    { key: 'compensated', label: t('Compensated'), num: true, render: (x: any) => <Money v={x.compensated} /> },
-    { key: 'status', label: t('Status'), render: (x: any) => <Status s={x.status} /> },
+    { key: 'created_at', sortable: true, label: t('Found'), render: (x: any) => <Time iso={x.created_at} /> },
+    ...(operator ? [{ key: 'account_id', sortable: true, label: t('Account'), render: (x: any) => <code>{x.account_id}</code> }] : []),
+    { key: 'rule', sortable: true, label: t('Rule') },
+    { key: 'model', sortable: true, label: t('Model') },
+    { key: 'charged', sortable: true, label: t('Charged'), num: true, render: (x: any) => <Money v={x.charged} /> },
+    { key: 'amount', sortable: true, label: t('Abnormal amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+    { key: 'compensated', sortable: true, label: t('Compensated'), num: true, render: (x: any) => <Money v={x.compensated} /> },
+    { key: 'status', sortable: true, label: t('Status'), render: (x: any) => <Status s={x.status} /> },
   ];
 }
 
 /** A customer's abnormal charges and their compensation, and their disputes. */
 export function CustomerFindings() {
   const t = useT();
-  const [before, setBefore] = useState<string[]>([]);
-  const r = useGet(`/account/v1/findings${qs({ limit: 50, before: before.at(-1) })}`);
-  const disputes = useGet<{ data: any[] }>('/account/v1/disputes');
+  const list = useList('/account/v1/findings', {}, '-created_at');
+  const r = list.r;
+  const disputeList = useList<{ data: any[] }>('/account/v1/disputes', {}, '-created_at');
+  const disputes = disputeList.r;
   const [open, setOpen] = useState<string | null>(null);
   return (
     <section>
@@ -70,20 +72,23 @@ export function CustomerFindings() {
       <Load r={r}>
         {(d: any) => (
           <>
-            <Table caption={t('Abnormal charges')} rows={d.data} onRow={(f: any) => setOpen(f.id)} columns={findingColumns(t, false)} empty={t('No abnormal charges found.')} />
-            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+            <Table caption={t('Abnormal charges')} rows={d.data} onRow={(f: any) => setOpen(f.id)} columns={findingColumns(t, false)} empty={t('No abnormal charges found.')} {...list.table} />
+            <Pager {...list.pager} />
           </>
         )}
       </Load>
       <h2>{t('Disputes')}</h2>
       <Load r={disputes}>
         {(d) => (
-          <Table caption={t('Disputes')} rows={d.data} columns={[
-            { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
+          <>
+          <Table caption={t('Disputes')} rows={d.data} {...disputeList.table} columns={[
+            { key: 'created_at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
             { key: 'reason', label: t('Reason') },
             { key: 'status', label: t('Status'), render: (x: any) => <Status s={x.status} /> },
             { key: 'request_ids', label: t('Requests'), num: true, render: (x: any) => (x.request_ids ?? []).length },
           ]} />
+          <Pager {...disputeList.pager} />
+          </>
         )}
       </Load>
       {open ? <FindingDrawer path={`/account/v1/findings/${open}`} onClose={() => setOpen(null)} /> : null}
@@ -95,20 +100,23 @@ export function CustomerFindings() {
 export function OperatorFindings() {
   const t = useT();
   const [f, setF] = useState({ status: 'open', rule: '', account_id: '' });
-  const [before, setBefore] = useState<string[]>([]);
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | null>(null);
   const filter = { status: f.status || undefined, rule: f.rule || undefined, account_id: f.account_id || undefined };
-  const r = useGet(`/admin/v1/findings${qs({ ...filter, limit: 50, before: before.at(-1) })}`);
+  const list = useList('/admin/v1/findings', filter, '-created_at');
+  const r = list.r;
   const decide = useAction(async (verb: 'verify' | 'reject') => {
     const ids = [...picked];
     let reason: string | null = null;
     if (verb === 'reject') {
-      reason = prompt(t('Why are these findings rejected? The customer sees this.'));
+      reason = await askFor({
+        title: t('Reject {n} findings?', { n: ids.length }),
+        label: t('Why are these findings rejected? The customer sees this.'),
+        input: 'textarea',
+        submit: t('Reject'),
+      });
       if (!reason) return;
-    }
-    const msg = verb === 'verify' ? t('Verify {n} findings? Each is compensated with a credit, once.', { n: ids.length }) : t('Reject {n} findings?', { n: ids.length });
-    if (!(await confirmAction(msg, verb === 'verify' ? t('Verify and compensate') : t('Reject')))) return;
+    } else if (!(await confirmAction(t('Verify {n} findings? Each is compensated with a credit, once.', { n: ids.length }), t('Verify and compensate')))) return;
     await api('POST', `/admin/v1/findings/${verb}`, { ids, ...(reason ? { reason } : {}) });
     setPicked(new Set());
     r.reload();
@@ -119,7 +127,7 @@ export function OperatorFindings() {
     else n.add(id);
     return n;
   });
-  const set = (k: keyof typeof f) => (e: Event) => (setF({ ...f, [k]: (e.target as HTMLInputElement).value.trim() }), setBefore([]));
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value.trim() });
   return (
     <section>
       <h1>{t('Findings')}</h1>
@@ -145,11 +153,11 @@ export function OperatorFindings() {
       <Load r={r}>
         {(d: any) => (
           <>
-            <Table caption={t('Findings')} rows={d.data} onRow={(x: any) => setOpen(x.id)} empty={t('No findings match.')} columns={[
+            <Table caption={t('Findings')} rows={d.data} onRow={(x: any) => setOpen(x.id)} empty={t('No findings match.')} {...list.table} columns={[
               { key: 'pick', label: t('Select'), render: (x: any) => (x.status === 'open' ? <input type="checkbox" aria-label={t('Select {id}', { id: x.id })} checked={picked.has(x.id)} onClick={(e) => e.stopPropagation()} onChange={() => toggle(x.id)} /> : null) },
               ...findingColumns(t, true),
             ]} />
-            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+            <Pager {...list.pager} />
           </>
         )}
       </Load>
@@ -166,8 +174,9 @@ const UPDATE_STATUSES = ['investigating', 'identified', 'monitoring', 'resolved'
 /** Incidents: declare, list, open one for its timeline and post public updates or internal notes. */
 export function Incidents() {
   const t = useT();
-  const [before, setBefore] = useState<string[]>([]);
-  const r = useGet(`/admin/v1/incidents${qs({ limit: 50, before: before.at(-1) })}`);
+  const [status, setStatus] = useState('');
+  const list = useList('/admin/v1/incidents', { status: status || undefined }, '-window_start');
+  const r = list.r;
   const [open, setOpen] = useState<string | null>(null);
   const [f, setF] = useState({ title: '', severity: 'sev3', impact: 'minor', attribution: 'unknown', message: '' });
   const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value });
@@ -193,19 +202,29 @@ export function Incidents() {
           <div><button type="submit" class="primary" disabled={declare.busy}>{t('Declare')}</button></div>
         </form>
       </details>
+      <div class="row wrap filters">
+        <Field label={t('Status')}>
+          <select value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
+            <option value="">{t('all')}</option>
+            <option value="open">{t('open')}</option>
+            <option value="closed">{t('closed')}</option>
+            <option value="draft">{t('draft')}</option>
+          </select>
+        </Field>
+      </div>
       <Load r={r}>
         {(d: any) => (
           <>
-            <Table caption={t('Incidents')} rows={d.data} onRow={(i: any) => setOpen(i.id)} empty={t('No incidents.')} columns={[
-              { key: 'title', label: t('Title') },
-              { key: 'kind', label: t('Kind') },
-              { key: 'severity', label: t('Severity') },
-              { key: 'attribution', label: t('Attribution') },
-              { key: 'status', label: t('Status'), render: (i: any) => <Status s={i.status} /> },
-              { key: 'start', label: t('Started'), render: (i: any) => <Time iso={i.window?.start} /> },
-              { key: 'end', label: t('Ended'), render: (i: any) => <Time iso={i.window?.end} /> },
+            <Table caption={t('Incidents')} rows={d.data} onRow={(i: any) => setOpen(i.id)} empty={t('No incidents.')} {...list.table} columns={[
+              { key: 'title', sortable: true, label: t('Title') },
+              { key: 'kind', sortable: true, label: t('Kind') },
+              { key: 'severity', sortable: true, label: t('Severity') },
+              { key: 'attribution', sortable: true, label: t('Attribution') },
+              { key: 'status', sortable: true, label: t('Status'), render: (i: any) => <Status s={i.status} /> },
+              { key: 'window_start', sortable: true, label: t('Started'), render: (i: any) => <Time iso={i.window?.start} /> },
+              { key: 'window_end', sortable: true, label: t('Ended'), render: (i: any) => <Time iso={i.window?.end} /> },
             ]} />
-            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+            <Pager {...list.pager} />
           </>
         )}
       </Load>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { CopyButton, ErrorBox, Field, Load, Money, Status, Table, Time, confirmAction, useAction, useApp, useGet, useT } from '../ui.tsx';
+import { useList } from '../list.ts';
+import { Pager, CopyButton, ErrorBox, Field, Load, Money, Status, Table, Time, confirmAction, useAction, useApp, useT } from '../ui.tsx';
 
 const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
 
@@ -8,7 +9,8 @@ const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolea
 export function Keys({ base = '/account/v1' }: { base?: string }) {
   const t = useT();
   const { session } = useApp();
-  const r = useGet<{ data: any[] }>(`${base}/keys`);
+  const list = useList<{ data: any[] }>(`${base}/keys`, {}, 'created_at');
+  const r = list.r;
   const [secret, setSecret] = useState<{ name: string; key: string } | null>(null);
   const canCreate = base !== '/account/v1' || session.role === 'admin' || session.role === 'owner';
   const revoke = useAction(async (k: any) => {
@@ -33,20 +35,24 @@ export function Keys({ base = '/account/v1' }: { base?: string }) {
       <ErrorBox error={revoke.error} />
       <Load r={r}>
         {(d) => (
+          <>
           <Table
             caption={t('API keys')}
             rows={d.data}
+            {...list.table}
             columns={[
-              { key: 'name', label: t('Name') },
+              { key: 'name', sortable: true, label: t('Name') },
               { key: 'prefix', label: t('Prefix'), render: (k: any) => <code>{k.prefix}…</code> },
-              { key: 'role', label: t('Role'), render: (k: any) => t(k.role) },
+              { key: 'role', sortable: true, label: t('Role'), render: (k: any) => t(k.role) },
               { key: 'models', label: t('Models'), render: (k: any) => (k.models ? k.models.join(', ') : t('all')) },
               { key: 'limits', label: t('Limits'), render: (k: any) => <KeyLimits k={k} /> },
-              { key: 'status', label: t('Status'), render: (k: any) => <Status s={k.status} /> },
-              { key: 'created_at', label: t('Created'), render: (k: any) => <Time iso={k.created_at} /> },
+              { key: 'status', sortable: true, label: t('Status'), render: (k: any) => <Status s={k.status} /> },
+              { key: 'created_at', sortable: true, label: t('Created'), render: (k: any) => <Time iso={k.created_at} /> },
               { key: 'actions', label: t('Actions'), render: (k: any) => (k.status === 'active' ? <button type="button" class="danger small" onClick={(e) => (e.stopPropagation(), revoke.run(k))}>{t('Revoke')}</button> : null) },
             ]}
           />
+          <Pager {...list.pager} />
+          </>
         )}
       </Load>
     </section>

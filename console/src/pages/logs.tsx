@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import { OUTCOMES, OUTCOME_NAMES, type Outcome } from '../../../src/requests/outcomes.ts';
 import { api } from '../api.ts';
-import { Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, useAction, useGet, useT } from '../ui.tsx';
+import { useList } from '../list.ts';
+import { askFor, Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, useAction, useGet, useT } from '../ui.tsx';
 import { money, qs } from '../lib/format.ts';
 import { RangePicker, boundsOf } from './usage.tsx';
 import type { Range } from '../lib/format.ts';
@@ -14,25 +15,24 @@ export function Logs({ base = '/account/v1', operator = false, accountId }: { ba
   const [outcome, setOutcome] = useState('');
   const [keyId, setKeyId] = useState('');
   const [account, setAccount] = useState(accountId ?? '');
-  const [before, setBefore] = useState<string[]>([]);
   const [open, setOpen] = useState<any>(null);
   const filter = { ...boundsOf(range), model: model || undefined, outcome: outcome || undefined, key_id: keyId || undefined, account_id: operator ? account || undefined : undefined };
-  const r = useGet(`${base}/logs${qs({ ...filter, limit: 50, before: before.at(-1) })}`);
-  const reset = () => setBefore([]);
+  const list = useList(`${base}/logs`, filter, '-started_at');
+  const r = list.r;
   return (
     <section>
       <h1>{t('Request log')}</h1>
       <form class="row wrap filters" onSubmit={(e) => e.preventDefault()}>
-        <RangePicker value={range} onChange={(v) => (setRange(v), reset())} />
-        <Field label={t('Model')}><input value={model} onChange={(e) => (setModel((e.target as HTMLInputElement).value.trim()), reset())} /></Field>
+        <RangePicker value={range} onChange={(v) => setRange(v)} />
+        <Field label={t('Model')}><input value={model} onChange={(e) => setModel((e.target as HTMLInputElement).value.trim())} /></Field>
         <Field label={t('Outcome')}>
-          <select value={outcome} onChange={(e) => (setOutcome((e.target as HTMLSelectElement).value), reset())}>
+          <select value={outcome} onChange={(e) => setOutcome((e.target as HTMLSelectElement).value)}>
             <option value="">{t('Any')}</option>
             {OUTCOME_NAMES.map((o) => <option key={o} value={o}>{o}</option>)}
           </select>
         </Field>
-        <Field label={t('Key id')}><input value={keyId} onChange={(e) => (setKeyId((e.target as HTMLInputElement).value.trim()), reset())} /></Field>
-        {operator ? <Field label={t('Account id')}><input value={account} onChange={(e) => (setAccount((e.target as HTMLInputElement).value.trim()), reset())} /></Field> : null}
+        <Field label={t('Key id')}><input value={keyId} onChange={(e) => setKeyId((e.target as HTMLInputElement).value.trim())} /></Field>
+        {operator ? <Field label={t('Account id')}><input value={account} onChange={(e) => setAccount((e.target as HTMLInputElement).value.trim())} /></Field> : null}
       </form>
       <div class="row wrap">
         <span class="muted small">{t('Export every matching row:')}</span>
@@ -47,19 +47,20 @@ export function Logs({ base = '/account/v1', operator = false, accountId }: { ba
               caption={t('Request log')}
               rows={d.data}
               onRow={setOpen}
+              {...list.table}
               columns={[
-                { key: 'started_at', label: t('Time'), render: (x: any) => <Time iso={x.started_at} /> },
+                { key: 'started_at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.started_at} /> },
                 ...(operator ? [{ key: 'account_id', label: t('Account'), render: (x: any) => <code>{x.account_id ?? '—'}</code> }] : []),
-                { key: 'model', label: t('Model') },
-                { key: 'endpoint', label: t('Endpoint') },
-                { key: 'outcome', label: t('Outcome'), render: (x: any) => <Status s={x.outcome} /> },
-                { key: 'status', label: t('Status'), num: true },
-                { key: 'duration_ms', label: t('ms'), num: true },
-                { key: 'amount', label: t('Cost'), num: true, render: (x: any) => <Money v={x.amount} /> },
+                { key: 'model', sortable: true, label: t('Model') },
+                { key: 'endpoint', sortable: true, label: t('Endpoint') },
+                { key: 'outcome', sortable: true, label: t('Outcome'), render: (x: any) => <Status s={x.outcome} /> },
+                { key: 'status', sortable: true, label: t('Status'), num: true },
+                { key: 'duration_ms', sortable: true, label: t('ms'), num: true },
+                { key: 'amount', sortable: true, label: t('Cost'), num: true, render: (x: any) => <Money v={x.amount} /> },
               ]}
               empty={t('No requests match.')}
             />
-            <Pager next={d.next_before} atFirst={before.length === 0} onFirst={reset} onNext={(c) => setBefore([...before, c])} />
+            <Pager {...list.pager} />
           </>
         )}
       </Load>
@@ -75,7 +76,7 @@ export function LogDetail({ row, base, onClose, customer = false }: { row: any; 
   const [disputed, setDisputed] = useState<string | null>(null);
   // A customer who thinks a charge is wrong disputes it: the detection rules run on it at once.
   const dispute = useAction(async () => {
-    const reason = prompt(t('Why is this charge wrong?'));
+    const reason = await askFor({ title: t('Dispute this charge'), label: t('Why is this charge wrong?'), input: 'textarea', submit: t('Dispute') });
     if (!reason) return;
     const d = await api('POST', '/account/v1/disputes', { request_ids: [row.id], reason });
     setDisputed(d.status ?? 'open');

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { CopyButton, ErrorBox, Field, Load, Table, Time, confirmAction, useAction, useApp, useGet, useT } from '../ui.tsx';
+import { useList } from '../list.ts';
+import { Pager, askFor, CopyButton, ErrorBox, Field, Load, Table, Time, confirmAction, useAction, useApp, useT } from '../ui.tsx';
 
 const ROLES = ['owner', 'admin', 'member', 'viewer'];
 
@@ -8,7 +9,8 @@ const ROLES = ['owner', 'admin', 'member', 'viewer'];
 export function Members({ base = '/account/v1' }: { base?: string }) {
   const t = useT();
   const { session } = useApp();
-  const r = useGet<{ data: any[] }>(`${base}/members`);
+  const list = useList<{ data: any[] }>(`${base}/members`, {}, 'created_at');
+  const r = list.r;
   const admin = base !== '/account/v1' || session.role === 'admin' || session.role === 'owner';
   const [link, setLink] = useState<string | null>(null);
   const [email, setEmail] = useState('');
@@ -32,7 +34,13 @@ export function Members({ base = '/account/v1' }: { base?: string }) {
     setLink(`${location.origin}${inv.path}`);
   });
   const setPassword = useAction(async (m: any) => {
-    const password = prompt(t('New password for {email} (at least 10 characters). Their other sessions end.', { email: m.email }));
+    const password = await askFor({
+      title: t('Set a password'),
+      label: t('New password for {email} (at least 10 characters). Their other sessions end.', { email: m.email }),
+      input: 'password',
+      validate: (v) => (v.length < 10 ? t('At least 10 characters.') : null),
+      submit: t('Set password'),
+    });
     if (!password) return;
     await api('PUT', `${base}/members/${m.id}/password`, { password });
     setLink(null);
@@ -59,21 +67,23 @@ export function Members({ base = '/account/v1' }: { base?: string }) {
       <ErrorBox error={error} />
       <Load r={r}>
         {(d) => (
+          <>
           <Table
             caption={t('Members')}
             rows={d.data}
+            {...list.table}
             empty={t('Only enterprise accounts have members.')}
             columns={[
-              { key: 'email', label: t('E-mail') },
-              { key: 'name', label: t('Name') },
+              { key: 'email', sortable: true, label: t('E-mail') },
+              { key: 'name', sortable: true, label: t('Name') },
               {
-                key: 'role', label: t('Role'), render: (m: any) => admin ? (
+                key: 'role', sortable: true, label: t('Role'), render: (m: any) => admin ? (
                   <select aria-label={t('Role of {email}', { email: m.email })} value={m.role} onChange={(e) => change.run(m, (e.target as HTMLSelectElement).value)}>
                     {ROLES.map((x) => <option key={x} value={x}>{t(x)}</option>)}
                   </select>
                 ) : t(m.role),
               },
-              { key: 'created_at', label: t('Added'), render: (m: any) => <Time iso={m.created_at} /> },
+              { key: 'created_at', sortable: true, label: t('Added'), render: (m: any) => <Time iso={m.created_at} /> },
               {
                 key: 'actions', label: t('Actions'), render: (m: any) => admin ? (
                   <span class="row">
@@ -85,6 +95,8 @@ export function Members({ base = '/account/v1' }: { base?: string }) {
               },
             ]}
           />
+          <Pager {...list.pager} />
+          </>
         )}
       </Load>
     </section>

@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { CopyButton, Drawer, ErrorBox, Field, Json, Load, Money, Pager, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
-import { money, qs } from '../lib/format.ts';
+import { money } from '../lib/format.ts';
 import { NoticeTable, RefundTable } from './billing.tsx';
 import { ChannelHealth } from './operator.tsx';
+import { useList } from '../list.ts';
 
 const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
 
@@ -11,8 +12,10 @@ const list = (s: string) => s.split(/[\s,]+/).map((x) => x.trim()).filter(Boolea
 export function Queues() {
   const t = useT();
   const [status, setStatus] = useState('pending');
-  const notices = useGet<{ data: any[] }>(`/admin/v1/transfer-notices${qs({ status })}`);
-  const refunds = useGet<{ data: any[] }>(`/admin/v1/refunds${qs({ status })}`);
+  const noticeList = useList<{ data: any[] }>('/admin/v1/transfer-notices', { status }, '-created_at');
+  const notices = noticeList.r;
+  const refundList = useList<{ data: any[] }>('/admin/v1/refunds', { status }, '-created_at');
+  const refunds = refundList.r;
   const decide = useAction(async (kind: 'notice' | 'refund', x: any, verb: 'confirm' | 'reject' | 'approve') => {
     const msg = verb === 'reject'
       ? t('Reject this request? No money moves.')
@@ -41,9 +44,9 @@ export function Queues() {
       </Field>
       <ErrorBox error={decide.error} />
       <h2>{t('Bank transfer notices')}</h2>
-      <Load r={notices}>{(d) => <NoticeTable rows={d.data} base="/admin/v1" actions={buttons('notice')} />}</Load>
+      <Load r={notices}>{(d) => <NoticeTable rows={d.data} base="/admin/v1" actions={buttons('notice')} list={noticeList} />}</Load>
       <h2>{t('Refunds')}</h2>
-      <Load r={refunds}>{(d) => <RefundTable rows={d.data} actions={buttons('refund')} />}</Load>
+      <Load r={refunds}>{(d) => <RefundTable rows={d.data} actions={buttons('refund')} list={refundList} />}</Load>
     </section>
   );
 }
@@ -51,7 +54,8 @@ export function Queues() {
 /** Redemption batches: generate (codes shown once), see how many were redeemed. */
 export function Redemption() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/redemption-batches');
+  const batches = useList<{ data: any[] }>('/admin/v1/redemption-batches', {}, '-created_at');
+  const r = batches.r;
   const [f, setF] = useState({ count: '10', amount: '', bucket: 'granted', note: '' });
   const [codes, setCodes] = useState<string[] | null>(null);
   const make = useAction(async () => {
@@ -80,15 +84,18 @@ export function Redemption() {
       </form>
       <Load r={r}>
         {(d) => (
-          <Table caption={t('Redemption codes')} rows={d.data} columns={[
-            { key: 'created_at', label: t('Created'), render: (x: any) => <Time iso={x.created_at} /> },
-            { key: 'amount', label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
-            { key: 'count', label: t('Count'), num: true },
-            { key: 'redeemed', label: t('Redeemed'), num: true },
+          <>
+          <Table caption={t('Redemption codes')} rows={d.data} {...batches.table} columns={[
+            { key: 'created_at', sortable: true, label: t('Created'), render: (x: any) => <Time iso={x.created_at} /> },
+            { key: 'amount', sortable: true, label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+            { key: 'count', sortable: true, label: t('Count'), num: true },
+            { key: 'redeemed', sortable: true, label: t('Redeemed'), num: true },
             { key: 'bucket', label: t('Bucket') },
-            { key: 'expires_at', label: t('Expires'), render: (x: any) => <Time iso={x.expires_at} /> },
+            { key: 'expires_at', sortable: true, label: t('Expires'), render: (x: any) => <Time iso={x.expires_at} /> },
             { key: 'note', label: t('Note') },
           ]} />
+          <Pager {...batches.pager} />
+          </>
         )}
       </Load>
     </section>
@@ -98,7 +105,8 @@ export function Redemption() {
 /** Channels: create, enable/disable, test with one small request, delete; health and circuit state. */
 export function Channels() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/channels');
+  const channels = useList<{ data: any[] }>('/admin/v1/channels', {}, '', null);
+  const r = channels.r;
   const [f, setF] = useState({ name: '', provider: 'openai', base_url: '', key: '', models: '', priority: '0' });
   const [result, setResult] = useState<any>(null);
   const [editing, setEditing] = useState<any>(null);
@@ -140,7 +148,7 @@ export function Channels() {
       ) : null}
       <Load r={r}>
         {(d) => (
-          <ChannelHealth rows={d.data} actions={(c: any) => (
+          <ChannelHealth rows={d.data} list={channels} actions={(c: any) => (
             <span class="row">
               <button type="button" class="ghost small" onClick={() => act.run(c, 'test')} aria-label={t('Test {name}', { name: c.name })}>{t('Test')}</button>
               <button type="button" class="ghost small" onClick={() => setEditing(c)}>{t('Edit')}</button>
@@ -184,19 +192,20 @@ function ChannelEditor({ channel, onClose }: { channel: any; onClose: () => void
 /** Models and the price book: current prices, each model's history, a new price (a new version). */
 export function Models() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/models');
+  const models = useList<{ data: any[] }>('/admin/v1/models', {}, 'id', null);
+  const r = models.r;
   const [open, setOpen] = useState<any>(null);
   return (
     <section>
       <h1>{t('Models and prices')}</h1>
       <Load r={r}>
         {(d) => (
-          <Table caption={t('Models and prices')} rows={d.data} onRow={setOpen} columns={[
-            { key: 'id', label: t('Model') },
-            { key: 'provider', label: t('Provider') },
-            { key: 'kind', label: t('Kind') },
+          <Table caption={t('Models and prices')} rows={d.data} onRow={setOpen} {...models.table} columns={[
+            { key: 'id', sortable: true, label: t('Model') },
+            { key: 'provider', sortable: true, label: t('Provider') },
+            { key: 'kind', sortable: true, label: t('Kind') },
             { key: 'price', label: t('Price'), render: (m: any) => <code class="small">{JSON.stringify(m.price)}</code> },
-            { key: 'price_version', label: t('Version'), num: true },
+            { key: 'price_version', sortable: true, label: t('Version'), num: true },
             { key: 'channels', label: t('Channels'), render: (m: any) => m.channels.join(', ') || '—' },
             { key: 'enabled', label: t('Enabled'), render: (m: any) => (m.enabled ? t('yes') : t('no')) },
           ]} />
@@ -244,10 +253,10 @@ function ModelDrawer({ model, onClose }: { model: any; onClose: () => void }) {
 export function Audit() {
   const t = useT();
   const [f, setF] = useState({ account_id: '', action: '', target_type: '' });
-  const [before, setBefore] = useState<string[]>([]);
-  const r = useGet(`/admin/v1/audit${qs({ ...f, limit: 50, before: before.at(-1) })}`);
+  const list = useList('/admin/v1/audit', f, '-at');
+  const r = list.r;
   const [open, setOpen] = useState<any>(null);
-  const set = (k: keyof typeof f) => (e: Event) => (setF({ ...f, [k]: (e.target as HTMLInputElement).value.trim() }), setBefore([]));
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value.trim() });
   return (
     <section>
       <h1>{t('Audit log')}</h1>
@@ -259,14 +268,14 @@ export function Audit() {
       <Load r={r}>
         {(d: any) => (
           <>
-            <Table caption={t('Audit log')} rows={d.data} onRow={setOpen} columns={[
-              { key: 'at', label: t('Time'), render: (x: any) => <Time iso={x.at} /> },
-              { key: 'actor', label: t('Actor') },
-              { key: 'action', label: t('Action') },
-              { key: 'target', label: t('Target'), render: (x: any) => `${x.target_type} ${x.target_id}` },
-              { key: 'account_id', label: t('Account') },
+            <Table caption={t('Audit log')} rows={d.data} onRow={setOpen} {...list.table} columns={[
+              { key: 'at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.at} /> },
+              { key: 'actor', sortable: true, label: t('Actor') },
+              { key: 'action', sortable: true, label: t('Action') },
+              { key: 'target_type', sortable: true, label: t('Target'), render: (x: any) => `${x.target_type} ${x.target_id}` },
+              { key: 'account_id', sortable: true, label: t('Account') },
             ]} />
-            <Pager next={d.next_before ?? (d.data.length === 50 ? String(d.data.at(-1).id) : null)} atFirst={before.length === 0} onFirst={() => setBefore([])} onNext={(c) => setBefore([...before, c])} />
+            <Pager {...list.pager} />
           </>
         )}
       </Load>
@@ -301,7 +310,8 @@ export function LedgerVerify() {
 /** Operator accounts: create (with a password), disable. */
 export function Operators() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/operators');
+  const list = useList<{ data: any[] }>('/admin/v1/operators', {}, 'created_at');
+  const r = list.r;
   const [f, setF] = useState({ email: '', name: '', password: '' });
   const create = useAction(async () => {
     await api('POST', '/admin/v1/operators', { email: f.email, password: f.password, ...(f.name ? { name: f.name } : {}) });
@@ -325,13 +335,16 @@ export function Operators() {
       </form>
       <Load r={r}>
         {(d) => (
-          <Table caption={t('Operators')} rows={d.data} columns={[
-            { key: 'email', label: t('E-mail') },
-            { key: 'name', label: t('Name') },
-            { key: 'created_at', label: t('Created'), render: (o: any) => <Time iso={o.created_at} /> },
-            { key: 'disabled_at', label: t('Disabled'), render: (o: any) => <Time iso={o.disabled_at} /> },
+          <>
+          <Table caption={t('Operators')} rows={d.data} {...list.table} columns={[
+            { key: 'email', sortable: true, label: t('E-mail') },
+            { key: 'name', sortable: true, label: t('Name') },
+            { key: 'created_at', sortable: true, label: t('Created'), render: (o: any) => <Time iso={o.created_at} /> },
+            { key: 'disabled_at', sortable: true, label: t('Disabled'), render: (o: any) => <Time iso={o.disabled_at} /> },
             { key: 'a', label: t('Actions'), render: (o: any) => (o.disabled_at ? null : <button type="button" class="danger small" onClick={() => disable.run(o)}>{t('Disable')}</button>) },
           ]} />
+          <Pager {...list.pager} />
+          </>
         )}
       </Load>
     </section>

@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { api, idempotent } from '../api.ts';
-import { ErrorBox, Field, Load, Money, Status, Table, Time, confirmAction, useAction, useApp, useGet, useLocale, useT } from '../ui.tsx';
+import { type ListState, useList } from '../list.ts';
+import { Pager, ErrorBox, Field, Load, Money, Status, Table, Time, confirmAction, useAction, useApp, useGet, useLocale, useT } from '../ui.tsx';
 import { StackedBars } from '../chart.tsx';
 import { count, money, qs, tzOffsetMinutes } from '../lib/format.ts';
 import { lastDays, pivotDaily } from '../lib/chart.ts';
@@ -50,18 +51,20 @@ export function Dashboard() {
   );
 }
 
-export function ChannelHealth({ rows, actions }: { rows: any[]; actions?: (c: any) => any }) {
+export function ChannelHealth({ rows, actions, list }: { rows: any[]; actions?: (c: any) => any; list?: ListState<unknown> }) {
   const t = useT();
   return (
     <Table
       caption={t('Channels')}
       rows={rows}
+      {...list?.table}
       columns={[
-        { key: 'name', label: t('Name') },
-        { key: 'provider', label: t('Provider') },
+        { key: 'name', sortable: true, label: t('Name') },
+        { key: 'provider', sortable: true, label: t('Provider') },
+        { key: 'priority', sortable: true, label: t('Priority'), num: true },
         { key: 'base_url', label: t('Base URL'), render: (c: any) => <code class="small">{c.base_url}</code> },
         { key: 'models', label: t('Models'), render: (c: any) => c.models.join(', ') },
-        { key: 'enabled', label: t('Enabled'), render: (c: any) => (c.enabled ? t('yes') : t('no')) },
+        { key: 'enabled', sortable: true, label: t('Enabled'), render: (c: any) => (c.enabled ? t('yes') : t('no')) },
         { key: 'usable', label: t('Usable'), render: (c: any) => (c.usable ? t('yes') : <span title={c.unusable_reason}>{t('no')}</span>) },
         { key: 'health', label: t('Circuit'), render: (c: any) => <Status s={typeof c.health === 'string' ? c.health : (c.health?.state ?? 'closed')} /> },
         ...(actions ? [{ key: 'a', label: t('Actions'), render: actions }] : []),
@@ -75,8 +78,10 @@ export function Accounts() {
   const t = useT();
   const { navigate } = useApp();
   const [q, setQ] = useState('');
-  const [after, setAfter] = useState<string[]>([]);
-  const r = useGet(q ? `/admin/v1/accounts/search${qs({ q })}` : `/admin/v1/accounts${qs({ limit: 50, after: after.at(-1) })}`);
+  // Searching answers the best matches; the full list sorts and pages on the server.
+  const list = useList(q ? null : '/admin/v1/accounts', {}, '-created_at');
+  const search = useGet(q ? `/admin/v1/accounts/search${qs({ q })}` : null);
+  const r = q ? search : list.r;
   const [f, setF] = useState({ name: '', kind: 'enterprise', email: '' });
   const create = useAction(async () => {
     const a = await api('POST', '/admin/v1/accounts', { name: f.name, kind: f.kind, ...(f.email ? { email: f.email } : {}) });
@@ -105,22 +110,18 @@ export function Accounts() {
               caption={t('Accounts')}
               rows={d.data}
               onRow={(a: any) => navigate(`/op/accounts/${a.id}`)}
+              {...(q ? {} : list.table)}
               columns={[
-                { key: 'name', label: t('Name') },
-                { key: 'id', label: 'ID', render: (a: any) => <code>{a.id}</code> },
-                { key: 'kind', label: t('Kind'), render: (a: any) => t(a.kind) },
-                { key: 'email', label: t('E-mail') },
-                { key: 'group', label: t('Group') },
-                { key: 'status', label: t('Status'), render: (a: any) => <Status s={a.status} /> },
-                { key: 'created_at', label: t('Created'), render: (a: any) => <Time iso={a.created_at} /> },
+                { key: 'name', sortable: true, label: t('Name') },
+                { key: 'id', sortable: true, label: 'ID', render: (a: any) => <code>{a.id}</code> },
+                { key: 'kind', sortable: true, label: t('Kind'), render: (a: any) => t(a.kind) },
+                { key: 'email', sortable: true, label: t('E-mail') },
+                { key: 'group', sortable: true, label: t('Group') },
+                { key: 'status', sortable: true, label: t('Status'), render: (a: any) => <Status s={a.status} /> },
+                { key: 'created_at', sortable: true, label: t('Created'), render: (a: any) => <Time iso={a.created_at} /> },
               ]}
             />
-            {!q ? (
-              <div class="row pager">
-                <button type="button" class="ghost" disabled={after.length === 0} onClick={() => setAfter([])}>{t('First')}</button>
-                <button type="button" class="ghost" disabled={!d.next_after} onClick={() => setAfter([...after, d.next_after])}>{t('Next')}</button>
-              </div>
-            ) : null}
+            {!q ? <Pager {...list.pager} /> : null}
           </>
         )}
       </Load>
@@ -172,7 +173,8 @@ export function AccountDetail({ id }: { id: string }) {
 
 function MoneyActions({ id, onDone }: { id: string; onDone: () => void }) {
   const t = useT();
-  const topups = useGet<{ data: any[] }>(`/admin/v1/accounts/${id}/topups`);
+  const topupList = useList<{ data: any[] }>(`/admin/v1/accounts/${id}/topups`, {}, '-created_at');
+  const topups = topupList.r;
   const [f, setF] = useState({ amount: '', method: 'bank_transfer', reference: '', contract_number: '', bonus: '', note: '' });
   // One idempotency key per form: a double click or a retry records the payment once.
   const idem = useMemo(() => crypto.randomUUID(), [f.amount, f.reference, f.method]);
@@ -218,14 +220,17 @@ function MoneyActions({ id, onDone }: { id: string; onDone: () => void }) {
       <h2>{t('Top-ups')}</h2>
       <Load r={topups}>
         {(d) => (
-          <Table caption={t('Top-ups')} rows={d.data} columns={[
-            { key: 'created_at', label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
-            { key: 'method', label: t('Method') },
+          <>
+          <Table caption={t('Top-ups')} rows={d.data} {...topupList.table} columns={[
+            { key: 'created_at', sortable: true, label: t('Time'), render: (x: any) => <Time iso={x.created_at} /> },
+            { key: 'method', sortable: true, label: t('Method') },
             { key: 'reference', label: t('Reference') },
             { key: 'contract_number', label: t('Contract number') },
-            { key: 'amount', label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
-            { key: 'bonus', label: t('Bonus'), num: true, render: (x: any) => <Money v={x.bonus} /> },
+            { key: 'amount', sortable: true, label: t('Amount'), num: true, render: (x: any) => <Money v={x.amount} /> },
+            { key: 'bonus', sortable: true, label: t('Bonus'), num: true, render: (x: any) => <Money v={x.bonus} /> },
           ]} />
+          <Pager {...topupList.pager} />
+          </>
         )}
       </Load>
     </>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api.ts';
-import { Drawer, ErrorBox, Field, Json, Load, Money, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
+import { useList, type ListState } from '../list.ts';
+import { Pager, askFor, Drawer, ErrorBox, Field, Json, Load, Money, Status, Table, Time, confirmAction, useAction, useGet, useT } from '../ui.tsx';
 import { qs } from '../lib/format.ts';
 
 // SLA contracts (customers: their reports; operators: contracts, periods, closing a period) and the
@@ -44,23 +45,28 @@ export function CustomerSla() {
   );
 }
 
-function PeriodTable({ rows }: { rows: any[] }) {
+function PeriodTable({ rows, list }: { rows: any[]; list?: ListState<unknown> }) {
   const t = useT();
   return (
-    <Table rows={rows} rowKey={(p: any) => p.period} empty={t('No closed period yet.')} columns={[
-      { key: 'period', label: t('Period') },
+    <>
+    <Table rows={rows} rowKey={(p: any) => p.period} empty={t('No closed period yet.')} {...list?.table} columns={[
+      { key: 'period', sortable: true, label: t('Period') },
       { key: 'availability', label: t('availability') },
-      { key: 'credit_before_cap', label: t('Credit before cap'), num: true, render: (p: any) => <Money v={p.credit_before_cap} /> },
-      { key: 'credit', label: t('Credit'), num: true, render: (p: any) => <Money v={p.credit} /> },
-      { key: 'closed_at', label: t('Closed'), render: (p: any) => <Time iso={p.closed_at} /> },
+      { key: 'credit_before_cap', sortable: true, label: t('Credit before cap'), num: true, render: (p: any) => <Money v={p.credit_before_cap} /> },
+      { key: 'credit', sortable: true, label: t('Credit'), num: true, render: (p: any) => <Money v={p.credit} /> },
+      { key: 'closed_at', sortable: true, label: t('Closed'), render: (p: any) => <Time iso={p.closed_at} /> },
     ]} />
+    {list ? <Pager {...list.pager} /> : null}
+    </>
   );
 }
 
 /** Operators: the contracts, one contract's terms and periods, closing a period (posts its capped credit once). */
 export function Contracts() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/contracts');
+  const [account, setAccount] = useState('');
+  const list = useList<{ data: any[] }>('/admin/v1/contracts', { account_id: account || undefined }, 'name');
+  const r = list.r;
   const [open, setOpen] = useState<any>(null);
   const [terms, setTerms] = useState('');
   const sign = useAction(async () => {
@@ -84,15 +90,21 @@ export function Contracts() {
         <ErrorBox error={sign.error} />
         <button type="button" class="primary" onClick={() => sign.run()} disabled={sign.busy || !terms}>{t('Sign')}</button>
       </details>
+      <div class="row wrap filters">
+        <Field label={t('Account id')}><input value={account} onChange={(e) => setAccount((e.target as HTMLInputElement).value.trim())} /></Field>
+      </div>
       <Load r={r}>
         {(d) => (
-          <Table caption={t('SLA contracts')} rows={d.data} onRow={setOpen} empty={t('No contracts yet.')} columns={[
-            { key: 'name', label: t('Name') },
-            { key: 'account_id', label: t('Account'), render: (k: any) => <code>{k.account_id}</code> },
+          <>
+          <Table caption={t('SLA contracts')} rows={d.data} onRow={setOpen} empty={t('No contracts yet.')} {...list.table} columns={[
+            { key: 'name', sortable: true, label: t('Name') },
+            { key: 'account_id', sortable: true, label: t('Account'), render: (k: any) => <code>{k.account_id}</code> },
             { key: 'target', label: t('target'), render: (k: any) => `${k.terms?.target_percent ?? '—'}%` },
             { key: 'version', label: t('Version'), num: true },
-            { key: 'created_at', label: t('Created'), render: (k: any) => <Time iso={k.created_at} /> },
+            { key: 'created_at', sortable: true, label: t('Created'), render: (k: any) => <Time iso={k.created_at} /> },
           ]} />
+          <Pager {...list.pager} />
+          </>
         )}
       </Load>
       {open ? <ContractDrawer contract={open} onClose={() => setOpen(null)} /> : null}
@@ -102,7 +114,8 @@ export function Contracts() {
 
 function ContractDrawer({ contract, onClose }: { contract: any; onClose: () => void }) {
   const t = useT();
-  const periods = useGet<{ data: any[] }>(`/admin/v1/contracts/${contract.id}/periods`);
+  const periodList = useList<{ data: any[] }>(`/admin/v1/contracts/${contract.id}/periods`, {}, '-period');
+  const periods = periodList.r;
   const [period, setPeriod] = useState(() => {
     const d = new Date();
     return new Date(d.getFullYear(), d.getMonth() - 1, 15).toISOString().slice(0, 7);
@@ -121,7 +134,7 @@ function ContractDrawer({ contract, onClose }: { contract: any; onClose: () => v
       </div>
       <ErrorBox error={close.error} />
       <h3>{t('Closed periods')}</h3>
-      <Load r={periods}>{(d) => <PeriodTable rows={d.data} />}</Load>
+      <Load r={periods}>{(d) => <PeriodTable rows={d.data} list={periodList} />}</Load>
       <h3>{t('Terms')}</h3>
       <Json v={contract.terms} />
     </Drawer>
@@ -133,13 +146,20 @@ const COMPONENT_STATUSES = ['operational', 'under_maintenance', 'degraded_perfor
 /** The status page's components, their live status, and overrides (until a time, or until cleared). */
 export function StatusOverrides() {
   const t = useT();
-  const r = useGet<{ data: any[] }>('/admin/v1/status/components');
+  const list = useList<{ data: any[] }>('/admin/v1/status/components', {}, '', null);
+  const r = list.r;
   const act = useAction(async (c: any, status: string | null) => {
     if (status === null) {
       await api('DELETE', `/admin/v1/status/components/${encodeURIComponent(c.id)}/override`);
     } else {
-      const note = prompt(t('A note for the override of {name} (optional)', { name: c.name })) ?? '';
-      if (!(await confirmAction(t('Show {name} as {status} on the public status page until cleared?', { name: c.name, status }), t('Override')))) return;
+      const note = await askFor({
+        title: t('Override {name}', { name: c.name }),
+        label: t('A note for the override of {name} (optional)', { name: c.name }),
+        required: false,
+        submit: t('Continue'),
+        review: () => ({ message: t('Show {name} as {status} on the public status page until cleared?', { name: c.name, status }), confirm: t('Override') }),
+      });
+      if (note === null) return;
       await api('PUT', `/admin/v1/status/components/${encodeURIComponent(c.id)}/override`, { status, ...(note ? { note } : {}) });
     }
     r.reload();
@@ -151,10 +171,10 @@ export function StatusOverrides() {
       <ErrorBox error={act.error} />
       <Load r={r}>
         {(d) => (
-          <Table caption={t('Status overrides')} rows={d.data} empty={t('No components yet.')} columns={[
-            { key: 'name', label: t('Name') },
-            { key: 'status', label: t('Status'), render: (c: any) => <Status s={c.status} /> },
-            { key: 'auto_status', label: t('Measured'), render: (c: any) => <Status s={c.auto_status ?? '—'} /> },
+          <Table caption={t('Status overrides')} rows={d.data} empty={t('No components yet.')} {...list.table} columns={[
+            { key: 'name', sortable: true, label: t('Name') },
+            { key: 'status', sortable: true, label: t('Status'), render: (c: any) => <Status s={c.status} /> },
+            { key: 'auto_status', sortable: true, label: t('Measured'), render: (c: any) => <Status s={c.auto_status ?? '—'} /> },
             { key: 'override', label: t('Override'), render: (c: any) => (c.override ? <span>{c.override.status} {c.override.note ? `· ${c.override.note}` : ''}</span> : '—') },
             {
               key: 'a', label: t('Actions'), render: (c: any) => (

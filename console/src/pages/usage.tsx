@@ -38,7 +38,7 @@ export function Usage({ base = '/account/v1', accountId }: { base?: string; acco
   const [group, setGroup] = useState<string>('day');
   const [sort, setSort] = useState<{ key: string; order: 'asc' | 'desc' }>({ key: 'group', order: 'asc' });
   const b = boundsOf(range);
-  const params = { ...b, group_by: group, sort: sort.key, order: sort.order, tz_offset_minutes: tzOffsetMinutes(), account_id: accountId };
+  const params = { ...b, group_by: group, sort: sort.order === 'desc' ? `-${sort.key}` : sort.key, tz_offset_minutes: tzOffsetMinutes(), account_id: accountId };
   const r = useGet(`${base}/usage${qs(params)}`);
   const keys = useGet<{ data: any[] }>(base === '/account/v1' ? '/account/v1/keys' : null);
   const members = useGet<{ data: any[] }>(base === '/account/v1' && group === 'member' ? '/account/v1/members' : null);

@@ -2,7 +2,7 @@
 // query strings, API errors, chart shaping, languages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compareUsd, dateInputBounds, errorMessage, money, nanos, qs, rangeBounds, utcTitle, localTime, tzOffsetMinutes } from '../../../console/src/lib/format.ts';
+import { compareUsd, dateInputBounds, errorMessage, money, nanos, nextSort, qs, rangeBounds, usdProblem, utcTitle, localTime, tzOffsetMinutes } from '../../../console/src/lib/format.ts';
 import { daySpan, lastDays, pivotDaily, stack, usdTick } from '../../../console/src/lib/chart.ts';
 import { pickLang, translate } from '../../../console/src/lib/i18n.ts';
 
@@ -75,4 +75,22 @@ test('language: a saved choice, else the browser\'s; placeholders filled; missin
   assert.equal(translate('zh', '{n} requests', { n: 3 }), '3 个请求');
   assert.equal(translate('en', '{n} requests', { n: 3 }), '3 requests');
   assert.equal(translate('zh', 'a text nobody translated'), 'a text nobody translated');
+});
+
+test('a header click sorts by its column ascending, a second click descending, then ascending again', () => {
+  assert.equal(nextSort('-created_at', 'amount'), 'amount');
+  assert.equal(nextSort('amount', 'amount'), '-amount');
+  assert.equal(nextSort('-amount', 'amount'), 'amount');
+  assert.equal(nextSort('', 'name'), 'name');
+});
+
+test('a typed refund amount is checked exactly before anything is sent', () => {
+  assert.equal(usdProblem('12.50', '12.50'), null);
+  assert.equal(usdProblem(' 0.000000001 '), null);
+  assert.equal(usdProblem('12.500000001', '12.50'), 'over');
+  assert.equal(usdProblem('0.00'), 'zero');
+  assert.equal(usdProblem('12,50'), 'format');
+  assert.equal(usdProblem('-1'), 'format');
+  assert.equal(usdProblem('1.0000000001'), 'format');
+  assert.equal(usdProblem(''), 'format');
 });
