@@ -118,7 +118,6 @@ function App() {
                       onClick={n.external ? undefined : (e) => (e.preventDefault(), navigate(n.path))}
                     >
                       {t(n.label)}
-                      {n.soon ? <small class="muted"> · {t('soon')}</small> : null}
                     </a>
                   </li>
                 ),

@@ -6,23 +6,18 @@ import { Keys } from './pages/keys.tsx';
 import { Members } from './pages/members.tsx';
 import { Billing, Credits, Transfers } from './pages/billing.tsx';
 import { AccountDetail, Accounts, Dashboard } from './pages/operator.tsx';
-import { Audit, Channels, LedgerVerify, Models, Operators, Queues, Redemption, Upcoming } from './pages/op-pages.tsx';
+import { Audit, Channels, LedgerVerify, Models, Operators, Queues, Redemption } from './pages/op-pages.tsx';
 import { CustomerFindings, Incidents, OperatorFindings } from './pages/guarantees.tsx';
 import { Contracts, CustomerSla, StatusOverrides } from './pages/sla.tsx';
 
-// The navigation of each kind of session and the page of each path. The guarantee features get
-// their pages as they land; a feature whose API is not there yet keeps its place in the
-// navigation marked "soon" (`soon()`), with a page saying what will be there (UPCOMING).
+// The navigation of each kind of session and the page of each path.
 
 export interface NavItem {
   path: string;
   label: string;
   section?: boolean;
   external?: boolean;
-  soon?: boolean;
 }
-
-const soon = (path: string, label: string): NavItem => ({ path, label, soon: true });
 
 export const CUSTOMER_NAV: NavItem[] = [
   { path: '/overview', label: 'Overview' },
@@ -58,12 +53,7 @@ export const OPERATOR_NAV: NavItem[] = [
   { path: '/op/status', label: 'Status overrides' },
 ];
 
-const UPCOMING: Record<string, [string, string]> = {
-};
-
 export function routeFor(kind: 'customer' | 'operator', path: string): ComponentChildren | null {
-  const up = UPCOMING[path];
-  if (up) return <Upcoming title={up[0]} what={up[1]} />;
   if (kind === 'operator') {
     const acct = /^\/op\/accounts\/([^/]+)$/.exec(path);
     if (acct) return <AccountDetail id={decodeURIComponent(acct[1]!)} />;

@@ -52,7 +52,7 @@ export const ZH: Record<string, string> = {
   Usage: '用量', 'Verify now': '立即校验', 'Verifying…': '校验中…', Version: '版本', Why: '原因', 'Your balance is low: {available} available.': '余额不足：可用 {available}。',
   'Your new key “{name}”. Copy it now: it is shown only once.': '新密钥“{name}”。请立即复制：它只显示一次。', all: '全部', 'bank transfer': '银行转账', billed: '计费', card: '银行卡',
   day: '日期', enterprise: '企业', expires: '过期', fault: '责任方', group: '分组', 'held before the call': '调用前预扣', individual: '个人', month: '月', ms: '毫秒',
-  'name, e-mail or id': '名称、邮箱或 ID', no: '否', none: '无', other: '其他', pending: '待处理', 'price version': '价格版本', soon: '即将推出', status: '状态', stream: '流式',
+  'name, e-mail or id': '名称、邮箱或 ID', no: '否', none: '无', other: '其他', pending: '待处理', 'price version': '价格版本', status: '状态', stream: '流式',
   'test failed': '测试失败', 'test passed': '测试通过', total: '总计', 'usage estimated': '用量为估算', yes: '是', '{n} requests': '{n} 个请求',
   // Navigation and pages of the guarantees.
   Guarantees: '保障', 'Status page': '状态页', 'All logs': '全部日志', 'Abnormal charges': '异常扣费', 'Incident credits': '事故补发', 'SLA reports': 'SLA 报告',

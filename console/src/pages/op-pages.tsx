@@ -350,14 +350,3 @@ export function Operators() {
     </section>
   );
 }
-
-/** A guarantee page whose API is not in this build yet: the place is ready for it. */
-export function Upcoming({ title, what }: { title: string; what: string }) {
-  const t = useT();
-  return (
-    <section>
-      <h1>{t(title)}</h1>
-      <p class="empty">{t(what)}</p>
-    </section>
-  );
-}
