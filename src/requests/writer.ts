@@ -6,6 +6,7 @@ import { StorageUnavailable, type Queryable } from '../storage/port.ts';
 import { spendPeriods } from '../gateway/limits.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
 import { addRollups } from './rollups.ts';
+import { addTraffic } from './traffic.ts';
 
 // Group commit of the hot path: each settled request's log row and its charge (journal
 // transaction + entries + book balances + key spend) are written together in ONE database
@@ -251,6 +252,7 @@ export class LogWriter {
         }
         await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
         await addRollups(q, batch);
+        await addTraffic(q, batch);
         if (charged.length > 0 && this.money.committing) {
           // Under the accounts' locks, so that nobody reloads these accounts in between.
           moved.charges = charged.map(chargeOfRow);
