@@ -26,12 +26,15 @@ const latencyOf = (r: TrafficRow): number => (r.first_byte_at ?? r.ended_at) - r
 
 /** Adds a batch's counts: aggregated here, then one upsert per 100 distinct keys, in key order (one lock order between writers). */
 export async function addTraffic(q: Queryable, rows: readonly TrafficRow[]): Promise<void> {
-  const agg = new Map<string, { n: number; ms: number }>();
+  const agg = new Map<string, Array<string | number>>();
   for (const r of rows) {
-    const k = `${r.started_at - (r.started_at % TRAFFIC_MINUTE)}${SEP}${r.model ?? ''}${SEP}${r.channel_id ?? ''}${SEP}${r.provider}${SEP}${r.outcome}`;
+    const minute = r.started_at - (r.started_at % TRAFFIC_MINUTE);
+    const model = r.model ?? '';
+    const channel = r.channel_id ?? '';
+    const k = `${minute}${SEP}${model}${SEP}${channel}${SEP}${r.provider}${SEP}${r.outcome}`;
     const a = agg.get(k);
-    if (a) (a.n++, (a.ms += latencyOf(r)));
-    else agg.set(k, { n: 1, ms: latencyOf(r) });
+    if (a) ((a[5] = (a[5] as number) + 1), (a[6] = (a[6] as number) + latencyOf(r)));
+    else agg.set(k, [minute, model, channel, r.provider, r.outcome, 1, latencyOf(r)]);
   }
   if (agg.size === 0) return;
   const keys = agg.size === 1 ? [...agg.keys()] : [...agg.keys()].sort();
@@ -39,11 +42,7 @@ export async function addTraffic(q: Queryable, rows: readonly TrafficRow[]): Pro
   for (let i = 0; i < keys.length; i += 100) {
     const chunk = keys.slice(i, i + 100);
     const params: Array<string | number> = [];
-    for (const k of chunk) {
-      const [minute, model, channel, provider, outcome] = k.split(SEP) as [string, string, string, string, string];
-      const a = agg.get(k)!;
-      params.push(Number(minute), model, channel, provider, outcome, a.n, a.ms);
-    }
+    for (const k of chunk) params.push(...agg.get(k)!);
     await q.run(
       `INSERT INTO traffic_rollups (${COLUMNS}) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
        ON CONFLICT (minute, model, channel_id, provider, outcome)

@@ -252,12 +252,14 @@ export class LogWriter {
         }
         await insertMany(q, db.engine, 'request_log', LOG_COLUMNS, batch.map(rowValues));
         await addRollups(q, batch);
-        await addTraffic(q, batch);
         if (charged.length > 0 && this.money.committing) {
           // Under the accounts' locks, so that nobody reloads these accounts in between.
           moved.charges = charged.map(chargeOfRow);
           await this.money.committing(moved.charges);
         }
+        // Last: every instance's batches update the same few rows of a minute, whose locks are
+        // then held only until COMMIT.
+        await addTraffic(q, batch);
       });
     } catch (err) {
       if (moved.charges) this.money.notCommitted?.(moved.charges);
