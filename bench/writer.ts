@@ -1,4 +1,4 @@
-// `node bench/writer.ts`: the request-log writer's CPU per row on SQLite (the gateway's thread).
+// `npm run bench -- writer` (or `node bench/writer.ts`): the request-log writer's CPU per row on SQLite (the gateway's thread).
 // BENCH_WRITER_ROWS (default 50,000) synthetic rows — 20 accounts, 5 models, 3 channels, a mix of
 // outcomes, 90 % charged — are pushed through a LogWriter in batches of BENCH_WRITER_BATCH (default
 // 100; the gateway's group commit makes batches of what settles within SURETY_FLUSH_MS), each batch
