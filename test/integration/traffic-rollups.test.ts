@@ -1,7 +1,7 @@
 // Traffic rollups (requests/traffic.ts), kept by the log writer in the transaction that writes the
 // rows: after real traffic through the gateway to the simulator (good requests, upstream failures
 // from simulator faults, refusals without a key, invalid bodies) they equal the log counted here
-// row by row; a late row lands in its start minute; a batch the database partly refuses (the
+// row by row; a late row lands in its start minute (and the status page counts it there); a batch the database partly refuses (the
 // writer's split-apart path) counts each landed row once; `rebuildRollups` gives the same table;
 // migration 17 backfills the last day. Two instances on one PostgreSQL schema add up.
 import assert from 'node:assert/strict';
@@ -90,6 +90,10 @@ for (const engine of engines()) {
       await w.close();
       const got = await rollups(g.s.rt.db, "model = 'late-model'");
       assert.deepEqual(sorted(got), [[[Math.floor(started / MIN) * MIN, 'late-model', 'ch_test', 'openai', 'ok'].join('|'), [1, now - 1_000 - started]]]);
+      // The status page counts it in that minute at its next evaluation (the platform component counts every model).
+      await g.s.status.monitor.evaluate(now);
+      const sample = await g.s.rt.db.get("SELECT requests, errors, latency_ms, latency_n FROM status_samples WHERE component_id = 'api' AND minute = ?", [Math.floor(started / MIN)]);
+      assert.deepEqual(sample && [num(sample.requests), num(sample.errors), num(sample.latency_ms), num(sample.latency_n)], [1, 0, now - 1_000 - started, 1]);
     });
 
     test('a batch the database partly refuses: each landed row counted once', async () => {
