@@ -17,6 +17,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const node = process.execPath;
+// `npm run bench -- writer`: only the request-log writer's CPU per row (bench/writer.ts).
+if (process.argv[2] === 'writer') {
+  await import('./writer.ts');
+  process.exit(0);
+}
 // `npm run bench -- sla`: only the SLA report budget (bench/sla.ts); a full run ends with it (BENCH_SLA=0 skips it).
 if (process.argv[2] === 'sla') {
   await import('./sla.ts');

@@ -117,7 +117,7 @@ export const commands: Command[] = [
   },
   {
     name: 'rollups rebuild',
-    summary: 'Recompute the per-minute request rollups of a range from the request log (progress per day)',
+    summary: 'Recompute the per-minute request and traffic rollups of a range from the request log (progress per day)',
     options: { from: { type: 'string', value: 'ISO', help: 'range start' }, to: { type: 'string', value: 'ISO', help: 'range end (default now)' } },
     async run({ values: v, io }) {
       const parse = (name: string, s: string) => {
@@ -132,7 +132,7 @@ export const commands: Command[] = [
       const r = await withServices((_ctx, rt) => rebuildRollups(rt.db, from, to, (done, total, requests) => process.stderr.write(`\rrebuilding rollups: day ${done}/${total}, ${requests} requests`)));
       process.stderr.write('\n');
       const view = { ...r, seconds: Math.round(performance.now() - started) / 1000 };
-      io.result(view, () => io.line(`Rebuilt ${r.rollups} rollup rows over ${r.days} days from ${r.requests} requests in ${view.seconds} s.`));
+      io.result(view, () => io.line(`Rebuilt ${r.rollups} rollup rows and ${r.traffic} traffic rollup rows over ${r.days} days from ${r.requests} requests in ${view.seconds} s.`));
     },
   },
 ];

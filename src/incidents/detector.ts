@@ -4,12 +4,16 @@ import { iso } from '../kernel/validation.ts';
 import { num, str, type Queryable } from '../storage/port.ts';
 import type { Attribution } from './model.ts';
 import { declareIncident } from './service.ts';
+import { TRAFFIC_MINUTE } from '../requests/traffic.ts';
 
 // Draft incidents from traffic. Every minute, over the last window, each component's requests are
-// counted by outcome; when the share of `platform_error` crosses its threshold, a platform-attributed
-// draft is opened, and when the share of upstream failures does, an upstream-attributed one — each
-// with its evidence (counts, rate, threshold, models, sample requests). A draft is never published
-// by itself: an operator reviews it, then posts its first public update (or closes it).
+// counted by outcome from the traffic rollups the log writer keeps (requests/traffic.ts; never a
+// scan of the request log), so the window is counted in whole minutes: it starts at the beginning
+// of the minute the window's length ago and includes the current minute. When the share of
+// `platform_error` crosses its threshold, a platform-attributed draft is opened, and when the share
+// of upstream failures does, an upstream-attributed one — each with its evidence (counts, rate,
+// threshold, models, sample requests). A draft is never published by itself: an operator reviews
+// it, then posts its first public update (or closes it).
 //
 // A component here is a model's provider family (`openai`, `anthropic`, `gemini`), the ids the
 // status page uses for upstream families. Client-side outcomes (invalid requests, keys, balances,
@@ -40,12 +44,13 @@ interface ComponentTraffic {
   byOutcome: Record<string, number>;
 }
 
+/** Counts per component and outcome of the minutes starting in [from, to), from the traffic rollups ('' model: none). */
 async function traffic(q: Queryable, from: number, to: number): Promise<ComponentTraffic[]> {
   const rows = await q.all(
-    `SELECT COALESCE(m.provider, r.provider) AS component, r.outcome AS outcome, COUNT(*) AS n
-     FROM request_log r LEFT JOIN models m ON m.id = r.model
-     WHERE r.started_at >= ? AND r.started_at < ? AND r.outcome IN (${COUNTED.map(() => '?').join(', ')})
-     GROUP BY COALESCE(m.provider, r.provider), r.outcome`,
+    `SELECT COALESCE(m.provider, t.provider) AS component, t.outcome AS outcome, CAST(SUM(t.requests) AS BIGINT) AS n
+     FROM traffic_rollups t LEFT JOIN models m ON m.id = t.model
+     WHERE t.minute >= ? AND t.minute < ? AND t.outcome IN (${COUNTED.map(() => '?').join(', ')})
+     GROUP BY COALESCE(m.provider, t.provider), t.outcome`,
     [from, to, ...COUNTED],
   );
   const by = new Map<string, ComponentTraffic>();
@@ -59,7 +64,7 @@ async function traffic(q: Queryable, from: number, to: number): Promise<Componen
   return [...by.values()];
 }
 
-/** The failing requests of a component in the window: first time, models, a few ids. */
+/** The failing requests of a component in the window: first time, models, a few ids (only once a threshold is crossed: from the log, bounded by its time index and LIMITs). */
 async function failing(q: Queryable, component: string, outcomes: string[], from: number, to: number): Promise<{ first: number; models: string[]; samples: string[] }> {
   const where = `FROM request_log r LEFT JOIN models m ON m.id = r.model WHERE r.started_at >= ? AND r.started_at < ? AND COALESCE(m.provider, r.provider) = ? AND r.outcome IN (${outcomes.map(() => '?').join(', ')})`;
   const params = [from, to, component, ...outcomes];
@@ -78,7 +83,7 @@ async function alreadyOpen(q: Queryable, key: string, since: number): Promise<bo
 /** One run of the detector: the drafts it opened (ids). */
 export async function detectIncidents(rt: Runtime, s: DetectorSettings): Promise<string[]> {
   const now = rt.now();
-  const from = now - s.windowMs;
+  const from = Math.floor((now - s.windowMs) / TRAFFIC_MINUTE) * TRAFFIC_MINUTE;
   const opened: string[] = [];
   const ctx = withActor(rt, { type: 'system', id: 'incident-detector' });
   for (const t of await traffic(rt.db, from, now)) {

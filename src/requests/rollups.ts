@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../storage/port.ts';
 import type { RequestRow } from './schema.ts';
+import { rebuildTraffic } from './traffic.ts';
 
 // Per-minute rollups of the request log: requests and charged amount per (account, minute of
 // start, key, model, endpoint, outcome). The writer adds each batch's counts in the transaction
@@ -47,15 +48,17 @@ export async function addRollups(q: Queryable, rows: readonly RollupRow[]): Prom
 
 /**
  * Recomputes the rollups of [from, to) (whole minutes) from the request log, one day at a time
- * (each day one transaction: its rollups deleted and recomputed). Rows still being written for a
- * minute in the range may be counted twice or not at all: rebuild ranges that are over.
+ * (each day one transaction: its request rollups and traffic rollups (traffic.ts) deleted and
+ * recomputed). Rows still being written for a minute in the range may be counted twice or not at
+ * all: rebuild ranges that are over.
  */
-export async function rebuildRollups(db: Db, from: number, to: number, progress?: (done: number, total: number, rows: number) => void): Promise<{ days: number; rollups: number; requests: number }> {
+export async function rebuildRollups(db: Db, from: number, to: number, progress?: (done: number, total: number, rows: number) => void): Promise<{ days: number; rollups: number; traffic: number; requests: number }> {
   const start = Math.floor(from / MINUTE) * MINUTE;
   const end = Math.ceil(to / MINUTE) * MINUTE;
   const step = 86_400_000;
   const total = Math.max(1, Math.ceil((end - start) / step));
   let rollups = 0;
+  let traffic = 0;
   let requests = 0;
   let done = 0;
   for (let a = start; a < end; a += step) {
@@ -70,11 +73,12 @@ export async function rebuildRollups(db: Db, from: number, to: number, progress?
         [a, b],
       );
       const n = await q.get<{ n: bigint | null }>('SELECT CAST(SUM(requests) AS BIGINT) AS n FROM request_rollups WHERE minute >= ? AND minute < ?', [a, b]);
-      return { rows: ins.changes, requests: Number(n?.n ?? 0) };
+      return { rows: ins.changes, traffic: await rebuildTraffic(q, a, b), requests: Number(n?.n ?? 0) };
     });
     rollups += r.rows;
+    traffic += r.traffic;
     requests += r.requests;
     progress?.(++done, total, requests);
   }
-  return { days: done, rollups, requests };
+  return { days: done, rollups, traffic, requests };
 }

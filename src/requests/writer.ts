@@ -6,6 +6,7 @@ import { StorageUnavailable, type Queryable } from '../storage/port.ts';
 import { spendPeriods } from '../gateway/limits.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from './schema.ts';
 import { addRollups } from './rollups.ts';
+import { addTraffic } from './traffic.ts';
 
 // Group commit of the hot path: each settled request's log row and its charge (journal
 // transaction + entries + book balances + key spend) are written together in ONE database
@@ -256,6 +257,9 @@ export class LogWriter {
           moved.charges = charged.map(chargeOfRow);
           await this.money.committing(moved.charges);
         }
+        // Last: every instance's batches update the same few rows of a minute, whose locks are
+        // then held only until COMMIT.
+        await addTraffic(q, batch);
       });
     } catch (err) {
       if (moved.charges) this.money.notCommitted?.(moved.charges);

@@ -7,9 +7,9 @@ import { aggregateTraffic, baselines, readWindows, type ComponentWindows } from 
 import type { AutoLevel, ComponentStatus } from './vocabulary.ts';
 
 // One evaluation of every component (the `status-evaluate` job): the last minutes of traffic
-// aggregated from the request log, windows and probes observed, the automatic status stepped
-// through hysteresis, maintenance and overrides applied, and each change of the public status
-// stored (and announced). Streaks live in memory: an instance that takes the job over starts
+// aggregated from the traffic rollups the log writer keeps, windows and probes observed, the
+// automatic status stepped through hysteresis, maintenance and overrides applied, and each change
+// of the public status stored (and announced). Streaks live in memory: an instance that takes the job over starts
 // them afresh, which only delays a change by a few evaluations.
 
 const REASONS: Record<string, (c: StatusComponent) => string> = {
@@ -24,7 +24,6 @@ export class StatusMonitor {
   private readonly sink: ChangeSink | null;
   private readonly states = new Map<string, AutoState>();
   private base: { at: number; values: Map<string, number> } | null = null;
-  private runs = 0;
 
   constructor(rt: Runtime, incidents: IncidentSource, sink: ChangeSink | null = null) {
     this.rt = rt;
@@ -40,10 +39,9 @@ export class StatusMonitor {
   async evaluate(now = this.rt.now()): Promise<StatusChangeNotice[]> {
     const comps = await listComponents(this.rt);
     if (comps.length === 0) return [];
-    // The last 3 minutes every time; the whole longest window every 5th run (late rows of long
-    // requests): a bounded read of the log, which matters on SQLite, whose reads share the thread.
-    const full = this.runs++ % 5 === 0;
-    await aggregateTraffic(this.rt, comps, now, full ? Math.max(12, ...comps.flatMap((c) => c.rules.windows)) + 2 : 3);
+    // The whole longest window every time (late rows of long requests land in old minutes): a read
+    // of a few dozen rollup rows a minute, whatever the traffic — never of the request log.
+    await aggregateTraffic(this.rt, comps, now, Math.max(12, ...comps.flatMap((c) => c.rules.windows)) + 2);
     const sizes = [...new Set(comps.flatMap((c) => c.rules.windows))];
     const windows = await readWindows(this.rt, sizes, now);
     const base = await this.baselines(now);

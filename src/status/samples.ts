@@ -1,12 +1,15 @@
 import type { Runtime } from '../kernel/context.ts';
 import { OUTCOMES, type Outcome } from '../requests/outcomes.ts';
+import { pruneTraffic } from '../requests/traffic.ts';
 import { num, optStr, str, type Queryable } from '../storage/port.ts';
 import { matchesModel, type StatusComponent } from './components.ts';
 import type { WindowStats } from './engine.ts';
 
-// Live traffic per component and minute, from the request log. A minute's counts are recomputed
-// from the log while it is recent (rows of long requests arrive late), so they are exact, and
-// idempotent: any instance may run it, twice or concurrently. `minute` is epoch minutes.
+// Live traffic per component and minute, from the traffic rollups the log writer keeps
+// (requests/traffic.ts: a few dozen rows a minute, never the request log itself). A minute's counts
+// are recomputed from its rollups while it is recent (rows of long requests land late, in their
+// start minute), so they are exact, and idempotent: any instance may run it, twice or
+// concurrently. `minute` here is epoch minutes (the rollups' is epoch milliseconds).
 //
 // Which requests count: client-fault outcomes (bad requests, keys, balances, the platform's own
 // limits, cancellations) and upstream moderation refusals say nothing about a component and are
@@ -38,10 +41,10 @@ export async function aggregateTraffic(rt: Runtime, components: readonly StatusC
   if (components.length === 0) return 0;
   const from = (Math.floor(now / MINUTE) - minutes + 1) * MINUTE;
   const names = new Map((await rt.db.all('SELECT id, name FROM channels')).map((r) => [str(r.id), str(r.name)]));
+  // The provider API is a rollup dimension the page does not use: summed over here. '' is NULL.
   const rows = await rt.db.all(
-    `SELECT started_at / ${MINUTE} AS m, model, channel_id, outcome, COUNT(*) AS n,
-       CAST(SUM(CASE WHEN outcome = 'ok' THEN COALESCE(first_byte_at, ended_at) - started_at ELSE 0 END) AS BIGINT) AS lat
-     FROM request_log WHERE started_at >= ? GROUP BY started_at / ${MINUTE}, model, channel_id, outcome`,
+    `SELECT minute / ${MINUTE} AS m, model, channel_id, outcome, CAST(SUM(requests) AS BIGINT) AS n, CAST(SUM(latency_ms) AS BIGINT) AS lat
+     FROM traffic_rollups WHERE minute >= ? GROUP BY minute, model, channel_id, outcome`,
     [from],
   );
   const cells = new Map<string, Cell>();
@@ -60,7 +63,7 @@ export async function aggregateTraffic(rt: Runtime, components: readonly StatusC
     const outcome = str(r.outcome) as Outcome;
     if (!countsForStatus(outcome)) continue;
     const n = num(r.n);
-    for (const c of owners(optStr(r.model), optStr(r.channel_id))) {
+    for (const c of owners(optStr(r.model) || null, optStr(r.channel_id) || null)) {
       const key = `${c.id}\u0001${num(r.m)}`;
       let cell = cells.get(key);
       if (!cell) cells.set(key, (cell = { requests: 0, errors: 0, latencyMs: 0, latencyN: 0 }));
@@ -180,8 +183,11 @@ export async function responseTimes(rt: Runtime, componentId: string, to: number
   return out;
 }
 
-/** Drops samples older than `days` (the status history itself is kept). */
+/**
+ * Drops samples older than `days` (the status history itself is kept), and traffic rollups older
+ * than 3 days (status reads their last minutes, the incident detector at most a day).
+ */
 export async function pruneSamples(rt: Runtime, now: number, days = 90): Promise<number> {
   const r = await rt.db.run('DELETE FROM status_samples WHERE minute < ?', [Math.floor(now / MINUTE) - days * 1440]);
-  return r.changes;
+  return r.changes + (await pruneTraffic(rt.db, now));
 }

@@ -9,8 +9,9 @@ import type { Migration } from '../storage/migrations.ts';
 //   `status` is the public status now; `auto_status` what the engine alone concluded.
 // - status_changes: every change of a component's public status (the history behind uptime bars
 //   and SLA figures). Append-only.
-// - status_samples: one row per component and minute: live traffic (recomputed from the request
-//   log while the minute is recent) and synthetic probe results (added by the prober).
+// - status_samples: one row per component and minute: live traffic (recomputed from the traffic
+//   rollups while the minute is recent; from the request log before migration 17) and synthetic
+//   probe results (added by the prober).
 // - status_subscribers: subscriptions to the page, optionally per component. A webhook
 //   subscription is delivered through the ONE outbox (src/notify/): `endpoint_id` is its webhook
 //   endpoint (signed, retried); `account_id` is the customer account that made it (null: operator).

@@ -5,10 +5,12 @@ import { STATUS_EMAIL_MIGRATION, STATUS_MIGRATION } from '../status/schema.ts';
 import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
 import { DETECTION_MIGRATION } from '../detection/schema.ts';
 import { CONSOLE_MIGRATION } from '../console/schema.ts';
+import { TRAFFIC_MIGRATION } from '../requests/traffic.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
 //   {{id}}   an auto-increment integer primary key
 //   {{big}}  a 64-bit integer (money in nano-USD, epoch milliseconds, counters, flags)
+//   {{now}}  the time the migration runs, epoch milliseconds (backfills of recent data)
 // JSON is stored as TEXT on both engines. Never edit a released migration: add a new one.
 
 export interface Migration {
@@ -399,12 +401,13 @@ CREATE TABLE job_leases (
   CONTRACTS_MIGRATION,
   CONSOLE_MIGRATION,
   STATUS_EMAIL_MIGRATION,
+  TRAFFIC_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {
   const id = engine === 'sqlite' ? 'INTEGER PRIMARY KEY AUTOINCREMENT' : 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY';
   const big = engine === 'sqlite' ? 'INTEGER' : 'BIGINT';
-  return sql.replaceAll('{{id}}', id).replaceAll('{{big}}', big);
+  return sql.replaceAll('{{id}}', id).replaceAll('{{big}}', big).replaceAll('{{now}}', String(Date.now()));
 }
 
 /** Applies pending migrations in order, each in its own transaction. Returns the versions applied. */

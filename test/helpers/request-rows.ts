@@ -1,10 +1,13 @@
 // Request-log rows made up for tests and benchmarks, written through the storage port with the one
 // row declaration (normaliseRow + storageValues), as the writer writes them — but without charges:
 // rows here carry amounts and no journal transaction (tx_id null), so use them where the ledger is
-// not the point (exports, scope previews, the benchmark), never with `ledger verify`.
+// not the point (exports, scope previews, the benchmark), never with `ledger verify`. Like the
+// writer, each insert adds its rows to the traffic rollups (the status page and the incident
+// detector read those); request rollups (SLA) are not kept: tests rebuild them (rebuildRollups).
 import { insertMany } from '../../src/storage/batch.ts';
 import type { Db } from '../../src/storage/port.ts';
 import { newId } from '../../src/kernel/ids.ts';
+import { addTraffic } from '../../src/requests/traffic.ts';
 import { STORAGE_COLUMNS, normaliseRow, storageValues, type RequestRow } from '../../src/requests/schema.ts';
 
 export function fakeRow(over: Partial<RequestRow> = {}): RequestRow {
@@ -49,6 +52,9 @@ export function fakeRow(over: Partial<RequestRow> = {}): RequestRow {
 export async function insertRows(db: Db, rows: readonly RequestRow[], chunk = 5000): Promise<void> {
   for (let i = 0; i < rows.length; i += chunk) {
     const part = rows.slice(i, i + chunk).map(storageValues);
-    await db.tx((q) => insertMany(q, db.engine, 'request_log', STORAGE_COLUMNS, part));
+    await db.tx(async (q) => {
+      await insertMany(q, db.engine, 'request_log', STORAGE_COLUMNS, part);
+      await addTraffic(q, rows.slice(i, i + chunk));
+    });
   }
 }
