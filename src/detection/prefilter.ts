@@ -1,6 +1,7 @@
 import type { Multiplier } from '../billing/pricing.ts';
 import type { CompiledPrice } from '../catalog/price-book.ts';
 import { OUTCOME_NAMES, mayBill } from '../requests/outcomes.ts';
+import { COUNT_COLUMNS } from '../requests/schema.ts';
 import type { Engine } from '../storage/port.ts';
 import type { CatalogFacts } from './context.ts';
 
@@ -19,12 +20,25 @@ const MAX_MULT_NUM = 1000n;
 
 const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-/** A JSON number of a text column (0 when absent). */
+/** The integer copy of a JSON count (requests/schema.ts COUNT_COLUMNS), when the row has one. */
+function countColumn(col: string, key: string): string | null {
+  for (const [name, c] of Object.entries(COUNT_COLUMNS)) if (col === `r.${c.from}` && c.key === key) return `r.${name}`;
+  return null;
+}
+
+/**
+ * A JSON number of a text column (0 when absent): its integer copy, else (a row stored before the
+ * copies, or a count that is not an integer) the JSON itself — COALESCE reads the JSON only then.
+ */
 function jnum(engine: Engine, col: string, key: string): string {
-  return engine === 'sqlite' ? `COALESCE(json_extract(${col}, '$.${key}'), 0)` : `COALESCE(CAST(CAST(${col} AS json)->>'${key}' AS NUMERIC), 0)`;
+  const json = engine === 'sqlite' ? `json_extract(${col}, '$.${key}')` : `CAST(CAST(${col} AS json)->>'${key}' AS NUMERIC)`;
+  const copy = countColumn(col, key);
+  return copy ? `COALESCE(${copy}, ${json}, 0)` : `COALESCE(${json}, 0)`;
 }
 function jtrue(engine: Engine, col: string, key: string): string {
-  return engine === 'sqlite' ? `json_extract(${col}, '$.${key}') = 1` : `CAST(${col} AS json)->>'${key}' = 'true'`;
+  const json = engine === 'sqlite' ? `json_extract(${col}, '$.${key}') = 1` : `CAST(${col} AS json)->>'${key}' = 'true'`;
+  const copy = countColumn(col, key);
+  return copy ? `(CASE WHEN ${copy} IS NOT NULL THEN ${copy} = 1 ELSE ${json} END)` : json;
 }
 
 const TOKEN_FIELDS = ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'image_input_tokens', 'image_output_tokens'] as const;
@@ -103,13 +117,16 @@ export function prefilter(engine: Engine, facts: CatalogFacts): Prefilter {
   const images = [...facts.models].filter(([, m]) => m.kind === 'images').map(([id]) => q(id));
   const timeout = byModel(facts, (m) => m.abnormal_timeout_ms);
   const limit = byModel(facts, (m) => m.max_output_tokens);
+  // Another row than r: SQLite compares rowids, which its indexes hold, so that r itself (most
+  // often the only row of its millisecond) is passed over without reading it from the table.
+  const other = engine === 'sqlite' ? 'o.rowid <> r.rowid' : 'o.id <> r.id';
   const isImage = `(r.endpoint LIKE 'images%'${images.length ? ` OR r.model IN (${images.join(', ')})` : ''})`;
   const conditions = [
     `r.outcome IN (${unbilled.map(q).join(', ')})`,
     timeout ? `r.duration_ms > ${timeout}` : null,
     `(r.endpoint <> 'embeddings' AND ${jnum(engine, 'r.delivered', 'images')} = 0 AND (${isImage} OR (${jnum(engine, 'r.delivered', 'text_chars')} = 0 AND ${jnum(engine, 'r.usage_billable', 'output_tokens')} = 0)))`,
-    `(r.client_ref IS NOT NULL AND EXISTS (SELECT 1 FROM request_log o WHERE o.client_ref = r.client_ref AND o.account_id = r.account_id AND o.id <> r.id AND o.amount > 0))`,
-    `EXISTS (SELECT 1 FROM request_log o WHERE o.account_id = r.account_id AND o.started_at = r.started_at AND o.ended_at = r.ended_at AND o.id <> r.id AND o.amount > 0)`,
+    `(r.client_ref IS NOT NULL AND EXISTS (SELECT 1 FROM request_log o WHERE o.client_ref = r.client_ref AND ${other} AND o.account_id = r.account_id AND o.amount > 0))`,
+    `EXISTS (SELECT 1 FROM request_log o WHERE o.ended_at = r.ended_at AND ${other} AND o.account_id = r.account_id AND o.started_at = r.started_at AND o.amount > 0)`,
     // Unknown (NULL) counts as suspect: the rule decides.
     `(r.usage_billable IS NOT NULL AND r.account_id IS NOT NULL AND r.model IS NOT NULL AND (r.amount > ${ABOVE} OR COALESCE(r.amount > ${expectedSql(engine, facts)}, ${engine === 'sqlite' ? '1' : 'TRUE'})))`,
     `(r.hold_amount > 0 AND r.amount > r.hold_amount)`,
