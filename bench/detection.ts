@@ -73,6 +73,8 @@ for (let r = 0; r < RUNS; r++) {
 const median = (k: 'rows_per_s' | 'rows_per_cpu_s') => [...results].sort((a, b) => a[k] - b[k])[Math.floor(results.length / 2)]![k];
 // Wall-clock rate, and the rate per CPU-second of the scanning process (what the scan costs,
 // whatever else the machine is doing: on a shared, loaded machine the wall clock mostly measures the others).
-process.stdout.write(`${JSON.stringify({ bench: 'abnormal-billing scan', engine: 'sqlite', rows: N, budget_rows_per_s: 500_000, median_rows_per_s: median('rows_per_s'), median_rows_per_cpu_s: median('rows_per_cpu_s'), load_average: loadavg().map((x) => +x.toFixed(1)), runs: results })}\n`);
+// The findings of the last run per rule: a faster scan must find exactly what a slower one did.
+const byRule = Object.fromEntries((await db.all('SELECT rule, COUNT(*) AS n FROM findings GROUP BY rule ORDER BY rule')).map((r) => [String(r.rule), Number(r.n)]));
+process.stdout.write(`${JSON.stringify({ bench: 'abnormal-billing scan', engine: 'sqlite', rows: N, budget_rows_per_s: 500_000, median_rows_per_s: median('rows_per_s'), median_rows_per_cpu_s: median('rows_per_cpu_s'), load_average: loadavg().map((x) => +x.toFixed(1)), findings_by_rule: byRule, runs: results })}\n`);
 await rt.close();
 rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import type { Multiplier } from '../billing/pricing.ts';
 import type { CompiledPrice } from '../catalog/price-book.ts';
 import { OUTCOME_NAMES, mayBill } from '../requests/outcomes.ts';
+import { COUNT_COLUMNS } from '../requests/schema.ts';
 import type { Engine } from '../storage/port.ts';
 import type { CatalogFacts } from './context.ts';
 
@@ -19,12 +20,25 @@ const MAX_MULT_NUM = 1000n;
 
 const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-/** A JSON number of a text column (0 when absent). */
+/** The integer copy of a JSON count (requests/schema.ts COUNT_COLUMNS), when the row has one. */
+function countColumn(col: string, key: string): string | null {
+  for (const [name, c] of Object.entries(COUNT_COLUMNS)) if (col === `r.${c.from}` && c.key === key) return `r.${name}`;
+  return null;
+}
+
+/**
+ * A JSON number of a text column (0 when absent): its integer copy, else (a row stored before the
+ * copies, or a count that is not an integer) the JSON itself — COALESCE reads the JSON only then.
+ */
 function jnum(engine: Engine, col: string, key: string): string {
-  return engine === 'sqlite' ? `COALESCE(json_extract(${col}, '$.${key}'), 0)` : `COALESCE(CAST(CAST(${col} AS json)->>'${key}' AS NUMERIC), 0)`;
+  const json = engine === 'sqlite' ? `json_extract(${col}, '$.${key}')` : `CAST(CAST(${col} AS json)->>'${key}' AS NUMERIC)`;
+  const copy = countColumn(col, key);
+  return copy ? `COALESCE(${copy}, ${json}, 0)` : `COALESCE(${json}, 0)`;
 }
 function jtrue(engine: Engine, col: string, key: string): string {
-  return engine === 'sqlite' ? `json_extract(${col}, '$.${key}') = 1` : `CAST(${col} AS json)->>'${key}' = 'true'`;
+  const json = engine === 'sqlite' ? `json_extract(${col}, '$.${key}') = 1` : `CAST(${col} AS json)->>'${key}' = 'true'`;
+  const copy = countColumn(col, key);
+  return copy ? `(CASE WHEN ${copy} IS NOT NULL THEN ${copy} = 1 ELSE ${json} END)` : json;
 }
 
 const TOKEN_FIELDS = ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'image_input_tokens', 'image_output_tokens'] as const;
@@ -39,12 +53,15 @@ function rates(p: CompiledPrice): Array<bigint | null> {
 function numeratorSql(engine: Engine, p: CompiledPrice): string | null {
   const terms: string[] = [];
   const r = rates(p);
+  // Counts at the same rate are added first and multiplied once (most prices have two rates).
+  const byRate = new Map<bigint, string[]>();
   for (const [i, f] of TOKEN_FIELDS.entries()) {
     const rate = r[i]!;
     if (rate === null || rate === 0n) continue;
     if (rate > MAX_RATE) return null;
-    terms.push(`${jnum(engine, 'r.usage_billable', f)} * ${rate}`);
+    byRate.set(rate, [...(byRate.get(rate) ?? []), jnum(engine, 'r.usage_billable', f)]);
   }
+  for (const [rate, counts] of byRate) terms.push(counts.length === 1 ? `${counts[0]} * ${rate}` : `(${counts.join(' + ')}) * ${rate}`);
   if (p.per_image !== null) {
     // Only a single default price is looked up in SQL; a table by size or quality goes to the rules.
     if (p.per_image.size !== 1) terms.push(`CASE WHEN ${jnum(engine, 'r.usage_billable', 'images')} > 0 THEN NULL ELSE 0 END`);
@@ -74,21 +91,25 @@ function expectedSql(engine: Engine, facts: CatalogFacts): string {
   }
   if (cases.length === 0) return 'NULL';
   const num = `(CASE ${cases.join(' ')} ELSE NULL END)`;
-  const d = `(${MTOK} * ${mult('den')})`;
+  const one = facts.groups.size === 0;
+  const d = one ? `${MTOK}` : `(${MTOK} * ${mult('den')})`;
   // The charge is rounded once, half away from zero (every amount here is ≥ 0):
   // floor((2·N·m + D) / 2D), in integer division, the numerator computed once. A numerator too big
   // for 64-bit integers becomes a float in SQLite (PostgreSQL computes in NUMERIC): an expected
   // charge that large is above any amount the caller lets through to this comparison (see ABOVE).
-  const top = `2 * ${num} * ${mult('num')} + ${d}`;
+  const top = `2 * ${num}${one ? '' : ` * ${mult('num')}`} + ${d}`;
   return engine === 'sqlite' ? `((${top}) / (2 * ${d}))` : `div(${top}, 2 * ${d})`;
 }
 
 /** Charges above this (nano-USD, $1000) always go to the rules. */
 const ABOVE = 1_000_000_000_000n;
 
-function byModel(facts: CatalogFacts, pick: (m: { kind: string; max_output_tokens: number | null; abnormal_timeout_ms: number | null }) => number | null): string | null {
-  const cases = [...facts.models].map(([id, m]) => [id, pick(m)] as const).filter(([, v]) => v !== null);
-  return cases.length ? `(CASE r.model ${cases.map(([id, v]) => `WHEN ${q(id)} THEN ${v}`).join(' ')} ELSE NULL END)` : null;
+/** `value > the row's model's limit`, when some model has one: the smallest limit checked first (an integer compare) spares most rows the CASE. */
+function aboveModelLimit(facts: CatalogFacts, value: string, pick: (m: { kind: string; max_output_tokens: number | null; abnormal_timeout_ms: number | null }) => number | null): string | null {
+  const cases = [...facts.models].map(([id, m]) => [id, pick(m)] as const).filter((c): c is readonly [string, number] => c[1] !== null);
+  if (cases.length === 0) return null;
+  const least = Math.min(...cases.map(([, v]) => v));
+  return `(${value} > ${least} AND ${value} > (CASE r.model ${cases.map(([id, v]) => `WHEN ${q(id)} THEN ${v}`).join(' ')} ELSE NULL END))`;
 }
 
 export interface Prefilter {
@@ -99,21 +120,27 @@ export interface Prefilter {
 }
 
 export function prefilter(engine: Engine, facts: CatalogFacts): Prefilter {
+  const billed = OUTCOME_NAMES.filter((o) => mayBill(o));
   const unbilled = OUTCOME_NAMES.filter((o) => !mayBill(o));
   const images = [...facts.models].filter(([, m]) => m.kind === 'images').map(([id]) => q(id));
-  const timeout = byModel(facts, (m) => m.abnormal_timeout_ms);
-  const limit = byModel(facts, (m) => m.max_output_tokens);
-  const isImage = `(r.endpoint LIKE 'images%'${images.length ? ` OR r.model IN (${images.join(', ')})` : ''})`;
+  const output = jnum(engine, 'r.usage_billable', 'output_tokens');
+  // Another row than r: SQLite compares rowids, which its indexes hold, so that r itself (most
+  // often the only row of its millisecond) is passed over without reading it from the table.
+  const other = engine === 'sqlite' ? 'o.rowid <> r.rowid' : 'o.id <> r.id';
+  // endpoint.startsWith('images'), as the rule reads it: in SQLite a range of the binary order (LIKE there ignores case, and costs more).
+  const imagesEndpoint = engine === 'sqlite' ? `(r.endpoint >= 'images' AND r.endpoint < 'imaget')` : `r.endpoint LIKE 'images%'`;
+  const isImage = `(${imagesEndpoint}${images.length ? ` OR r.model IN (${images.join(', ')})` : ''})`;
+  // Most conditions are false for most rows: each is written so that its cheapest part rules a row out first.
   const conditions = [
-    `r.outcome IN (${unbilled.map(q).join(', ')})`,
-    timeout ? `r.duration_ms > ${timeout}` : null,
-    `(r.endpoint <> 'embeddings' AND ${jnum(engine, 'r.delivered', 'images')} = 0 AND (${isImage} OR (${jnum(engine, 'r.delivered', 'text_chars')} = 0 AND ${jnum(engine, 'r.usage_billable', 'output_tokens')} = 0)))`,
-    `(r.client_ref IS NOT NULL AND EXISTS (SELECT 1 FROM request_log o WHERE o.client_ref = r.client_ref AND o.account_id = r.account_id AND o.id <> r.id AND o.amount > 0))`,
-    `EXISTS (SELECT 1 FROM request_log o WHERE o.account_id = r.account_id AND o.started_at = r.started_at AND o.ended_at = r.ended_at AND o.id <> r.id AND o.amount > 0)`,
+    `(${billed.map((o) => `r.outcome <> ${q(o)}`).join(' AND ')} AND r.outcome IN (${unbilled.map(q).join(', ')}))`,
+    aboveModelLimit(facts, 'r.duration_ms', (m) => m.abnormal_timeout_ms),
+    `(${jnum(engine, 'r.delivered', 'images')} = 0 AND r.endpoint <> 'embeddings' AND (${isImage} OR (${jnum(engine, 'r.delivered', 'text_chars')} = 0 AND ${output} = 0)))`,
+    `(r.client_ref IS NOT NULL AND EXISTS (SELECT 1 FROM request_log o WHERE o.client_ref = r.client_ref AND ${other} AND o.account_id = r.account_id AND o.amount > 0))`,
+    `EXISTS (SELECT 1 FROM request_log o WHERE o.ended_at = r.ended_at AND ${other} AND o.account_id = r.account_id AND o.started_at = r.started_at AND o.amount > 0)`,
     // Unknown (NULL) counts as suspect: the rule decides.
     `(r.usage_billable IS NOT NULL AND r.account_id IS NOT NULL AND r.model IS NOT NULL AND (r.amount > ${ABOVE} OR COALESCE(r.amount > ${expectedSql(engine, facts)}, ${engine === 'sqlite' ? '1' : 'TRUE'})))`,
     `(r.hold_amount > 0 AND r.amount > r.hold_amount)`,
-    limit ? `${jnum(engine, 'r.usage_billable', 'output_tokens')} > ${limit}` : null,
+    aboveModelLimit(facts, output, (m) => m.max_output_tokens),
     `(r.delivered IS NOT NULL AND ${jtrue(engine, 'r.delivered', 'usage_regressed')})`,
   ].filter((c) => c !== null);
   return { join: facts.groups.size > 0 ? 'LEFT JOIN accounts a ON a.id = r.account_id' : '', where: `(${conditions.join('\n  OR ')})` };

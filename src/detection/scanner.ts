@@ -17,7 +17,7 @@ import { detectionSettings, type DetectionSettings } from './settings.ts';
 // after a restart, by the overlap of the next run, or by two scanners at once — finds the same
 // findings, which storage keeps once (their ids derive from rule and evidence).
 
-const ROW_COLUMNS = 'id, account_id, key_id, model, endpoint, started_at, first_byte_at, ended_at, duration_ms, stream, status, outcome, usage_raw, usage_billable, price_version, hold_amount, amount, delivered, client_ref';
+const ROW_COLUMNS = 'id, account_id, key_id, model, endpoint, started_at, first_byte_at, ended_at, duration_ms, stream, status, outcome, usage_billable, price_version, hold_amount, amount, delivered, client_ref';
 const R_COLUMNS = ROW_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
 export const PAGE_ROWS = 10_000;
 export const SCANNER_CHECKPOINT = 'scanner';
@@ -36,7 +36,6 @@ export function toScanRow(r: Row): ScanRow {
     stream: num(r.stream) === 1,
     status: num(r.status),
     outcome: str(r.outcome) as Outcome,
-    usage_raw: json<unknown>(r.usage_raw, null),
     usage_billable: json<BillableUsage | null>(r.usage_billable, null),
     price_version: optNum(r.price_version),
     hold_amount: big(r.hold_amount),

@@ -6,6 +6,7 @@ import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
 import type { Dataset } from '../kernel/export.ts';
 import { INT64_MAX, formatUsd } from '../kernel/money.ts';
 import { big, num, optNum, str, type Row, type SqlValue } from '../storage/port.ts';
+import type { Migration } from '../storage/migrations.ts';
 import { OUTCOMES, type Outcome } from './outcomes.ts';
 
 export interface RequestRow {
@@ -104,8 +105,63 @@ export const REQUEST_COLUMNS = {
 } as const satisfies Record<keyof RequestRow, Column>;
 
 type ColumnName = keyof typeof REQUEST_COLUMNS;
-export const STORAGE_COLUMNS = Object.keys(REQUEST_COLUMNS) as ColumnName[];
+const DECLARED = Object.keys(REQUEST_COLUMNS) as ColumnName[];
 const col = (c: ColumnName): Column => REQUEST_COLUMNS[c];
+
+/**
+ * Integer copies of counts kept in the JSON columns, stored beside them (migration 15) so that SQL
+ * compares integers where it would otherwise parse JSON on every row: the abnormal-billing scan's
+ * prefilter (detection/prefilter.ts) reads them over the whole log. Each is derived from the row as
+ * it is stored (a property read, no JSON work) and is in no view or export (its JSON column is).
+ * A count is the JSON value when that is a safe integer (a boolean is 1 or 0), 0 when the key is
+ * absent, and NULL when the JSON column is null or holds anything else there — and for every row
+ * stored before migration 15 (no backfill): a reader then falls back to the JSON
+ * (`COALESCE(column, json_extract(...))`), so that both always read the same value.
+ */
+export const COUNT_COLUMNS = {
+  input_tokens: { from: 'usage_billable', key: 'input_tokens' },
+  cached_input_tokens: { from: 'usage_billable', key: 'cached_input_tokens' },
+  cache_write_tokens: { from: 'usage_billable', key: 'cache_write_tokens' },
+  output_tokens: { from: 'usage_billable', key: 'output_tokens' },
+  image_input_tokens: { from: 'usage_billable', key: 'image_input_tokens' },
+  image_output_tokens: { from: 'usage_billable', key: 'image_output_tokens' },
+  images: { from: 'usage_billable', key: 'images' },
+  delivered_images: { from: 'delivered', key: 'images' },
+  delivered_text_chars: { from: 'delivered', key: 'text_chars' },
+  usage_regressed: { from: 'delivered', key: 'usage_regressed' },
+} as const satisfies Record<string, { from: 'usage_billable' | 'delivered'; key: string }>;
+export type CountColumn = keyof typeof COUNT_COLUMNS;
+/** Each count with the position of its JSON column among the declared ones. */
+const COUNTS = Object.values(COUNT_COLUMNS).map((c) => ({ ...c, at: (Object.keys(REQUEST_COLUMNS) as string[]).indexOf(c.from) }));
+
+/** The columns a row is stored in, in the order of storageValues: the declared ones, then the counts. */
+export const STORAGE_COLUMNS: readonly string[] = [...DECLARED, ...Object.keys(COUNT_COLUMNS)];
+
+function countOf(json: unknown, key: string): number | null {
+  if (typeof json !== 'object' || json === null) return null;
+  const v = (json as Record<string, unknown>)[key];
+  if (v === undefined) return 0;
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : null;
+  return typeof v === 'boolean' ? (v ? 1 : 0) : null;
+}
+
+/** The request log's count columns (COUNT_COLUMNS), written out (a released migration never changes); no backfill (see above). */
+export const REQUEST_COUNTS_MIGRATION: Migration = {
+  version: 15,
+  name: 'request log: integer copies of the billable and delivered counts (the detection scan reads them)',
+  sql: `
+ALTER TABLE request_log ADD COLUMN input_tokens {{big}};
+ALTER TABLE request_log ADD COLUMN cached_input_tokens {{big}};
+ALTER TABLE request_log ADD COLUMN cache_write_tokens {{big}};
+ALTER TABLE request_log ADD COLUMN output_tokens {{big}};
+ALTER TABLE request_log ADD COLUMN image_input_tokens {{big}};
+ALTER TABLE request_log ADD COLUMN image_output_tokens {{big}};
+ALTER TABLE request_log ADD COLUMN images {{big}};
+ALTER TABLE request_log ADD COLUMN delivered_images {{big}};
+ALTER TABLE request_log ADD COLUMN delivered_text_chars {{big}};
+ALTER TABLE request_log ADD COLUMN usage_regressed {{big}};
+`,
+};
 
 // ---- storage ----
 
@@ -139,7 +195,7 @@ function storableJson(v: unknown): string | null {
 export function normaliseRow(r: RequestRow): string[] {
   const problems: string[] = [];
   const row = r as unknown as Record<string, unknown>;
-  for (const name of STORAGE_COLUMNS) {
+  for (const name of DECLARED) {
     const { kind, required } = col(name);
     const v = row[name];
     let x: unknown = v;
@@ -158,13 +214,16 @@ export function normaliseRow(r: RequestRow): string[] {
 /** The row's values in STORAGE_COLUMNS order (after normaliseRow). */
 export function storageValues(r: RequestRow): SqlValue[] {
   const row = r as unknown as Record<string, unknown>;
-  return STORAGE_COLUMNS.map((name) => {
+  const out: SqlValue[] = DECLARED.map((name) => {
     const kind = col(name).kind;
     const v = row[name];
     if (kind === 'json') return storableJson(v);
     if (kind === 'bool') return v ? 1 : 0;
     return (v ?? null) as SqlValue;
   });
+  // From the object just stored as JSON; none when it could not be (the JSON column is null then).
+  for (const c of COUNTS) out.push(out[c.at] === null ? null : countOf(row[c.from], c.key));
+  return out;
 }
 
 // ---- the API views and exports ----
@@ -209,7 +268,7 @@ export function publicMessage(row: Row): string | null {
 /** A stored row (from the database) as the API shows it to an operator or a customer. */
 export function requestView(r: Row, audience: Audience = 'operator'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const name of STORAGE_COLUMNS) {
+  for (const name of DECLARED) {
     const c: Column = col(name);
     if (audience === 'customer' && c.customer === false) continue;
     let v = viewValue(c.kind, r[name]);
@@ -222,7 +281,7 @@ export function requestView(r: Row, audience: Audience = 'operator'): Record<str
 
 /** The columns of an export for an audience, in the view's names; long JSON columns last. */
 export function exportColumns(audience: Audience): string[] {
-  const visible = STORAGE_COLUMNS.filter((n) => col(n).exported !== false && (audience === 'operator' || col(n).customer !== false));
+  const visible = DECLARED.filter((n) => col(n).exported !== false && (audience === 'operator' || col(n).customer !== false));
   const short = visible.filter((n) => col(n).kind !== 'json' && n !== 'error');
   const long = visible.filter((n) => col(n).kind === 'json' || n === 'error');
   return [...short, ...long].map((n) => col(n).as ?? n);

@@ -5,6 +5,7 @@ import { STATUS_EMAIL_MIGRATION, STATUS_MIGRATION } from '../status/schema.ts';
 import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
 import { DETECTION_MIGRATION } from '../detection/schema.ts';
 import { CONSOLE_MIGRATION } from '../console/schema.ts';
+import { REQUEST_COUNTS_MIGRATION } from '../requests/schema.ts';
 import { TRAFFIC_MIGRATION } from '../requests/traffic.ts';
 
 // Versioned migrations, one SQL text for both engines with a few dialect tokens:
@@ -400,6 +401,7 @@ CREATE TABLE job_leases (
   STATUS_MIGRATION,
   CONTRACTS_MIGRATION,
   CONSOLE_MIGRATION,
+  REQUEST_COUNTS_MIGRATION,
   STATUS_EMAIL_MIGRATION,
   TRAFFIC_MIGRATION,
 ];

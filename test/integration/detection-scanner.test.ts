@@ -13,6 +13,7 @@ import { enrolledAccounts, setEnrolment } from '../../src/detection/programme.ts
 import { checkpoint, scanIncremental, scanWindow } from '../../src/detection/scanner.ts';
 import { saveDetectionSettings, saveProgrammeSettings } from '../../src/detection/settings.ts';
 import { createRuntime } from '../../src/runtime.ts';
+import { COUNT_COLUMNS } from '../../src/requests/schema.ts';
 import { PostgresDb } from '../../src/storage/postgres/db.ts';
 import { withActor } from '../../src/kernel/context.ts';
 import { engines } from '../helpers/engines.ts';
@@ -113,7 +114,12 @@ for (const engine of engines()) {
           else rows.push(fakeRow({ ...base, model: 'tok', usage_billable: u(i, 900), amount: price(i, 900, a), price_version: k % 20 === 9 ? 7 : 1 }));
         }
         rows.push({ ...rows[0]!, id: `${rows[0]!.id}z` });
+        // Counts the integer copies cannot hold (not an integer): the prefilter reads the JSON then.
+        rows.push(fakeRow({ account_id: plain.id, started_at: BASE + 5000, ended_at: BASE + 5005, model: 'tok', usage_billable: u(10, 1.5), amount: 1_000_000n, delivered: { images: 0, text_chars: 0.5 } }));
         await insertRows(p.rt.db, rows);
+        // Every third row as stored before migration 15: no integer copies, the JSON only.
+        const legacy = rows.filter((_, k) => k % 3 === 0).map((r) => r.id);
+        await p.rt.db.run(`UPDATE request_log SET ${Object.keys(COUNT_COLUMNS).map((c) => `${c} = NULL`).join(', ')} WHERE id IN (${legacy.map(() => '?').join(', ')})`, legacy);
         const seen = async () => (await p.rt.db.all('SELECT id, rule, amount FROM findings ORDER BY id')).map((r) => `${r.id} ${r.rule} ${r.amount}`);
         const slow = await scanWindow(p.rt, 0, p.rt.now(), { prefilter: false });
         const without = await seen();

@@ -7,7 +7,7 @@ import type { CompiledPrice } from '../../catalog/price-book.ts';
 import type { BillableUsage, Endpoint } from '../../providers/types.ts';
 import type { Outcome } from '../../requests/outcomes.ts';
 
-/** A charged request-log row, as the scanner reads it (JSON columns parsed, money as bigint). */
+/** A charged request-log row, as the scanner reads it: the columns some rule reads (JSON columns parsed, money as bigint). */
 export interface ScanRow {
   id: string;
   account_id: string | null;
@@ -22,7 +22,6 @@ export interface ScanRow {
   status: number;
   outcome: Outcome;
   usage_billable: BillableUsage | null;
-  usage_raw: unknown;
   price_version: number | null;
   hold_amount: bigint;
   amount: bigint;

@@ -3,6 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailable, UniqueViolation, type Db, type Queryable, type Row, type SqlValue } from '../port.ts';
 
+/** How much of the database file the reading connection maps (SQLite caps it at its build's maximum, 2 GiB by default). */
+const READER_MMAP_BYTES = 2 ** 31;
+
 /**
  * SQLite adapter over node:sqlite. node:sqlite is synchronous, so a transaction cannot interleave
  * with another inside this process as long as it does not await I/O; the adapter still serialises
@@ -36,6 +39,9 @@ export class SqliteDb implements Db {
     } else {
       this.reader = new DatabaseSync(path);
       this.reader.exec('PRAGMA busy_timeout = 5000');
+      // Reads map the database file instead of copying each page in through a read() call: long
+      // scans (the detection scan, exports) spend a third less CPU reading rows (README, detection).
+      this.reader.exec(`PRAGMA mmap_size = ${READER_MMAP_BYTES}`);
     }
     const self = this;
     this.txq = {

@@ -2,7 +2,7 @@
 // show operators everything and customers no upstream detail.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { REQUEST_LOG_DATASETS, REQUEST_LOG_EXPORT_VERSION, STORAGE_COLUMNS, exportColumns, normaliseRow, publicMessage, requestView, storageValues, type RequestRow } from '../../../src/requests/schema.ts';
+import { COUNT_COLUMNS, REQUEST_LOG_DATASETS, REQUEST_LOG_EXPORT_VERSION, STORAGE_COLUMNS, exportColumns, normaliseRow, publicMessage, requestView, storageValues, type RequestRow } from '../../../src/requests/schema.ts';
 
 function row(over: Partial<RequestRow> = {}): RequestRow {
   return {
@@ -27,6 +27,20 @@ test('normaliseRow repairs what storage would refuse and names it', () => {
   assert.equal(values.length, STORAGE_COLUMNS.length);
   assert.equal(values[STORAGE_COLUMNS.indexOf('attempts')], JSON.stringify(row().attempts));
   assert.equal(values[STORAGE_COLUMNS.indexOf('stream')], 0);
+});
+
+test('the integer copies of the counts: the JSON value when it is a safe integer, 0 when absent, else NULL (readers use the JSON)', () => {
+  const stored = (over: Partial<RequestRow>) => {
+    const v = storageValues(row(over));
+    return Object.fromEntries(Object.keys(COUNT_COLUMNS).map((c) => [c, v[STORAGE_COLUMNS.indexOf(c)]]));
+  };
+  const s = stored({ usage_billable: { input_tokens: 12, cached_input_tokens: 3, output_tokens: 1.5, images: -1, image_output_tokens: '7' }, delivered: { images: 2, text_chars: 40, usage_regressed: true } });
+  assert.deepEqual(s, { input_tokens: 12, cached_input_tokens: 3, cache_write_tokens: 0, output_tokens: null, image_input_tokens: 0, image_output_tokens: null, images: -1, delivered_images: 2, delivered_text_chars: 40, usage_regressed: 1 });
+  const none = stored({ usage_billable: null, delivered: null });
+  assert.ok(Object.values(none).every((v) => v === null), 'no JSON, no copies');
+  assert.equal(stored({ delivered: { images: 0, usage_regressed: false } }).usage_regressed, 0);
+  assert.equal(STORAGE_COLUMNS.length, Object.keys(requestView({}, 'operator')).length + Object.keys(COUNT_COLUMNS).length, 'the copies are stored, never shown');
+  for (const c of Object.keys(COUNT_COLUMNS)) assert.equal(exportColumns('operator').includes(c), false, `${c} is not exported`);
 });
 
 test('customers see no channel, upstream model or upstream error text; operators see all', () => {

@@ -22,7 +22,6 @@ export function row(over: Partial<ScanRow> = {}): ScanRow {
     status: 200,
     outcome: 'ok',
     usage_billable: { input_tokens: 1000, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 2000, reasoning_tokens: 0, images: 0, estimated: false },
-    usage_raw: { prompt_tokens: 1000, completion_tokens: 2000 },
     price_version: 1,
     hold_amount: 5_000_000n,
     // 1000 × $1/M + 2000 × $2/M = $0.005
@@ -38,7 +37,6 @@ export function imageRow(over: Partial<ScanRow> = {}): ScanRow {
     model: 'image-model',
     endpoint: 'images.generations',
     usage_billable: { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, reasoning_tokens: 0, images: 1, estimated: false },
-    usage_raw: null,
     hold_amount: 90_000_000n,
     amount: 90_000_000n,
     delivered: { images: 1, text_chars: 0, text_bytes: 0 },
