@@ -65,7 +65,7 @@ const gzipAsync = promisify(gzip);
 const compressed = new Map<string, Promise<{ br: Buffer; gzip: Buffer }>>();
 
 /** An asset's brotli and gzip forms: compressed on first use, then kept. */
-export function compressedOf(a: Asset): Promise<{ br: Buffer; gzip: Buffer }> {
+function compressedOf(a: Asset): Promise<{ br: Buffer; gzip: Buffer }> {
   let p = compressed.get(a.etag);
   if (!p) {
     p = Promise.all([brotliAsync(a.body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }), gzipAsync(a.body, { level: 9 })]).then(([br, gz]) => ({ br, gzip: gz }));
