@@ -44,7 +44,11 @@ export class RedisLink {
       maxRetriesPerRequest: 0,
       enableAutoPipelining: true,
       connectTimeout: 2000,
-      commandTimeout: opts.commandTimeoutMs ?? 1000,
+      // A Redis that stops answering without closing the connection is given up after this long.
+      // Not shorter: the timer runs on this process's event loop, and an instance busy on its CPU
+      // reads Redis's replies late; at 1 s, a loaded test machine saw a few admissions of a burst
+      // refused as "Redis did not answer" although Redis had answered in time.
+      commandTimeout: opts.commandTimeoutMs ?? 3000,
       // Back within a second of Redis: the fence after a restart (quotas.ts) counts on it.
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
