@@ -15,6 +15,8 @@ if (process.argv[2] === 'detection') {
   process.exit(0);
 }
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const node = process.execPath;
@@ -55,7 +57,7 @@ interface Run {
 }
 
 // Surety runs with the flags `npm start` gives it.
-const START_FLAGS = (/"start":\s*"node ([^"]*?)src\/main\.ts"/.exec(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+const START_FLAGS = (/"start":\s*"node ([^"]*?)(?:src\/main\.ts|bin\/surety\.js)/.exec(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 const PROFILE_FLAGS = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.cwd()}/.bench/profiles`] : [];
 
 const children = new Set<ChildProcess>();
@@ -70,7 +72,10 @@ process.once('SIGINT', () => {
 
 /** Starts a target; its first JSON line on stdout says where it listens. */
 function start(script: string, args: string[], flags: string[] = [], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; info: { url: string; key?: string; pid?: number } }> {
-  const proc = spawn(node, [...flags, here + script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  // Compiled modules cached as bin/surety.js (npm start) caches them, in Node's own default place:
+  // a gateway started warm never loads the TypeScript stripper (about 20 MB of RSS less).
+  const cache = { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'node-compile-cache') };
+  const proc = spawn(node, [...flags, here + script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...cache, ...env } });
   children.add(proc);
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });

@@ -33,9 +33,9 @@ interface Gateway {
 
 const children = new Set<Gateway>();
 
-/** `npm start`: node src/main.ts in the project directory. */
+/** `npm start`: node bin/surety.js start in the project directory. */
 function start(extra: Record<string, string>): Gateway {
-  const proc = spawn(NODE, [join(ROOT, 'src/main.ts')], { cwd: ROOT, env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(NODE, [join(ROOT, 'bin/surety.js'), 'start'], { cwd: ROOT, env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
   const g: Gateway = { proc, out: '', err: '', exited: false, exit: null as never };
   g.exit = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
