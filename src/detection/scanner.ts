@@ -1,7 +1,7 @@
 import type { Runtime } from '../kernel/context.ts';
 import type { BillableUsage } from '../providers/types.ts';
 import type { Outcome } from '../requests/outcomes.ts';
-import { big, json, num, optNum, optStr, str, type Queryable, type Row } from '../storage/port.ts';
+import { big, json, num, optNum, optStr, str, type Queryable, type Row, type SqlValue } from '../storage/port.ts';
 import { loadRuleContext } from './context.ts';
 import { prefilter, type Prefilter } from './prefilter.ts';
 import { storeCandidates } from './findings.ts';
@@ -99,21 +99,52 @@ export interface ScanOptions {
   prefilter?: boolean;
 }
 
-/** One page: charged rows (the prefilter's suspects) from `cursor`, never splitting a millisecond; the next cursor. */
-async function readPage(rt: Pick<Runtime, 'db'>, pf: Prefilter | null, cursor: number, to: number, n: number): Promise<{ rows: ScanRow[]; next: number }> {
-  const from = `FROM request_log r ${pf?.join ?? ''} WHERE`;
-  const suspect = pf ? ` AND ${pf.where}` : '';
-  const raw = await rt.db.all(`SELECT ${R_COLUMNS} ${from} r.ended_at >= ? AND r.ended_at < ? AND r.amount > 0${suspect} ORDER BY r.ended_at LIMIT ?`, [cursor, to, n]);
-  if (raw.length < n) return { rows: raw.map(toScanRow), next: to };
+/** Suspects (all charged rows without a prefilter) read from `cursor`: at most `n`, and more only to end on a whole millisecond; the next cursor. */
+async function readSuspects(rt: Pick<Runtime, 'db'>, from: string, where: string, params: readonly SqlValue[], cursor: number, to: number, n: number): Promise<{ raw: Row[]; next: number }> {
+  const raw = await rt.db.all(`SELECT ${R_COLUMNS} ${from} r.ended_at >= ? AND r.ended_at < ? AND r.amount > 0${where} ORDER BY r.ended_at LIMIT ?`, [cursor, to, ...params, n]);
+  if (raw.length < n) return { raw, next: to };
   const last = num(raw[raw.length - 1]!.ended_at);
-  if (num(raw[0]!.ended_at) === last) {
-    // A whole page in one millisecond: take that millisecond entire.
-    const all = await rt.db.all(`SELECT ${R_COLUMNS} ${from} r.ended_at = ? AND r.amount > 0${suspect}`, [last]);
-    return { rows: all.map(toScanRow), next: last + 1 };
+  // A whole page in one millisecond: take that millisecond entire.
+  if (num(raw[0]!.ended_at) === last) return { raw: await rt.db.all(`SELECT ${R_COLUMNS} ${from} r.ended_at = ? AND r.amount > 0${where}`, [last, ...params]), next: last + 1 };
+  return { raw: raw.filter((r) => num(r.ended_at) < last), next: last };
+}
+
+/** Rows in [from, to), and whether some millisecond holds more than one: two passes over the ended_at index (cheaper than grouping by millisecond). */
+async function countPage(rt: Pick<Runtime, 'db'>, from: number, to: number): Promise<{ rows: number; shared: boolean }> {
+  const r = await rt.db.get(
+    `SELECT (SELECT COUNT(*) FROM request_log WHERE ended_at >= ? AND ended_at < ?) AS n,
+       (SELECT COUNT(*) FROM (SELECT DISTINCT ended_at FROM request_log WHERE ended_at >= ? AND ended_at < ?) d) AS ms`,
+    [from, to, from, to],
+  );
+  return { rows: num(r?.n), shared: num(r?.n) > num(r?.ms) };
+}
+
+/**
+ * One page: charged rows (the prefilter's suspects) from `cursor`, never splitting a millisecond;
+ * the next cursor and the rows the page covered. The prefilter's `where` bounds the page; then the
+ * same request stored twice (prefilter sameRequest) is looked for in the milliseconds of the page
+ * that hold more than one row only (a page never splits a millisecond, so both copies are in it).
+ */
+async function readPage(rt: Pick<Runtime, 'db'>, pf: Prefilter | null, cursor: number, to: number, n: number): Promise<{ rows: ScanRow[]; next: number; scanned: number }> {
+  const from = `FROM request_log r ${pf?.join ?? ''} WHERE`;
+  let { raw, next } = await readSuspects(rt, from, pf ? ` AND ${pf.where}` : '', [], cursor, to, n);
+  const counted = await countPage(rt, cursor, next);
+  let scanned = counted.rows;
+  if (pf && counted.shared) {
+    // Rows of the page's shared milliseconds that the same request stored twice could explain, at most n (and whole milliseconds) more.
+    const crowded = 'SELECT ended_at FROM request_log WHERE ended_at >= ? AND ended_at < ? GROUP BY ended_at HAVING COUNT(*) > 1';
+    const twice = await readSuspects(rt, 'FROM request_log r WHERE', ` AND r.ended_at IN (${crowded}) AND ${pf.sameRequest}`, [cursor, next], cursor, next, n);
+    if (twice.next < next) {
+      // So many that they end the page sooner.
+      next = twice.next;
+      raw = raw.filter((r) => num(r.ended_at) < next);
+      scanned = (await countPage(rt, cursor, next)).rows;
+    }
+    const ids = new Set(raw.map((r) => str(r.id)));
+    const more = twice.raw.filter((r) => !ids.has(str(r.id)));
+    if (more.length > 0) raw = [...raw, ...more].sort((a, b) => num(a.ended_at) - num(b.ended_at));
   }
-  const rows: ScanRow[] = [];
-  for (const r of raw) if (num(r.ended_at) < last) rows.push(toScanRow(r));
-  return { rows, next: last };
+  return { rows: raw.map(toScanRow), next, scanned };
 }
 
 /** Scans request-log rows that ended in [from, to), and the holds, with the enabled rules. */
@@ -126,7 +157,7 @@ export async function scanWindow(rt: Pick<Runtime, 'db' | 'now'>, from: number, 
   const pf = opts.prefilter === false ? null : prefilter(rt.db.engine, ctx.facts);
   let cursor = from;
   while (cursor < to && (opts.maxPages === undefined || stats.pages < opts.maxPages)) {
-    const { rows, next } = await readPage(rt, pf, cursor, to, opts.pageRows ?? PAGE_ROWS);
+    const { rows, next, scanned } = await readPage(rt, pf, cursor, to, opts.pageRows ?? PAGE_ROWS);
     const neighbours = rules.rows.some((r) => r.name === 'double_charge') ? await neighboursOf(rt.db, rows) : [];
     const found = judgeRows(rules.rows, rows, ctx, neighbours);
     const now = rt.now();
@@ -136,7 +167,7 @@ export async function scanWindow(rt: Pick<Runtime, 'db' | 'now'>, from: number, 
       return s;
     });
     stats.judged += rows.length;
-    stats.rows += num((await rt.db.get('SELECT COUNT(*) AS n FROM request_log WHERE ended_at >= ? AND ended_at < ?', [cursor, next]))?.n);
+    stats.rows += scanned;
     stats.pages++;
     stats.findings += found.length;
     stats.created += stored.created;
