@@ -120,8 +120,8 @@ export interface Prefilter {
   /**
    * The same request stored twice: another charged row of the account with the same start and
    * end. Not part of `where`: probing the index for every row was a third of the scan's cost, and
-   * such rows share their millisecond, so the scanner asks only in the milliseconds of a page that
-   * hold more than one row (one pass over the ended_at index finds them).
+   * such rows share their millisecond, so unless most milliseconds hold several rows the scanner
+   * asks only in the milliseconds of a page that do (scanner.ts readPage).
    */
   sameRequest: string;
 }
