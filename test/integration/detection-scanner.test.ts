@@ -137,6 +137,58 @@ for (const engine of engines()) {
       }
     });
 
+    test('rows stored twice are found in small pages too: the same findings with and without the prefilter, every row counted', async () => {
+      const p = await createTestRuntime(engine);
+      try {
+        p.clock.t = BASE + 86_400_000;
+        await putModel(p.op, 'gpt-4o-mini', { provider: 'openai', price: { input_per_mtok: '0.15', output_per_mtok: '0.60' } });
+        const a = await createAccount(p.op, { name: 'twice a' });
+        const b = await createAccount(p.op, { name: 'twice b' });
+        const rows = [];
+        const row = (k: number, started: number, ended: number) =>
+          fakeRow({ account_id: k % 2 ? a.id : b.id, started_at: started, first_byte_at: started + 1, ended_at: ended, duration_ms: ended - started, ...(k % 9 === 0 ? { outcome: 'platform_error', status: 500 } : {}) });
+        // Quiet traffic first (a row a millisecond; every 40th stored twice, every 9th charged on a failure), then busy traffic:
+        // three rows a millisecond (two accounts, each its own start), every 4th stored twice — the scanner looks for them differently.
+        let twice = 0;
+        for (let k = 0; k < 2400; k++) {
+          const r = row(k, BASE + k * 2, BASE + k * 2 + 1);
+          rows.push(r);
+          if (k % 40 === 0) {
+            rows.push({ ...r, id: `${r.id}z` });
+            twice++;
+          }
+        }
+        for (let k = 0; k < 600; k++) {
+          const r = row(k, BASE + 10_000 + k, BASE + 11_000 + Math.floor(k / 3));
+          rows.push(r);
+          if (k % 4 === 0) {
+            rows.push({ ...r, id: `${r.id}z` });
+            twice++;
+          }
+        }
+        // A millisecond of many rows stored twice: more than a small page holds.
+        for (let k = 0; k < 12; k++) {
+          const r = fakeRow({ account_id: a.id, started_at: BASE + 12_000 + k, ended_at: BASE + 13_000, duration_ms: 1000 - k });
+          rows.push(r, { ...r, id: `${r.id}z` });
+          twice++;
+        }
+        await insertRows(p.rt.db, rows);
+        const seen = async () => (await p.rt.db.all('SELECT id, rule, amount FROM findings ORDER BY id')).map((r) => `${r.id} ${r.rule} ${r.amount}`);
+        const slow = await scanWindow(p.rt, 0, p.rt.now(), { prefilter: false });
+        const without = await seen();
+        assert.equal(without.filter((f) => f.includes(' double_charge ')).length, twice);
+        for (const pageRows of [10_000, 5, 2]) {
+          await p.rt.db.run('DELETE FROM findings');
+          const fast = await scanWindow(p.rt, 0, p.rt.now(), { pageRows });
+          assert.deepEqual(await seen(), without, `pages of ${pageRows}`);
+          assert.equal(fast.rows, rows.length);
+          assert.equal(fast.rows, slow.rows);
+        }
+      } finally {
+        await p.close();
+      }
+    });
+
     test('moderation reimbursement settled twice pays once, itemised per refusal, above the spend threshold only', async () => {
       const ctx = t.op;
       const a = await createAccount(ctx, { name: 'mod a' });
