@@ -56,19 +56,40 @@ const usdJson = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigi
 const sum = (stakes: Record<string, bigint>) => Object.values(stakes).reduce((a, b) => a + b, 0n);
 
 const COLUMNS = ['id', 'rule', 'subject', 'account_id', 'model', 'status', 'amount', 'charged', 'reason', 'request_ids', 'stakes', 'evidence', 'occurred_at', 'dispute_id', 'created_at', 'updated_at'];
-const INSERT = `INSERT INTO findings (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`;
+const INSERT_HEAD = `INSERT INTO findings (${COLUMNS.join(', ')})`;
+const ONE = `(${COLUMNS.map(() => '?').join(', ')})`;
+const INSERT = `${INSERT_HEAD} VALUES ${ONE} ON CONFLICT (id) DO NOTHING`;
 
-/** Stores candidates as open findings; those already stored are left as they are. Returns the ids, and how many were new. */
-export async function storeCandidates(q: Queryable, candidates: readonly Candidate[], now: number, disputeId: string | null = null): Promise<{ ids: string[]; created: number }> {
+/** Findings stored by one multi-row INSERT on PostgreSQL (16 parameters each: 8,000 a statement). */
+const CHUNK = 500;
+
+/**
+ * Stores candidates as open findings; those already stored are left as they are. Returns the ids,
+ * and how many were new. On PostgreSQL (`engine`), findings without a dispute go in multi-row
+ * INSERTs: one round trip per finding was a third of a scan's time there (2,000 findings in a
+ * 100,000-row bench scan); SQLite has no round trips to save and keeps its one cached statement.
+ * A finding twice in one INSERT is stored once (DO NOTHING skips the second), as it is one by one.
+ */
+export async function storeCandidates(q: Queryable, candidates: readonly Candidate[], now: number, disputeId: string | null = null, engine: Engine = 'sqlite'): Promise<{ ids: string[]; created: number }> {
   let created = 0;
   const ids: string[] = [];
+  const rows: SqlValue[][] = [];
   for (const c of candidates) {
     const id = findingId(c.rule, c.subject, c.occurred_at);
     ids.push(id);
     const stakes = Object.fromEntries(Object.entries(c.stakes).map(([k, v]) => [k, v.toString()]));
-    const values: SqlValue[] = [id, c.rule, c.subject, c.account_id, c.model, 'open', sum(c.stakes), c.charged, c.reason, JSON.stringify(c.request_ids), JSON.stringify(stakes), usdJson(c.evidence), c.occurred_at, disputeId, now, now];
+    rows.push([id, c.rule, c.subject, c.account_id, c.model, 'open', sum(c.stakes), c.charged, c.reason, JSON.stringify(c.request_ids), JSON.stringify(stakes), usdJson(c.evidence), c.occurred_at, disputeId, now, now]);
+  }
+  if (engine === 'postgres' && disputeId === null) {
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const chunk = rows.slice(i, i + CHUNK);
+      created += (await q.run(`${INSERT_HEAD} VALUES ${new Array(chunk.length).fill(ONE).join(', ')} ON CONFLICT (id) DO NOTHING`, chunk.flat())).changes;
+    }
+    return { ids, created };
+  }
+  for (const [i, values] of rows.entries()) {
     created += (await q.run(INSERT, values)).changes;
-    if (disputeId !== null) await q.run('UPDATE findings SET dispute_id = ? WHERE id = ? AND dispute_id IS NULL', [disputeId, id]);
+    if (disputeId !== null) await q.run('UPDATE findings SET dispute_id = ? WHERE id = ? AND dispute_id IS NULL', [disputeId, ids[i]!]);
   }
   return { ids, created };
 }

@@ -112,7 +112,8 @@ async function readSuspects(rt: Pick<Runtime, 'db'>, from: string, where: string
 /** Rows in [from, to), and (`ms`) their distinct milliseconds: two passes over the ended_at index (cheaper than grouping by millisecond). */
 async function countPage(rt: Pick<Runtime, 'db'>, from: number, to: number, ms: boolean): Promise<{ rows: number; ms: number }> {
   if (!ms) return { rows: num((await rt.db.get('SELECT COUNT(*) AS n FROM request_log WHERE ended_at >= ? AND ended_at < ?', [from, to]))?.n), ms: 0 };
-  const r = await rt.db.get(
+  // PostgreSQL: one pass (its two passes read the rows twice, and the DISTINCT hashed 10 MB to disk at 100,000 rows: 370 against 220 ms, cold).
+  const r = rt.db.engine === 'postgres' ? await rt.db.get('SELECT COUNT(*) AS n, COUNT(DISTINCT ended_at) AS ms FROM request_log WHERE ended_at >= ? AND ended_at < ?', [from, to]) : await rt.db.get(
     `SELECT (SELECT COUNT(*) FROM request_log WHERE ended_at >= ? AND ended_at < ?) AS n,
        (SELECT COUNT(*) FROM (SELECT DISTINCT ended_at FROM request_log WHERE ended_at >= ? AND ended_at < ?) d) AS ms`,
     [from, to, from, to],
@@ -196,7 +197,7 @@ export async function scanWindow(rt: Pick<Runtime, 'db' | 'now'>, from: number, 
     const found = judgeRows(rules.rows, rows, ctx, neighbours);
     const now = rt.now();
     const stored = await rt.db.tx(async (q) => {
-      const s = await storeCandidates(q, found, now);
+      const s = await storeCandidates(q, found, now, null, rt.db.engine);
       if (opts.checkpoint) await saveCheckpoint(q, opts.checkpoint, next, rows.length, now);
       return s;
     });
@@ -211,7 +212,7 @@ export async function scanWindow(rt: Pick<Runtime, 'db' | 'now'>, from: number, 
   }
   if (rules.holds.length > 0) {
     const holds = await staleHoldCandidates(rt, rules.holds, ctx);
-    const s = await rt.db.tx((q) => storeCandidates(q, holds, rt.now()));
+    const s = await rt.db.tx((q) => storeCandidates(q, holds, rt.now(), null, rt.db.engine));
     stats.findings += holds.length;
     stats.created += s.created;
   }

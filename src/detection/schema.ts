@@ -91,3 +91,21 @@ CREATE TABLE moderation_settlements (
 );
 `,
 };
+
+/**
+ * Migration 18: the client reference index gains the account. The prefilter asks, for every row
+ * with a client reference, whether another charged row of the same account has it
+ * (prefilter.ts); on PostgreSQL, without statistics on the log (a log filled faster than
+ * autovacuum analyses it), the planner estimated hundreds of rows per reference and ANDed that
+ * index with the account's, reading every row of the account for each such row: 0.17 ms a row,
+ * 2.6 of 2.8 s of a 100,000-row scan. One index on both columns is the one plan either way
+ * (0.002 ms a row), and it serves the lookups by reference alone that the old one did.
+ */
+export const CLIENT_REF_ACCOUNT_MIGRATION: Migration = {
+  version: 18,
+  name: 'request log: the client reference index with the account (the detection scan looks both up)',
+  sql: `
+CREATE INDEX request_log_client_ref_account ON request_log(client_ref, account_id);
+DROP INDEX request_log_client_ref;
+`,
+};

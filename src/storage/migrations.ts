@@ -3,7 +3,7 @@ import { SqliteDb } from './sqlite/db.ts';
 import { CONTRACTS_MIGRATION } from '../contracts/schema.ts';
 import { STATUS_EMAIL_MIGRATION, STATUS_MIGRATION } from '../status/schema.ts';
 import { INCIDENTS_MIGRATION } from '../incidents/schema.ts';
-import { DETECTION_MIGRATION } from '../detection/schema.ts';
+import { CLIENT_REF_ACCOUNT_MIGRATION, DETECTION_MIGRATION } from '../detection/schema.ts';
 import { CONSOLE_MIGRATION } from '../console/schema.ts';
 import { REQUEST_COUNTS_MIGRATION } from '../requests/schema.ts';
 import { TRAFFIC_MIGRATION } from '../requests/traffic.ts';
@@ -404,6 +404,7 @@ CREATE TABLE job_leases (
   REQUEST_COUNTS_MIGRATION,
   STATUS_EMAIL_MIGRATION,
   TRAFFIC_MIGRATION,
+  CLIENT_REF_ACCOUNT_MIGRATION,
 ];
 
 function render(sql: string, engine: Engine): string {
