@@ -116,6 +116,9 @@ for (const engine of engines()) {
         rows.push({ ...rows[0]!, id: `${rows[0]!.id}z` });
         // Counts the integer copies cannot hold (not an integer): the prefilter reads the JSON then.
         rows.push(fakeRow({ account_id: plain.id, started_at: BASE + 5000, ended_at: BASE + 5005, model: 'tok', usage_billable: u(10, 1.5), amount: 1_000_000n, delivered: { images: 0, text_chars: 0.5 } }));
+        // Counts whose charge overflows 64-bit integers (PostgreSQL then computes it in NUMERIC, not bigint): charged too much, and too little.
+        rows.push(fakeRow({ account_id: vip.id, started_at: BASE + 6000, ended_at: BASE + 6005, model: 'tok', usage_billable: u(2 ** 50, 10), amount: 1_000_000n }));
+        rows.push(fakeRow({ account_id: plain.id, started_at: BASE + 6010, ended_at: BASE + 6015, model: 'tok', usage_billable: u(10, 2 ** 52), amount: 9_000_000_000_000_000_000n, hold_amount: 9_000_000_000_000_000_000n }));
         await insertRows(p.rt.db, rows);
         // Every third row as stored before migration 15: no integer copies, the JSON only.
         const legacy = rows.filter((_, k) => k % 3 === 0).map((r) => r.id);
