@@ -133,11 +133,17 @@ export const CROWDED = 0.2;
 /** How many rows from the cursor tell how busy the traffic is (one pass over so many entries of the ended_at index). */
 const SAMPLE = 2000;
 
-/** Whether, of the first SAMPLE rows from `from`, more than CROWDED end in a millisecond another row ended in. */
+/**
+ * Whether, of the first SAMPLE rows from `from`, more than CROWDED end in a millisecond another row ended in.
+ * The first SAMPLE rows from `from`, then those before `to`: the same rows as the first SAMPLE of
+ * [from, to), but a plan PostgreSQL cannot get wrong — with the upper bound inside and no
+ * statistics on the log yet, it estimated a few hundred rows in the range, read all of them
+ * (bitmap scan) and sorted them to keep 2,000: 212 against 1 ms at 100,000 rows.
+ */
 async function crowdedAt(rt: Pick<Runtime, 'db'>, from: number, to: number): Promise<boolean> {
   const r = await rt.db.get(
-    'SELECT COUNT(*) AS n, COUNT(DISTINCT ended_at) AS ms FROM (SELECT ended_at FROM request_log WHERE ended_at >= ? AND ended_at < ? ORDER BY ended_at LIMIT ?) s',
-    [from, to, SAMPLE],
+    'SELECT COUNT(*) AS n, COUNT(DISTINCT ended_at) AS ms FROM (SELECT ended_at FROM request_log WHERE ended_at >= ? ORDER BY ended_at LIMIT ?) s WHERE ended_at < ?',
+    [from, SAMPLE, to],
   );
   return num(r?.n) - num(r?.ms) > num(r?.n) * CROWDED;
 }
