@@ -3,7 +3,8 @@
 // real traffic: 94 % charged answers of three models, 4 % failures not charged, and 2 % of wrong
 // charges of every kind the rules look for. Prints one JSON line; no assertions (numbers, not tests).
 // BENCH_DETECTION_ENGINE=postgres runs it on PostgreSQL instead (BENCH_DATABASE_URL, default
-// postgres://postgres@127.0.0.1:5432/test), in a fresh schema dropped afterwards.
+// postgres://postgres@127.0.0.1:5432/test), in a fresh schema dropped afterwards, ANALYZEd after the
+// rows are inserted (BENCH_DETECTION_ANALYZE=0: not, as a log filled faster than autovacuum analyses it).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
