@@ -83,7 +83,6 @@ export async function createCluster(rt: RuntimeHandle, config: Config, opts: { i
     warnings: () => (registry.warning ? [registry.warning] : []),
     start: (url) => registry.register(url),
     async close() {
-      quotas?.sendEnds();
       await releaseLeases(rt.db, id).catch(() => {});
       await registry.stop().catch(() => {});
       if (link?.ready) {

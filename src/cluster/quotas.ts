@@ -1,8 +1,7 @@
 // Quotas shared by every instance through Redis (gateway/quotas.ts has the contract and the
 // in-memory twin). One script run per admission decides everything at once — rate windows,
 // concurrency, the key's spend periods and the account's balance — so two instances can never
-// both take the last dollar. A request's end is one more (not awaited: the answer has gone), held
-// back for a moment so that it travels with the next admission in one write (see RELEASE_DELAY_MS). See
+// both take the last dollar. A request's end is one more (not awaited: the answer has gone). See
 // docs/scale-out.md for the design and what happens when Redis or an instance is lost.
 
 import type { Runtime } from '../kernel/context.ts';
@@ -21,15 +20,6 @@ const REFRESH_MS = 5000;
 /** Hashes no instance touched for a day leave Redis (they are reloaded from storage when needed). */
 const KEPT_MS = 86_400_000;
 
-/**
- * A request's end waits this long for the next script call to travel with (ioredis pipelines the
- * commands issued together into one write, and Redis answers them with one read). At concurrency 1
- * that halves the writes to Redis per request, and so the process switches they cost; a hold and a
- * concurrency slot are given back up to this much later, which can refuse, never overspend. Every
- * other script call sends the waiting ends first, in order (a commit or a sync must find them done).
- */
-const RELEASE_DELAY_MS = 2;
-
 const PERIODS = ['day', 'month', 'total'] as const;
 const LIMIT_OF = { day: 'limit_day', month: 'limit_month', total: 'limit_total' } as const satisfies Record<string, keyof SpendLimits>;
 
@@ -41,9 +31,6 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
   readonly instance: string;
   private readonly committingMirrors = new WeakMap<readonly CommittedCharge[], Map<string, bigint>>();
   private syncing: Promise<void> | null = null;
-  /** Ends not yet sent (RELEASE_DELAY_MS): the script's keys and arguments, and what to suspect if it fails. */
-  private ends: Array<{ keys: string[]; args: string[]; mirrors: string[]; slot: string | null }> = [];
-  private endsTimer: NodeJS.Timeout | null = null;
 
   constructor(rt: Runtime, link: RedisLink, instance: string) {
     this.rt = rt;
@@ -89,7 +76,6 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
   /** One run of the admission script: a verdict, or the mirrors to load first. */
   private async tryAdmit(a: QuotaAsk): Promise<QuotaRefusal | null | string[]> {
     if (!this.link.ready) return unavailable(this.link.problem() ?? 'Redis is not ready');
-    this.sendEnds();
     const spend = this.spendMirrors(a, a.at);
     const mirrors = [this.mirrors.account(a.accountId), ...spend.map((s) => s.key)];
     const cc = this.link.key('cc', a.keyId);
@@ -157,21 +143,8 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
     }
     const slot = a.concurrency !== null ? cc : null;
     if (slot) this.shares.slot(slot, -1);
-    this.ends.push({ keys, args, mirrors: [...deltas.keys()], slot });
-    this.endsTimer ??= setTimeout(() => this.sendEnds(), RELEASE_DELAY_MS);
-  }
-
-  /** Sends the ends that wait (before any other script call, and when their moment is up). */
-  sendEnds(): void {
-    if (this.endsTimer) clearTimeout(this.endsTimer);
-    this.endsTimer = null;
-    if (this.ends.length === 0) return;
-    const ends = this.ends;
-    this.ends = [];
-    for (const e of ends) {
-      if (!this.link.ready) this.suspect(e.mirrors, e.slot);
-      else this.link.run(S.release, e.keys, e.args).catch(() => this.suspect(e.mirrors, e.slot));
-    }
+    if (!this.link.ready) return this.suspect(deltas.keys(), slot);
+    this.link.run(S.release, keys, args).catch(() => this.suspect(deltas.keys(), slot));
   }
 
   invalidate(accountId: string): void {
@@ -200,7 +173,6 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
     for (const [k, x] of moved) this.shares.unfl(k, -x);
     const keys = [...moved.keys()];
     if (!this.link.ready) return this.suspect(keys, null, true);
-    this.sendEnds();
     try {
       await this.link.run(S.commit, keys, [this.instance, ...[...moved.values()].map(String)]);
     } catch {
@@ -238,7 +210,6 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
   /** Writes our shares back (the dirty ones, or all after Redis lost its data). */
   sync(all: boolean): Promise<void> {
     if (this.syncing) return this.syncing.then(() => this.sync(all));
-    this.sendEnds();
     const { keys, args, stale } = this.shares.syncArgs(all);
     if (keys.length === 0) return Promise.resolve();
     const dirty = keys.filter((k) => !stale.includes(k));
