@@ -150,6 +150,7 @@ const median = (xs: number[]) => {
 // PostgreSQL or haproxy is missing, or with BENCH_CLUSTER=0.
 const REDIS_TARGET = 'surety+redis';
 const LB_TARGET = 'surety×2+lb';
+const PG_TARGET = 'surety+pg';
 const BENCH_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BENCH_REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const schemas: string[] = [];
@@ -178,8 +179,8 @@ async function clusterTargets(simUrl: string): Promise<Target[]> {
     schemas.push(s);
     return s;
   };
-  const [s1, s2] = [schema(), schema()];
-  for (const s of [s1, s2]) await c.query(`CREATE SCHEMA ${s}`);
+  const [s1, s2, s3] = [schema(), schema(), schema()];
+  for (const s of [s1, s2, s3]) await c.query(`CREATE SCHEMA ${s}`);
   await c.end();
   const url = (s: string) => {
     const u = new URL(BENCH_DB);
@@ -191,19 +192,28 @@ async function clusterTargets(simUrl: string): Promise<Target[]> {
   const a = await start('surety-target.ts', [simUrl], START_FLAGS, env(s2));
   const b = await start('surety-target.ts', [simUrl], START_FLAGS, env(s2, { BENCH_JOIN: '1' }));
   const lb = await start('lb-target.ts', [a.info.url, b.info.url]);
-  return [
+  const out: Target[] = [
     { name: REDIS_TARGET, url: one.info.url, key: one.info.key!, proc: one.proc },
     { name: LB_TARGET, url: lb.info.url, key: a.info.key!, proc: a.proc, more: [b.proc] },
   ];
+  // BENCH_PG=1: also one instance on PostgreSQL without Redis, to tell the two costs apart.
+  if (process.env.BENCH_PG === '1') {
+    const p = await start('surety-target.ts', [simUrl], START_FLAGS, { BENCH_DB: url(s3), BENCH_PREFIX: `${s3}:` });
+    out.push({ name: PG_TARGET, url: p.info.url, key: p.info.key!, proc: p.proc });
+  }
+  return out;
 }
 
-const scenarios = [
+const allScenarios = [
   { id: 'c1', c: 1, stream: false, seconds: Math.max(2, secs - 1) },
   { id: 'c64', c: 64, stream: false, seconds: secs },
   { id: 'stream-c1', c: 1, stream: true, seconds: Math.max(2, secs - 1) },
   // Translated: OpenAI format in, an Anthropic channel out (simulator direct vs Surety only).
   { id: 'stream-xlate-c1', c: 1, stream: true, seconds: Math.max(2, secs - 1), xlate: true },
 ] as const satisfies ReadonlyArray<{ id: string; c: number; stream: boolean; seconds: number; xlate?: boolean }>;
+// BENCH_ONLY=c1,c64: only those scenarios (a quick look; the budget table then lists what it can).
+const only = process.env.BENCH_ONLY?.split(',');
+const scenarios = only ? allScenarios.filter((s) => only.includes(s.id)) : allScenarios;
 const XLATE_TARGETS = new Set(['simulator', 'surety']);
 
 interface Summary {
@@ -256,6 +266,7 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
       }
     }
     // The status page: GET /status, gzip, 16 readers at once (its budget: ≥ 2,000 req/s).
+    if (only && !only.includes('status')) continue;
     const sp = await load(su, 16, false, secs, { path: '/status' });
     ((results['status-page'] ??= {})[su.name] ??= []).push(sp);
     process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} status    ${su.name.padEnd(11)} ${sp.rps.toFixed(0).padStart(6)} req/s p50 ${(sp.p50 / 1000).toFixed(3)} ms${sp.errors ? ` errors ${sp.errors}` : ''}\n`);
@@ -265,7 +276,8 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
   await dropSchemas();
   await new Promise((r) => setTimeout(r, 300));
   const agg = (sc: string, t: string) => {
-    const rs = results[sc]![t]!;
+    const rs = results[sc]?.[t];
+    if (!rs) return { rps: NaN, p50: NaN, p99: NaN, ttfb50: NaN, cpu: NaN, errors: 0 }; // not run (BENCH_ONLY)
     return {
       rps: median(rs.map((r) => r.rps)),
       p50: median(rs.map((r) => r.p50)) / 1000,
@@ -281,13 +293,13 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
   row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:']);
   for (const sc of scenarios) {
     for (const t of targets) {
-      if (!results[sc.id]![t.name]) continue;
+      if (!results[sc.id]?.[t.name]) continue;
       const a = agg(sc.id, t.name);
       row([sc.id, t.name, a.rps.toFixed(0), a.p50.toFixed(3), a.p99.toFixed(3), a.ttfb50 === null ? '' : a.ttfb50.toFixed(3), a.cpu.toFixed(0), String(a.errors)]);
     }
   }
   const st = agg('status-page', 'surety');
-  row(['GET /status c16', 'surety', st.rps.toFixed(0), st.p50.toFixed(3), st.p99.toFixed(3), '', st.cpu.toFixed(0), String(st.errors)]);
+  if (!Number.isNaN(st.rps)) row(['GET /status c16', 'surety', st.rps.toFixed(0), st.p50.toFixed(3), st.p99.toFixed(3), '', st.cpu.toFixed(0), String(st.errors)]);
   const a = (sc: string, t: string) => agg(sc, t);
   const summary: Summary = {
     overhead_p50_ms: a('c1', 'surety').p50 - a('c1', 'simulator').p50,
@@ -337,7 +349,7 @@ const lines: string[] = ['', `Budgets, run by run (${runs} runs × ${rounds} int
 lines.push(`| budget | ${all.map((_, i) => `run ${i + 1}`).join(' | ')} | spread (max − min) | verdict |`);
 lines.push(`| --- | ${all.map(() => '---:').join(' | ')} | ---: | --- |`);
 for (const b of BUDGETS) {
-  if (all.some((r) => r.summary[b.key] === undefined)) continue;
+  if (all.some((r) => r.summary[b.key] === undefined || Number.isNaN(r.summary[b.key]))) continue;
   const vs = all.map((r) => r.summary[b.key]!);
   const spread = Math.max(...vs) - Math.min(...vs);
   const okAll = vs.every(b.ok);
