@@ -126,6 +126,20 @@ export class KeyAuthenticator {
     return this.authenticateHash(this.hashOf(secret), ip);
   }
 
+  /**
+   * The hot path's shortcut: the principal of a good key whose cache entry is fresh, at once (no
+   * promise); null when `authenticate` must decide (unknown, stale, refused, or a guessing address).
+   */
+  cachedGood(secret: string): Principal | null {
+    if (!secret) return null;
+    const entry = this.cache.get(this.hashOf(secret));
+    const now = this.rt.now();
+    const p = entry?.principal;
+    if (!p || now - entry!.loadedAt > this.ttlMs) return null;
+    if (p.key.status === 'revoked' || (p.key.expires_at !== null && p.key.expires_at <= now) || p.accountStatus !== 'active') return null;
+    return p;
+  }
+
   /** As authenticate(), by the key's SHA-256 (a console session keeps the hash, never the key). */
   async authenticateHash(hash: string, ip?: string): Promise<Principal> {
     const now = this.rt.now();

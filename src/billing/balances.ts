@@ -97,6 +97,12 @@ export class Balances {
     await this.ensure(accountId);
   }
 
+  /** True when the account's figures are loaded and fresh: `room` and `hold` may run without `prepare`. */
+  ready(accountId: string): boolean {
+    const s = this.accounts.get(accountId);
+    return s !== undefined && !s.stale && !s.loading && this.rt.now() - s.loadedAt <= this.refreshMs;
+  }
+
   /** What the account can commit now (after prepare). */
   room(accountId: string): bigint {
     return free(this.accounts.get(accountId)!);

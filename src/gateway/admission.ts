@@ -36,7 +36,7 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
   const { call } = f;
   // 1. Who is calling.
   try {
-    f.principal = await p.auth.authenticate(call.key, call.clientIp || undefined);
+    f.principal = p.auth.cachedGood(call.key) ?? (await p.auth.authenticate(call.key, call.clientIp || undefined));
   } catch (e) {
     if (!isAppError(e)) throw e;
     // An expired or revoked key (or a suspended account) is still known: its row names them.
@@ -100,7 +100,8 @@ export async function admit(p: AdmissionParts, f: Flight): Promise<Refusal | nul
     concurrency: key.concurrency,
     spend: key,
   };
-  const refused = await p.quotas.admit(ask);
+  const pending = p.quotas.admit(ask);
+  const refused = pending instanceof Promise ? await pending : pending;
   if (refused) return quotaRefusal(refused, worst);
   f.quota = ask;
   f.hold = worst;

@@ -183,6 +183,11 @@ export class KeySpendTracker {
     }
   }
 
+  /** True when the key's committed spend is loaded: `refusal` and `hold` may run without `prepare`. */
+  ready(keyId: string): boolean {
+    return this.keys.get(keyId)?.loaded === true;
+  }
+
   private state(keyId: string, now: number): KeySpend {
     const s = this.keys.get(keyId);
     if (!s?.loaded) throw new Error(`key spend of ${keyId} used before prepare()`);

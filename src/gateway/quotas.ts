@@ -24,6 +24,9 @@ export interface QuotaAsk {
   accountTpm: number | null;
   concurrency: number | null;
   spend: SpendLimits;
+  /** Where the request sits in its key's and its account's rate windows (-1: not entered); kept for the correction at its end. */
+  keySeq?: number;
+  accountSeq?: number;
 }
 
 export type QuotaRefusal =
@@ -35,8 +38,8 @@ export type QuotaRefusal =
   | { kind: 'unavailable'; reason: string; retryMs: number };
 
 export interface Quotas {
-  /** Reserves everything the ask needs, or nothing and says why. */
-  admit(ask: QuotaAsk): Promise<QuotaRefusal | null>;
+  /** Reserves everything the ask needs, or nothing and says why (at once when nothing must be loaded or asked). */
+  admit(ask: QuotaAsk): Promise<QuotaRefusal | null> | QuotaRefusal | null;
   /**
    * The request ended: its holds and slot are given back, `charge` awaits the writer, and the rate
    * windows take `tokensDelta` more (or fewer) tokens than the estimate.
@@ -52,8 +55,6 @@ export class MemoryQuotas implements Quotas {
   private readonly concurrency: Concurrency;
   private readonly spend: KeySpendTracker;
   private readonly balances: Balances;
-  /** Where each admitted request sits in its key's and account's windows (for the correction). */
-  private readonly seqs = new WeakMap<QuotaAsk, { k: number; a: number }>();
 
   constructor(parts: { limiter: RateLimiter; concurrency: Concurrency; spend: KeySpendTracker; balances: Balances }) {
     this.limiter = parts.limiter;
@@ -62,27 +63,35 @@ export class MemoryQuotas implements Quotas {
     this.balances = parts.balances;
   }
 
-  async admit(a: QuotaAsk): Promise<QuotaRefusal | null> {
+  admit(a: QuotaAsk): Promise<QuotaRefusal | null> | QuotaRefusal | null {
     const limited = hasSpendLimit(a.spend);
-    // Loads first (they wait on storage); then everything is checked and taken in one go.
+    // Loads first (they wait on storage); then everything is checked and taken in one go. Once
+    // loaded (nearly always), no await: the decision and the taking happen in the same tick.
+    if (!this.balances.ready(a.accountId) || (limited && !this.spend.ready(a.keyId))) return this.loadThenAdmit(a, limited);
+    return this.take(a, limited);
+  }
+
+  private async loadThenAdmit(a: QuotaAsk, limited: boolean): Promise<QuotaRefusal | null> {
     await this.balances.prepare(a.accountId);
     if (limited) await this.spend.prepare(a.keyId, a.at);
+    return this.take(a, limited);
+  }
+
+  /** Checks and takes everything, synchronously (after the loads). */
+  private take(a: QuotaAsk, limited: boolean): QuotaRefusal | null {
     const keyWait = this.limiter.waitMs(`k:${a.keyId}`, a.keyRpm, a.keyTpm, a.tokens, a.at);
     if (keyWait > 0) return { kind: 'rate', whose: 'key', waitMs: keyWait };
     const accountWait = this.limiter.waitMs(`a:${a.accountId}`, a.accountRpm, a.accountTpm, a.tokens, a.at);
     if (accountWait > 0) return { kind: 'rate', whose: 'account', waitMs: accountWait };
     if (a.concurrency !== null && !this.concurrency.acquire(a.keyId, a.concurrency)) return { kind: 'concurrency' };
-    const refuse = (r: QuotaRefusal): QuotaRefusal => {
-      if (a.concurrency !== null) this.concurrency.release(a.keyId);
-      return r;
-    };
     const period = limited ? this.spend.refusal(a.keyId, a.spend, a.hold, a.at) : null;
-    if (period) return refuse({ kind: 'key_limit', period });
-    const room = this.balances.room(a.accountId);
-    if (room < a.hold) return refuse({ kind: 'balance', available: room });
-    const k = a.keyRpm || a.keyTpm ? this.limiter.add(`k:${a.keyId}`, a.tokens, a.at) : -1;
-    const acc = a.accountRpm || a.accountTpm ? this.limiter.add(`a:${a.accountId}`, a.tokens, a.at) : -1;
-    if (k >= 0 || acc >= 0) this.seqs.set(a, { k, a: acc });
+    const room = period ? 0n : this.balances.room(a.accountId);
+    if (period || room < a.hold) {
+      if (a.concurrency !== null) this.concurrency.release(a.keyId);
+      return period ? { kind: 'key_limit', period } : { kind: 'balance', available: room };
+    }
+    a.keySeq = a.keyRpm || a.keyTpm ? this.limiter.add(`k:${a.keyId}`, a.tokens, a.at) : -1;
+    a.accountSeq = a.accountRpm || a.accountTpm ? this.limiter.add(`a:${a.accountId}`, a.tokens, a.at) : -1;
     if (limited) this.spend.hold(a.keyId, a.hold, a.at);
     this.balances.hold(a.accountId, a.hold);
     return null;
@@ -92,10 +101,9 @@ export class MemoryQuotas implements Quotas {
     this.balances.settle(a.accountId, a.hold, charge);
     if (hasSpendLimit(a.spend)) this.spend.settle(a.keyId, a.hold, charge, end);
     if (a.concurrency !== null) this.concurrency.release(a.keyId);
-    const seq = this.seqs.get(a);
-    if (seq && tokensDelta !== 0) {
-      if (seq.k >= 0) this.limiter.correct(`k:${a.keyId}`, seq.k, tokensDelta);
-      if (seq.a >= 0) this.limiter.correct(`a:${a.accountId}`, seq.a, tokensDelta);
+    if (tokensDelta !== 0) {
+      if (a.keySeq !== undefined && a.keySeq >= 0) this.limiter.correct(`k:${a.keyId}`, a.keySeq, tokensDelta);
+      if (a.accountSeq !== undefined && a.accountSeq >= 0) this.limiter.correct(`a:${a.accountId}`, a.accountSeq, tokensDelta);
     }
   }
 
