@@ -1,31 +1,21 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.ts';
 
 // Prometheus metrics of the data plane. Label sets are bounded: models and channels come from the
 // catalog, outcomes from the fixed vocabulary; unknown model names are reported as "unknown".
-// The hot path reaches labelled children through `child()`: one Map lookup instead of
-// prom-client's per-call hashing of a label object (several per request).
-
-/** A memo of a metric's labelled children, keyed by their label values in label order. */
-export function children<C>(make: (...values: string[]) => C): (...values: string[]) => C {
-  const memo = new Map<string, C>();
-  return (...values) => {
-    const key = values.join('\u0001');
-    let c = memo.get(key);
-    if (c === undefined) memo.set(key, (c = make(...values)));
-    return c;
-  };
-}
+// The per-request counters and histograms are fast-metrics.ts's (no label hashing per call);
+// gauges and the process's default metrics are prom-client's own.
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'model' | 'channel' | 'outcome' | 'endpoint'>;
-  readonly latency: Histogram<'model' | 'outcome'>;
-  readonly overhead: Histogram<'endpoint'>;
-  readonly ttfb: Histogram<'model'>;
-  readonly tokens: Counter<'model' | 'kind'>;
-  readonly charged: Counter<'model'>;
+  readonly requests: FastCounter;
+  readonly latency: FastHistogram;
+  readonly overhead: FastHistogram;
+  readonly ttfb: FastHistogram;
+  readonly tokens: FastCounter;
+  readonly charged: FastCounter;
   readonly inFlight: Gauge<'endpoint'>;
-  readonly attempts: Counter<'channel' | 'outcome'>;
+  readonly attempts: FastCounter;
   readonly channelHealth: Gauge<'channel'>;
   readonly writerQueue: Gauge;
   /** Labelled children for the hot path (label values in the order of each metric's labelNames). */
@@ -40,34 +30,34 @@ export class GatewayMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'surety_requests_total', help: 'Requests by model, channel, endpoint and outcome', labelNames: ['model', 'channel', 'outcome', 'endpoint'], registers });
-    this.latency = new Histogram({
+    this.requests = new FastCounter({ name: 'surety_requests_total', help: 'Requests by model, channel, endpoint and outcome', labelNames: ['model', 'channel', 'outcome', 'endpoint'], registers });
+    this.latency = new FastHistogram({
       name: 'surety_request_duration_seconds',
       help: 'Total request duration',
       labelNames: ['model', 'outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
-    this.overhead = new Histogram({
+    this.overhead = new FastHistogram({
       name: 'surety_gateway_overhead_seconds',
       help: 'Time spent in the gateway itself (total minus time waiting for the upstream)',
       labelNames: ['endpoint'],
       buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
       registers,
     });
-    this.ttfb = new Histogram({ name: 'surety_time_to_first_byte_seconds', help: 'Time to the first upstream byte', labelNames: ['model'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
-    this.tokens = new Counter({ name: 'surety_tokens_total', help: 'Billable tokens by kind (input, cached_input, cache_write, output)', labelNames: ['model', 'kind'], registers });
-    this.charged = new Counter({ name: 'surety_charged_nano_usd_total', help: 'Amount charged, nano-USD', labelNames: ['model'], registers });
+    this.ttfb = new FastHistogram({ name: 'surety_time_to_first_byte_seconds', help: 'Time to the first upstream byte', labelNames: ['model'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
+    this.tokens = new FastCounter({ name: 'surety_tokens_total', help: 'Billable tokens by kind (input, cached_input, cache_write, output)', labelNames: ['model', 'kind'], registers });
+    this.charged = new FastCounter({ name: 'surety_charged_nano_usd_total', help: 'Amount charged, nano-USD', labelNames: ['model'], registers });
     this.inFlight = new Gauge({ name: 'surety_in_flight_requests', help: 'Requests in flight', labelNames: ['endpoint'], registers });
-    this.attempts = new Counter({ name: 'surety_upstream_attempts_total', help: 'Upstream attempts by channel and outcome', labelNames: ['channel', 'outcome'], registers });
+    this.attempts = new FastCounter({ name: 'surety_upstream_attempts_total', help: 'Upstream attempts by channel and outcome', labelNames: ['channel', 'outcome'], registers });
     this.channelHealth = new Gauge({ name: 'surety_channel_up', help: '1 when the channel circuit is closed, 0.5 half-open, 0 open', labelNames: ['channel'], registers });
     this.writerQueue = new Gauge({ name: 'surety_log_writer_queue', help: 'Settled requests waiting to be written', registers });
-    this.requestsOf = children((...v) => this.requests.labels(...v));
-    this.latencyOf = children((...v) => this.latency.labels(...v));
-    this.overheadOf = children((...v) => this.overhead.labels(...v));
-    this.ttfbOf = children((...v) => this.ttfb.labels(...v));
-    this.tokensOf = children((...v) => this.tokens.labels(...v));
-    this.chargedOf = children((...v) => this.charged.labels(...v));
-    this.attemptsOf = children((...v) => this.attempts.labels(...v));
+    this.requestsOf = (model, channel, outcome, endpoint) => this.requests.of(model, channel, outcome, endpoint);
+    this.latencyOf = (model, outcome) => this.latency.of(model, outcome);
+    this.overheadOf = (endpoint) => this.overhead.of(endpoint);
+    this.ttfbOf = (model) => this.ttfb.of(model);
+    this.tokensOf = (model, kind) => this.tokens.of(model, kind);
+    this.chargedOf = (model) => this.charged.of(model);
+    this.attemptsOf = (channel, outcome) => this.attempts.of(channel, outcome);
   }
 }
