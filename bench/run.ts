@@ -4,7 +4,9 @@
 //
 // BENCH_RUNS consecutive runs (default 3), each with fresh target processes warmed up unmeasured
 // (BENCH_WARMUP seconds, default 3), and BENCH_ROUNDS interleaved rounds (default 3, order rotated
-// each round; medians taken); prints each run's
+// each round; medians taken). Each run has two phases: the single instance's budgets (simulator,
+// passthrough, Surety, nothing else running), then the cluster targets (Redis, PostgreSQL,
+// HAProxy) against the simulator and the same Surety at c=1 and c=64. Prints each run's
 // table, the budget figures of every run and their spread, and writes .bench/results.json.
 // No assertions: numbers, not tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -211,6 +213,7 @@ const allScenarios = [
   // Translated: OpenAI format in, an Anthropic channel out (simulator direct vs Surety only).
   { id: 'stream-xlate-c1', c: 1, stream: true, seconds: Math.max(2, secs - 1), xlate: true },
 ] as const satisfies ReadonlyArray<{ id: string; c: number; stream: boolean; seconds: number; xlate?: boolean }>;
+type Scenario = (typeof allScenarios)[number];
 // BENCH_ONLY=c1,c64: only those scenarios (a quick look; the budget table then lists what it can).
 const only = process.env.BENCH_ONLY?.split(',');
 const scenarios = only ? allScenarios.filter((s) => only.includes(s.id)) : allScenarios;
@@ -235,48 +238,72 @@ interface Summary {
   lb2_throughput_vs_single?: number;
 }
 
-async function oneRun(run: number): Promise<{ table: string[]; summary: Summary; results: Record<string, Record<string, Run[]>> }> {
-  const simP = await start('sim-target.ts', []);
-  const sim: Target = { name: 'simulator', url: simP.info.url, key: 'sk-bench', proc: simP.proc };
-  const ptP = await start('passthrough.ts', [sim.url]);
-  const pt: Target = { name: 'passthrough', url: ptP.info.url, key: 'sk-bench', proc: ptP.proc };
-  const suP = await start('surety-target.ts', [sim.url], [...START_FLAGS, ...PROFILE_FLAGS]);
-  const su: Target = { name: 'surety', url: suP.info.url, key: suP.info.key!, proc: suP.proc };
-  const targets = [sim, pt, su, ...(await clusterTargets(sim.url))];
-  // Each target warms up first, unmeasured (BENCH_WARMUP seconds at c=64, then a stream and a
-  // translated stream): the budgets are about a running gateway's cost per request, not about
-  // V8 compiling its hot paths in a process's first seconds (measured: ~60 µs of compiler-thread
-  // CPU per request in the first seconds, ~9 after them).
+type Results = Record<string, Record<string, Run[]>>;
+
+/** Warms each target up, unmeasured (BENCH_WARMUP seconds at c=64, then a stream and a translated stream). */
+async function warm(targets: Target[]): Promise<void> {
+  // The budgets are about a running gateway's cost per request, not about V8 compiling its hot
+  // paths in a process's first seconds (measured: ~60 µs of compiler-thread CPU per request in the
+  // first seconds, ~9 after them).
   for (const t of targets) {
     if (warmup <= 0) break;
     await load(t, 64, false, warmup);
     await load(t, 8, true, 1);
     if (XLATE_TARGETS.has(t.name)) await load(t, 8, true, 1, { xlate: true });
   }
-  const results: Record<string, Record<string, Run[]>> = {};
+}
+
+/** Interleaved rounds of `scs` over `targets` (the order rotated each round), into `results`. */
+async function measure(run: number, phase: string, targets: Target[], scs: readonly Scenario[], results: Results, statusOf: Target | null): Promise<void> {
   for (let round = 0; round < rounds; round++) {
-    for (const sc of scenarios) {
+    for (const sc of scs) {
       // Rotate the order each round so no target always runs first (or last).
-      const xlate = 'xlate' in sc && sc.xlate;
+      const xlate = 'xlate' in sc && sc.xlate === true;
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!).filter((t) => !xlate || XLATE_TARGETS.has(t.name));
       for (const t of order) {
         const r = await load(t, sc.c, sc.stream, sc.seconds, { xlate });
         ((results[sc.id] ??= {})[t.name] ??= []).push(r);
-        process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} ${sc.id.padEnd(9)} ${t.name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s p50 ${(r.p50 / 1000).toFixed(3)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
+        process.stderr.write(`run ${run}/${runs} ${phase} round ${round + 1}/${rounds} ${sc.id.padEnd(9)} ${t.name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s p50 ${(r.p50 / 1000).toFixed(3)} ms${r.errors ? ` errors ${r.errors}` : ''}\n`);
       }
     }
     // The status page: GET /status, gzip, 16 readers at once (its budget: ≥ 2,000 req/s).
-    if (only && !only.includes('status')) continue;
-    const sp = await load(su, 16, false, secs, { path: '/status' });
-    ((results['status-page'] ??= {})[su.name] ??= []).push(sp);
-    process.stderr.write(`run ${run}/${runs} round ${round + 1}/${rounds} status    ${su.name.padEnd(11)} ${sp.rps.toFixed(0).padStart(6)} req/s p50 ${(sp.p50 / 1000).toFixed(3)} ms${sp.errors ? ` errors ${sp.errors}` : ''}\n`);
+    if (!statusOf || (only && !only.includes('status'))) continue;
+    const sp = await load(statusOf, 16, false, secs, { path: '/status' });
+    ((results['status-page'] ??= {})[statusOf.name] ??= []).push(sp);
+    process.stderr.write(`run ${run}/${runs} ${phase} round ${round + 1}/${rounds} status    ${statusOf.name.padEnd(11)} ${sp.rps.toFixed(0).padStart(6)} req/s p50 ${(sp.p50 / 1000).toFixed(3)} ms${sp.errors ? ` errors ${sp.errors}` : ''}\n`);
   }
-  const rss = Object.fromEntries(targets.map((t) => [t.name, peakRssMb(t.proc.pid!)]));
+}
+
+async function oneRun(run: number): Promise<{ table: string[]; summary: Summary; results: Results; cluster: Results }> {
+  const simP = await start('sim-target.ts', []);
+  const sim: Target = { name: 'simulator', url: simP.info.url, key: 'sk-bench', proc: simP.proc };
+  const ptP = await start('passthrough.ts', [sim.url]);
+  const pt: Target = { name: 'passthrough', url: ptP.info.url, key: 'sk-bench', proc: ptP.proc };
+  const suP = await start('surety-target.ts', [sim.url], [...START_FLAGS, ...PROFILE_FLAGS]);
+  const su: Target = { name: 'surety', url: suP.info.url, key: suP.info.key!, proc: suP.proc };
+  // Phase 1, the budgets: the simulator, the passthrough and Surety, with nothing else running.
+  // The cluster targets come after, in a phase of their own: alive during this one, their
+  // PostgreSQL's after-load work (autovacuum, checkpoints) took CPU from the single instance's
+  // measurement (measured: Surety's CPU per request at c=64 varied 224–438 µs between rounds with
+  // them, 170–186 without).
+  const targets = [sim, pt, su];
+  await warm(targets);
+  const results: Results = {};
+  await measure(run, 'single', targets, scenarios, results, su);
+  const rss: Record<string, number> = { surety: peakRssMb(su.proc.pid!) };
+  // Phase 2: shared quotas and the load balancer, against the simulator and the single instance
+  // measured again beside them (c=1 and c=64), so that what sharing adds comes from one phase.
+  const cluster: Results = {};
+  const clusterTs = await clusterTargets(sim.url);
+  if (clusterTs.length > 0) {
+    await warm(clusterTs);
+    await measure(run, 'cluster', [sim, su, ...clusterTs], scenarios.filter((sc) => sc.id === 'c1' || sc.id === 'c64'), cluster, null);
+  }
   killAll();
   await dropSchemas();
   await new Promise((r) => setTimeout(r, 300));
-  const agg = (sc: string, t: string) => {
-    const rs = results[sc]?.[t];
+  const agg = (sc: string, t: string, from: Results = results) => {
+    const rs = from[sc]?.[t];
     if (!rs) return { rps: NaN, p50: NaN, p99: NaN, ttfb50: NaN, cpu: NaN, errors: 0 }; // not run (BENCH_ONLY)
     return {
       rps: median(rs.map((r) => r.rps)),
@@ -300,6 +327,13 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
   }
   const st = agg('status-page', 'surety');
   if (!Number.isNaN(st.rps)) row(['GET /status c16', 'surety', st.rps.toFixed(0), st.p50.toFixed(3), st.p99.toFixed(3), '', st.cpu.toFixed(0), String(st.errors)]);
+  for (const sc of scenarios) {
+    for (const t of [sim, su, ...clusterTs]) {
+      if (!cluster[sc.id]?.[t.name]) continue;
+      const a = agg(sc.id, t.name, cluster);
+      row([`${sc.id} (cluster phase)`, t.name, a.rps.toFixed(0), a.p50.toFixed(3), a.p99.toFixed(3), '', a.cpu.toFixed(0), String(a.errors)]);
+    }
+  }
   const a = (sc: string, t: string) => agg(sc, t);
   const summary: Summary = {
     overhead_p50_ms: a('c1', 'surety').p50 - a('c1', 'simulator').p50,
@@ -311,13 +345,14 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
     xlate_ttfb_overhead_ms: (a('stream-xlate-c1', 'surety').ttfb50 ?? 0) - (a('stream-xlate-c1', 'simulator').ttfb50 ?? 0),
     status_page_rps: a('status-page', 'surety').rps,
   };
-  if (targets.some((t) => t.name === REDIS_TARGET)) {
-    summary.redis_overhead_p50_ms = a('c1', REDIS_TARGET).p50 - a('c1', 'simulator').p50;
-    summary.redis_added_p50_ms = a('c1', REDIS_TARGET).p50 - a('c1', 'surety').p50;
-    summary.lb2_overhead_p50_ms = a('c1', LB_TARGET).p50 - a('c1', 'simulator').p50;
-    summary.lb2_throughput_vs_single = a('c64', LB_TARGET).rps / a('c64', 'surety').rps;
+  if (clusterTs.some((t) => t.name === REDIS_TARGET)) {
+    const c = (sc: string, t: string) => agg(sc, t, cluster);
+    summary.redis_overhead_p50_ms = c('c1', REDIS_TARGET).p50 - c('c1', 'simulator').p50;
+    summary.redis_added_p50_ms = c('c1', REDIS_TARGET).p50 - c('c1', 'surety').p50;
+    summary.lb2_overhead_p50_ms = c('c1', LB_TARGET).p50 - c('c1', 'simulator').p50;
+    summary.lb2_throughput_vs_single = c('c64', LB_TARGET).rps / c('c64', 'surety').rps;
   }
-  return { table, summary, results };
+  return { table, summary, results, cluster };
 }
 
 const BUDGETS: Array<{ key: keyof Summary; label: string; unit: string; ok: (v: number) => boolean; show: (v: number) => string; budget: string }> = [
@@ -378,5 +413,5 @@ if (process.env.BENCH_DATA !== '0') {
   }
 }
 mkdirSync('.bench', { recursive: true });
-writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results })), data }, null, 2));
+writeFileSync('.bench/results.json', JSON.stringify({ at: new Date().toISOString(), runs, rounds, seconds: secs, runs_detail: all.map((r) => ({ summary: r.summary, results: r.results, cluster: r.cluster })), data }, null, 2));
 if (process.env.BENCH_DATA !== '0' && process.env.BENCH_SLA !== '0') spawnSync(node, [`${here}sla.ts`], { stdio: 'inherit' });
