@@ -176,7 +176,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () =
 
 /** Starts `src/main.ts` (npm start) with `env`, and waits until it listens. */
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<GatewayProc> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=12', '--heap-growing-percent=100', join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=12', '--heap-growing-percent=100', '--no-allocation-site-pretenuring', join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
