@@ -17,7 +17,7 @@ import { detectionSettings, type DetectionSettings } from './settings.ts';
 // after a restart, by the overlap of the next run, or by two scanners at once — finds the same
 // findings, which storage keeps once (their ids derive from rule and evidence).
 
-const ROW_COLUMNS = 'id, account_id, key_id, model, endpoint, started_at, first_byte_at, ended_at, duration_ms, stream, status, outcome, usage_billable, price_version, hold_amount, amount, delivered, client_ref';
+const ROW_COLUMNS = 'id, account_id, key_id, model, endpoint, started_at, first_byte_at, ended_at, duration_ms, stream, status, outcome, usage_billable, price_version, hold_amount, amount, delivered, client_ref, attempts';
 const R_COLUMNS = ROW_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
 export const PAGE_ROWS = 10_000;
 export const SCANNER_CHECKPOINT = 'scanner';
@@ -42,6 +42,7 @@ export function toScanRow(r: Row): ScanRow {
     amount: big(r.amount),
     delivered: json<Record<string, unknown> | null>(r.delivered, null),
     client_ref: optStr(r.client_ref),
+    attempts: r.attempts === null || r.attempts === undefined ? null : String(r.attempts),
   };
 }
 

@@ -4,8 +4,8 @@ import type { Candidate, RowRule, ScanRow } from './types.ts';
 /**
  * The same request charged more than once: rows that carry the same client reference (the
  * client's Idempotency-Key or x-request-id: a retry the client meant as the same request), or
- * that are the same request stored twice (same key, model, amount and the same start, first-byte
- * and end milliseconds). In each group the first row (smallest id) is the charge that stands;
+ * that are the same request stored twice (same key, model, amount, the same start, first-byte
+ * and end milliseconds, duration and upstream attempts). In each group the first row (smallest id) is the charge that stands;
  * every other is a finding of its own, so that a third copy found later is paid back once too.
  */
 export const doubleCharge: RowRule = {
@@ -22,7 +22,10 @@ export const doubleCharge: RowRule = {
     for (const r of rows) {
       if (r.amount <= 0n || r.account_id === null) continue;
       if (r.client_ref !== null) add(`c\u0000${r.account_id}\u0000${r.client_ref}`, r);
-      add(`f\u0000${r.account_id}\u0000${r.key_id}\u0000${r.model}\u0000${r.started_at}\u0000${r.first_byte_at}\u0000${r.ended_at}\u0000${r.amount}`, r);
+      // The upstream attempts (each timed to the microsecond) and the duration tell two requests
+      // of a busy key apart that started, answered and ended in the same milliseconds at the same
+      // price (identical prompts at c=64 did, by the thousand); a row stored twice has them equal.
+      add(`f\u0000${r.account_id}\u0000${r.key_id}\u0000${r.model}\u0000${r.started_at}\u0000${r.first_byte_at}\u0000${r.ended_at}\u0000${r.amount}\u0000${r.duration_ms}\u0000${r.attempts}`, r);
     }
     const out = new Map<string, Candidate>();
     for (const [k, g] of groups) {

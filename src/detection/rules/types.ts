@@ -27,6 +27,8 @@ export interface ScanRow {
   amount: bigint;
   delivered: Record<string, unknown> | null;
   client_ref: string | null;
+  /** The upstream attempts as stored (JSON text, not parsed): each with its duration to the microsecond. */
+  attempts: string | null;
 }
 
 /** A hold of the holds table (billing/holds.ts), as the stale-hold rule reads it. */

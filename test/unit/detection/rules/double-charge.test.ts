@@ -27,3 +27,15 @@ test('double_charge: a row stored twice (same key, model, amount and times) with
   assert.equal(found[0]!.evidence.matched_by, 'identical_row');
   assert.equal(found[0]!.evidence.original_request_id, a.id);
 });
+
+test('double_charge: two requests of a busy key in the same milliseconds at the same price are not one stored twice', () => {
+  // Identical prompts at c=64 start, answer and end in the same milliseconds, at the same price:
+  // only their upstream attempts (timed to the microsecond) tell them apart.
+  const a = row();
+  const twin = row({ started_at: a.started_at, first_byte_at: a.first_byte_at, ended_at: a.ended_at, attempts: '[{"channel":"ch_a","status":200,"outcome":"ok","ms":412.346}]' });
+  const copy = { ...a, id: `${a.id}x` };
+  const found = doubleCharge.check([a, twin, copy], ctx());
+  assert.deepEqual(found.map((f) => f.subject), [copy.id], 'the copy is found, the twin is not');
+  const slower = row({ started_at: a.started_at, first_byte_at: a.first_byte_at, ended_at: a.ended_at, duration_ms: a.duration_ms + 1 });
+  assert.deepEqual(doubleCharge.check([a, slower], ctx()), [], 'nor a request of another duration');
+});

@@ -28,6 +28,7 @@ export function row(over: Partial<ScanRow> = {}): ScanRow {
     amount: 5_000_000n,
     delivered: { images: 0, text_chars: 400, text_bytes: 400 },
     client_ref: null,
+    attempts: '[{"channel":"ch_a","status":200,"outcome":"ok","ms":412.345}]',
     ...over,
   };
 }
