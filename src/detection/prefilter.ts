@@ -165,8 +165,8 @@ export interface Prefilter {
   /** A condition over request_log `r`: true for every row a rule could flag, but the same request stored twice (sameRequest). */
   where: string;
   /**
-   * The same request stored twice: another charged row of the account with the same start and
-   * end. Not part of `where`: probing the index for every row was a third of the scan's cost, and
+   * The same request stored twice: another charged row of the account with the same key, model,
+   * price, start, first byte, end, duration and attempts (the double_charge rule's fingerprint). Not part of `where`: probing the index for every row was a third of the scan's cost, and
    * such rows share their millisecond, so unless most milliseconds hold several rows the scanner
    * asks only in the milliseconds of a page that do (scanner.ts readPage).
    */
@@ -209,6 +209,8 @@ export function prefilter(engine: Engine, facts: CatalogFacts): Prefilter {
   return {
     join: facts.groups.size > 0 ? 'LEFT JOIN accounts a ON a.id = r.account_id' : '',
     where: `(${conditions.join('\n  OR ')})`,
-    sameRequest: `EXISTS (SELECT 1 FROM request_log o WHERE o.ended_at = r.ended_at AND ${other} AND o.account_id = r.account_id AND o.started_at = r.started_at AND o.amount > 0)`,
+    // The double_charge rule's own fingerprint, so that a busy key's twins (same milliseconds, same
+    // price, other attempts) are not read as suspects by the thousand.
+    sameRequest: `EXISTS (SELECT 1 FROM request_log o WHERE o.ended_at = r.ended_at AND ${other} AND o.account_id = r.account_id AND o.started_at = r.started_at AND o.amount > 0 AND o.amount = r.amount AND o.duration_ms = r.duration_ms AND o.key_id IS NOT DISTINCT FROM r.key_id AND o.model IS NOT DISTINCT FROM r.model AND o.first_byte_at IS NOT DISTINCT FROM r.first_byte_at AND o.attempts IS NOT DISTINCT FROM r.attempts)`,
   };
 }

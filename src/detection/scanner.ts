@@ -42,7 +42,7 @@ export function toScanRow(r: Row): ScanRow {
     amount: big(r.amount),
     delivered: json<Record<string, unknown> | null>(r.delivered, null),
     client_ref: optStr(r.client_ref),
-    attempts: r.attempts === null || r.attempts === undefined ? null : String(r.attempts),
+    attempts: r.attempts === null || r.attempts === undefined ? null : typeof r.attempts === 'string' ? r.attempts : JSON.stringify(r.attempts),
   };
 }
 
