@@ -136,8 +136,7 @@ export class KeyAuthenticator {
     const now = this.rt.now();
     const p = entry?.principal;
     if (!p || now - entry!.loadedAt > this.ttlMs) return null;
-    if (p.key.status === 'revoked' || (p.key.expires_at !== null && p.key.expires_at <= now) || p.accountStatus !== 'active') return null;
-    return p;
+    return refusalOf(p, now) ? null : p;
   }
 
   /** As authenticate(), by the key's SHA-256 (a console session keeps the hash, never the key). */
@@ -163,9 +162,8 @@ export class KeyAuthenticator {
       if (ip) await this.failed(ip, now);
       throw new AppError('KEY_INVALID');
     }
-    if (p.key.status === 'revoked') throw new AppError('KEY_REVOKED');
-    if (p.key.expires_at !== null && p.key.expires_at <= now) throw new AppError('KEY_EXPIRED');
-    if (p.accountStatus !== 'active') throw new AppError('ACCOUNT_SUSPENDED', `The account is ${p.accountStatus}.`);
+    const refused = refusalOf(p, now);
+    if (refused) throw refused;
     return p;
   }
 
@@ -196,4 +194,12 @@ export class KeyAuthenticator {
       modelSet: key.models ? new Set(key.models) : null,
     };
   }
+}
+
+/** Why a known key may not be used now (revoked, expired, its account not active), or null. */
+function refusalOf(p: Principal, now: number): AppError | null {
+  if (p.key.status === 'revoked') return new AppError('KEY_REVOKED');
+  if (p.key.expires_at !== null && p.key.expires_at <= now) return new AppError('KEY_EXPIRED');
+  if (p.accountStatus !== 'active') return new AppError('ACCOUNT_SUSPENDED', `The account is ${p.accountStatus}.`);
+  return null;
 }

@@ -49,7 +49,7 @@ export class Balances {
     if (!s) {
       s = { durable: 0n, creditLine: 0n, durableHeld: 0n, held: 0n, unflushed: 0n, version: 0, stale: true, loading: null, loadedAt: 0 };
       this.accounts.set(accountId, s);
-    } else if (!s.loading && this.rt.now() - s.loadedAt > this.refreshMs) {
+    } else if (!s.loading && this.expired(s)) {
       s.stale = true;
     }
     // A load in progress has cleared `stale` but not yet set the figures: wait for it too.
@@ -100,7 +100,12 @@ export class Balances {
   /** True when the account's figures are loaded and fresh: `room` and `hold` may run without `prepare`. */
   ready(accountId: string): boolean {
     const s = this.accounts.get(accountId);
-    return s !== undefined && !s.stale && !s.loading && this.rt.now() - s.loadedAt <= this.refreshMs;
+    return s !== undefined && !s.stale && !s.loading && !this.expired(s);
+  }
+
+  /** Loaded longer ago than `refreshMs`: read again before it is trusted. */
+  private expired(s: AccountMoneyState): boolean {
+    return this.rt.now() - s.loadedAt > this.refreshMs;
   }
 
   /** What the account can commit now (after prepare). */
