@@ -76,6 +76,7 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
       plugins: [
         async (a, r, auth, routes, readiness) => {
           gateway = await registerGateway(a, r, auth, routes, { cancelledPolicy: config.cancelledPolicy, ...(c.quotas ? { sharedQuotas: c.quotas } : {}), ...opts.gateway });
+          c.quotas?.allow.register(gateway.metrics.registry);
           readiness.push(() => gateway!.gateway.writer.problem());
           readiness.push(() => {
             const p = c.problem();

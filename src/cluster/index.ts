@@ -54,6 +54,8 @@ export async function createCluster(rt: RuntimeHandle, config: Config, opts: { i
           rt.log.warn({ instances: others.length, fence_ms: ttlMs }, 'Redis lost its data: shared quotas are restored before requests are admitted again');
         }
       }
+      // Slices lived in the data Redis lost: only what requests use is written back.
+      if (lost) q.allow.dropUnused();
       await q.sync(lost);
     });
     rt.jobs.register({
@@ -83,6 +85,7 @@ export async function createCluster(rt: RuntimeHandle, config: Config, opts: { i
     warnings: () => (registry.warning ? [registry.warning] : []),
     start: (url) => registry.register(url),
     async close() {
+      quotas?.allow.close();
       await releaseLeases(rt.db, id).catch(() => {});
       await registry.stop().catch(() => {});
       if (link?.ready) {

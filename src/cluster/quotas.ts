@@ -1,13 +1,16 @@
 // Quotas shared by every instance through Redis (gateway/quotas.ts has the contract and the
-// in-memory twin). One script run per admission decides everything at once — rate windows,
-// concurrency, the key's spend periods and the account's balance — so two instances can never
-// both take the last dollar. A request's end is one more (not awaited: the answer has gone). See
+// in-memory twin). While the figures a request needs are abundant, it is admitted in memory under
+// this instance's allowances (allowances.ts: slices taken from Redis in advance, counted there as
+// taken). Otherwise one script run decides everything at once — rate windows, concurrency, the
+// key's spend periods and the account's balance — so two instances can never both take the last
+// dollar; such a request's end is one more run (not awaited: the answer has gone). See
 // docs/scale-out.md for the design and what happens when Redis or an instance is lost.
 
 import type { Runtime } from '../kernel/context.ts';
 import { RATE_WINDOW_MS, spendPeriods, type SpendLimits } from '../gateway/limits.ts';
 import type { QuotaAsk, QuotaRefusal, Quotas } from '../gateway/quotas.ts';
 import type { ChargeObserver, CommittedCharge } from '../requests/writer.ts';
+import { Allowances, type Subjects, type Ticket } from './allowances.ts';
 import { Mirrors } from './mirrors.ts';
 import { script, type RedisLink } from './redis.ts';
 import { ADMIT, COMMIT, RELEASE, SYNC } from './scripts.ts';
@@ -21,6 +24,8 @@ const REFRESH_MS = 5000;
 const KEPT_MS = 86_400_000;
 
 const PERIODS = ['day', 'month', 'total'] as const;
+/** How long a refused admission waits, each time, for recalled slices to come back (about 1.3 s in all). */
+const RECALL_WAITS_MS = [100, 150, 200, 250, 300, 300];
 const LIMIT_OF = { day: 'limit_day', month: 'limit_month', total: 'limit_total' } as const satisfies Record<string, keyof SpendLimits>;
 
 export class ClusterQuotas implements Quotas, ChargeObserver {
@@ -29,14 +34,17 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
   private readonly link: RedisLink;
   private readonly rt: Runtime;
   readonly instance: string;
-  private readonly committingMirrors = new WeakMap<readonly CommittedCharge[], Map<string, bigint>>();
+  private readonly committingMirrors = new WeakMap<readonly CommittedCharge[], Map<string, { x: bigint; fromHeld: bigint }>>();
   private syncing: Promise<void> | null = null;
+  readonly allow: Allowances;
 
   constructor(rt: Runtime, link: RedisLink, instance: string) {
     this.rt = rt;
     this.link = link;
     this.instance = instance;
     this.mirrors = new Mirrors(rt, link, KEPT_MS);
+    this.allow = new Allowances(rt, link, this.shares, instance, { stale: (k) => this.mirrors.refresh(k), failed: (keys) => this.suspect(keys) });
+    this.shares.unusedOf = (k) => this.allow.unusedOf(k);
   }
 
   get instKeys(): string {
@@ -59,10 +67,41 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
     return [...w('k', a.keyId), ...w('a', a.accountId)];
   }
 
-  async admit(a: QuotaAsk): Promise<QuotaRefusal | null> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+  /** What an ask takes from, for the allowances. */
+  private subjects(a: QuotaAsk): Subjects {
+    const lanes: Subjects['lanes'] = [];
+    if (a.keyRpm || a.keyTpm) lanes.push({ z: this.link.key('wz', 'k', a.keyId), h: this.link.key('wh', 'k', a.keyId), rpm: a.keyRpm ?? 0, tpm: a.keyTpm ?? 0 });
+    if (a.accountRpm || a.accountTpm) lanes.push({ z: this.link.key('wz', 'a', a.accountId), h: this.link.key('wh', 'a', a.accountId), rpm: a.accountRpm ?? 0, tpm: a.accountTpm ?? 0 });
+    return {
+      mirrors: [{ key: this.mirrors.account(a.accountId), limit: 0n }, ...this.spendMirrors(a, a.at)],
+      cc: a.concurrency !== null ? { key: this.link.key('cc', a.keyId), limit: a.concurrency } : null,
+      lanes,
+    };
+  }
+
+  admit(a: QuotaAsk): Promise<QuotaRefusal | null> | null {
+    const t = this.allow.take(a, this.subjects(a), Date.now());
+    if (t) {
+      a.ticket = t;
+      return null;
+    }
+    return this.admitShared(a);
+  }
+
+  /** The exact path: the ADMIT script (loading missing mirrors; waiting while recalled slices come back). */
+  private async admitShared(a: QuotaAsk): Promise<QuotaRefusal | null> {
+    this.allow.stats.shared++;
+    let recalls = 0;
+    for (let attempt = 0; attempt < 3; ) {
       const r = await this.tryAdmit(a);
+      if (r && 'recalled' in r) {
+        // Unused slices of other instances were recalled: they come back within a renewal or two.
+        if (recalls >= RECALL_WAITS_MS.length) return r.recalled;
+        await new Promise((res) => setTimeout(res, RECALL_WAITS_MS[recalls++]));
+        continue;
+      }
       if (!Array.isArray(r)) return r;
+      attempt++;
       try {
         await Promise.all(r.map((k) => this.mirrors.load(k)));
       } catch (err) {
@@ -73,8 +112,8 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
     return unavailable('Shared balances keep changing while they load');
   }
 
-  /** One run of the admission script: a verdict, or the mirrors to load first. */
-  private async tryAdmit(a: QuotaAsk): Promise<QuotaRefusal | null | string[]> {
+  /** One run of the admission script: a verdict, the mirrors to load first, or a refusal that recalled slices. */
+  private async tryAdmit(a: QuotaAsk): Promise<QuotaRefusal | null | string[] | { recalled: QuotaRefusal }> {
     if (!this.link.ready) return unavailable(this.link.problem() ?? 'Redis is not ready');
     const spend = this.spendMirrors(a, a.at);
     const mirrors = [this.mirrors.account(a.accountId), ...spend.map((s) => s.key)];
@@ -107,23 +146,16 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
     }
     undo();
     if (this.shares.syncs !== syncs) this.suspect(mirrors, a.concurrency !== null ? cc : null);
-    switch (reply[0]) {
-      case 'load':
-        return reply.slice(1).map(String);
-      case 'rate':
-        return { kind: 'rate', whose: reply[1] === 'key' ? 'key' : 'account', waitMs: Number(reply[2]) };
-      case 'concurrency':
-        return { kind: 'concurrency' };
-      case 'key_limit':
-        return { kind: 'key_limit', period: PERIODS.filter((p) => a.spend[LIMIT_OF[p]] !== null)[Number(reply[1]) - 1] ?? 'total' };
-      case 'balance':
-        return { kind: 'balance', available: BigInt(String(reply[1])) };
-      default:
-        return { kind: 'unavailable', reason: 'Shared quotas are being restored after Redis lost its data', retryMs: Math.max(1000, Number(reply[1])) };
-    }
+    if (reply[0] === 'load') return reply.slice(1).map(String);
+    if (reply[0] === 'recall') return { recalled: refusal(a, reply.slice(1)) };
+    return refusal(a, reply);
   }
 
   release(a: QuotaAsk, charge: bigint, tokensDelta: number, end: number): void {
+    if (a.ticket) {
+      const chargedAt = [this.mirrors.account(a.accountId), ...this.spendMirrors(a, end).map((s) => s.key)];
+      return this.allow.release(a.ticket as Ticket, a, charge, tokensDelta, chargedAt);
+    }
     // Holds come back where they were taken (periods as of admission); the charge counts in the periods it ends in.
     const deltas = new Map<string, { held: bigint; unfl: bigint }>();
     const at = (k: string) => deltas.get(k) ?? deltas.set(k, { held: 0n, unfl: 0n }).get(k)!;
@@ -161,20 +193,32 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
       const p = spendPeriods(c.at);
       for (const period of PERIODS) {
         const k = this.mirrors.spend(c.keyId, p[period]);
-        if (this.shares.unflOf(k) > 0n) add(k, c.amount);
+        if (this.shares.unflOf(k) > 0n || (this.allow.slices.get(k)?.consumed ?? 0n) > 0n) add(k, c.amount);
       }
     }
     return out;
   }
 
+  /** Takes charges out of our shares: first what was consumed under a slice (in held), the rest from unfl. */
+  private takeCharges(charges: readonly CommittedCharge[]): Map<string, { x: bigint; fromHeld: bigint }> {
+    const moved = new Map<string, { x: bigint; fromHeld: bigint }>();
+    for (const [k, x] of this.chargedMirrors(charges)) {
+      const fromHeld = this.allow.commitFrom(k, x);
+      this.shares.unfl(k, fromHeld - x);
+      moved.set(k, { x, fromHeld });
+    }
+    return moved;
+  }
+
   async committing(charges: readonly CommittedCharge[]): Promise<void> {
-    const moved = this.chargedMirrors(charges);
+    const moved = this.takeCharges(charges);
     this.committingMirrors.set(charges, moved);
-    for (const [k, x] of moved) this.shares.unfl(k, -x);
     const keys = [...moved.keys()];
     if (!this.link.ready) return this.suspect(keys, null, true);
+    const args: string[] = [this.instance];
+    for (const { x, fromHeld } of moved.values()) args.push(String(x), String(fromHeld), String(x - fromHeld));
     try {
-      await this.link.run(S.commit, keys, [this.instance, ...[...moved.values()].map(String)]);
+      await this.link.run(S.commit, keys, args);
     } catch {
       // The commit goes on; those bases may now miss it, so they are reloaded at the next sync.
       this.suspect(keys, null, true);
@@ -184,16 +228,17 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
   notCommitted(charges: readonly CommittedCharge[]): void {
     const moved = this.committingMirrors.get(charges);
     if (!moved) return;
-    for (const [k, x] of moved) this.shares.unfl(k, x);
+    for (const [k, { x, fromHeld }] of moved) {
+      this.allow.uncommit(k, fromHeld);
+      this.shares.unfl(k, x - fromHeld);
+    }
     this.suspect(moved.keys(), null, true);
   }
 
   committed(): void {}
 
   dropped(c: CommittedCharge): void {
-    const moved = this.chargedMirrors([c]);
-    for (const [k, x] of moved) this.shares.unfl(k, -x);
-    this.suspect(moved.keys());
+    this.suspect(this.takeCharges([c]).keys());
   }
 
   private suspect(keys: Iterable<string>, cc: string | null = null, stale = false): void {
@@ -225,6 +270,22 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
       )
       .finally(() => (this.syncing = null));
     return this.syncing;
+  }
+}
+
+/** ADMIT's refusal as the gateway's. */
+function refusal(a: QuotaAsk, reply: Array<string | number>): QuotaRefusal {
+  switch (reply[0]) {
+    case 'rate':
+      return { kind: 'rate', whose: reply[1] === 'key' ? 'key' : 'account', waitMs: Number(reply[2]) };
+    case 'concurrency':
+      return { kind: 'concurrency' };
+    case 'key_limit':
+      return { kind: 'key_limit', period: PERIODS.filter((p) => a.spend[LIMIT_OF[p]] !== null)[Number(reply[1]) - 1] ?? 'total' };
+    case 'balance':
+      return { kind: 'balance', available: BigInt(String(reply[1])) };
+    default:
+      return { kind: 'unavailable', reason: 'Shared quotas are being restored after Redis lost its data', retryMs: Math.max(1000, Number(reply[1])) };
   }
 }
 

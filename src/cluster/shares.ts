@@ -21,6 +21,8 @@ export class Shares {
   private readonly slotKeys = new Set<string>();
   /** Bumped by each sync: an admission refused while a sync ran may have left a share behind. */
   syncs = 0;
+  /** The unused part of our allowance on a hash (allowances.ts), written back as our lz share. */
+  unusedOf: (key: string) => bigint = () => 0n;
 
   private mirror(key: string): Share {
     let s = this.mirrors.get(key);
@@ -74,10 +76,10 @@ export class Shares {
     const stale = [...this.stale];
     for (const k of list) {
       const slot = this.slots.get(k);
-      if (this.slotKeys.has(k)) args.push('c', '0', String(slot ?? 0), '0');
+      if (this.slotKeys.has(k)) args.push('c', '0', String(slot ?? 0), '0', String(this.unusedOf(k)));
       else {
         const s = this.mirrors.get(k);
-        args.push('m', this.stale.has(k) ? '1' : '0', String(s?.held ?? 0n), String(s?.unfl ?? 0n));
+        args.push('m', this.stale.has(k) ? '1' : '0', String(s?.held ?? 0n), String(s?.unfl ?? 0n), String(this.unusedOf(k)));
       }
     }
     this.dirty.clear();

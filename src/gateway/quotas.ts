@@ -27,6 +27,8 @@ export interface QuotaAsk {
   /** Where the request sits in its key's and its account's rate windows (-1: not entered); kept for the correction at its end. */
   keySeq?: number;
   accountSeq?: number;
+  /** Shared quotas: what was taken from this instance's allowances, when admitted under them (cluster/allowances.ts). */
+  ticket?: object;
 }
 
 export type QuotaRefusal =

@@ -99,6 +99,33 @@ describe('an instance killed under load', { skip: CLUSTER_SKIP }, () => {
     assert.equal(Number(charged!.n), 100, 'one charged row per served request, none for the killed ones');
     assert.equal((await c.verify()).ok, true);
   });
+
+  test("SIGKILL with allowances: the dead instance's unused slices are released within its TTL, like its holds", async () => {
+    const p = await startProcess(c);
+    child = p.proc;
+    const who = await c.customer('10.00');
+    // One after another on the instance about to die: it takes slices of the abundant balance.
+    for (let i = 0; i < 20; i++) assert.equal((await c.chat(p.url, who.key)).status, 200);
+    const redis = new Redis(REDIS_URL);
+    const mirror = `${c.prefix}m:a:${who.accountId}`;
+    try {
+      await until('a slice is held', async () => Number((await redis.hget(mirror, 'lz')) ?? 0) > 0, 3000);
+      await until('its rows are written', async () => Number((await c.tdb.db.get<{ n: bigint }>('SELECT COUNT(*) AS n FROM request_log WHERE account_id = ?', [who.accountId]))!.n) === 20, 3000);
+      assert.ok(Number(await redis.hget(mirror, 'held')) > 0);
+      child.kill('SIGKILL');
+      const gone = async () => Number((await redis.hget(mirror, 'held')) ?? 0) === 0 && Number((await redis.hget(mirror, 'lz')) ?? 0) === 0;
+      const ms = await until("the dead instance's slices are released", gone, (TTL + 4) * 1000);
+      assert.ok(ms <= (TTL + 2) * 1000, `released after ${ms} ms`);
+    } finally {
+      redis.disconnect();
+    }
+    // Each served request charged once; the survivors see the whole rest of the balance.
+    assert.equal((await c.admin('GET', `/admin/v1/accounts/${who.accountId}/balance`)).total, '9.80');
+    assert.equal((await c.chat(c.nodes[1]!.url, who.key)).status, 200);
+    await c.settle();
+    assert.equal((await c.admin('GET', `/admin/v1/accounts/${who.accountId}/balance`)).total, '9.79');
+    assert.equal((await c.verify()).ok, true);
+  });
 });
 
 describe('Redis stopped and restarted under load', { skip: CLUSTER_SKIP }, () => {

@@ -45,6 +45,34 @@ describe('three instances on one PostgreSQL and Redis', { skip: CLUSTER_SKIP }, 
     assert.match(again.body.error.message, /has 0\.00 USD available/);
   });
 
+  test('allowances: an abundant account is admitted in memory on every instance, then spent to the last cent across them (300 of 400)', async () => {
+    const who = await c.customer('3.00', { rpm: 100_000, tpm: 10_000_000, concurrency: 1000, limits: { day: '100.00' } });
+    const local = () => c.nodes.reduce((n, s) => n + s.cluster.quotas!.allow.stats.local, 0);
+    const before = local();
+    // One after another on each instance: after the first, slices are granted and used.
+    let served = 0;
+    for (const s of c.nodes) {
+      for (let i = 0; i < 15; i++) {
+        const r = await c.chat(s.url, who.key);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        served++;
+      }
+    }
+    assert.ok(local() - before >= 20, `admitted under slices: ${local() - before} of ${served}`);
+    // The rest at once on the two others: their slices run dry, the first one's unused slice is
+    // recalled when they are refused, and the balance is spent exactly.
+    const recalls = c.nodes[0]!.cluster.quotas!.allow.stats.recalls;
+    const rs = await Promise.all(Array.from({ length: 400 - served }, (_, i) => c.chat(c.nodes[1 + (i % 2)]!.url, who.key, 'hi [[sim:latency=50]]')));
+    assert.equal(count(rs, 200) + served, 300, JSON.stringify(rs.filter((r) => r.status !== 200 && r.status !== 402).map((r) => r.body)));
+    assert.ok(rs.filter((r) => r.status !== 200).every((r) => r.status === 402 && r.body.error.code === 'INSUFFICIENT_BALANCE'));
+    assert.ok(c.nodes[0]!.cluster.quotas!.allow.stats.recalls > recalls, 'the idle slice was recalled');
+    await c.settle();
+    const bal = await c.admin('GET', `/admin/v1/accounts/${who.accountId}/balance`);
+    assert.equal(bal.total, '0.00', 'spent to the nano-dollar, not beyond');
+    const report = await c.verify();
+    assert.equal(report.ok, true, JSON.stringify(report.problems));
+  });
+
   test("a key's spend limit holds across instances under the same load", async () => {
     const who = await c.customer('5.00', { limits: { day: '0.25' } });
     const rs = await burst(120, who.key);

@@ -1,0 +1,507 @@
+// Allowances: how an instance admits most requests without waiting for Redis. While an account's
+// balance, a key's spend limit, a concurrency limit or a rate window is ABUNDANT (at least K times
+// what is asked is free), the instance takes a slice of it in advance, in the open: the slice is a
+// standing part of its share in Redis (`h:<instance>` of `held`, `c:<instance>` of `n`, or a rate
+// window entry standing for several requests), so every other instance counts it as taken. Requests
+// that fit in the slices are admitted in this process's memory, in the same tick; the others go to
+// the exact ADMIT script as before. Once a figure is no longer abundant no slice is granted, and a
+// refusal by ADMIT while slices sit unused recalls them (the refused request is retried), so a
+// small balance is still served to its last cent ("exactly 40 of 300") and nothing is overspent.
+//
+// A renewal (the RENEW script, one round trip for every slice of this instance) runs every
+// TICK_MS while slices exist, and at once when one runs low: it tops slices up, gives back what
+// sits idle or was recalled, and finalises rate entries whose life ended (their unused requests
+// and tokens leave the window). A slice is part of this instance's shares, so a SIGKILLed
+// instance's slices are reaped with its holds, and SYNC writes them back after a failure.
+// docs/scale-out.md has the reasoning and the numbers.
+
+import { Counter, type Registry } from 'prom-client';
+import type { QuotaAsk } from '../gateway/quotas.ts';
+import type { Runtime } from '../kernel/context.ts';
+import { script, type RedisLink } from './redis.ts';
+import { RENEW } from './scripts.ts';
+import type { Shares } from './shares.ts';
+
+const S = { renew: script(RENEW) };
+
+/** A slice is at most 1/K of what is free when granted. */
+export const ABUNDANCE = 16;
+/** A rate entry's life: requests admitted under it count in the window until its end + 1 minute. */
+export const LEASE_LIFE_MS = 1000;
+const TICK_MS = 200;
+/** A slice unused this long is given back. */
+const IDLE_MS = 2000;
+/** After a recall, no slice is asked on that figure for this long. */
+const RECALL_MS = 5000;
+/** Local admissions under a rate entry stop this long before its end (the round trip is not timed). */
+const MARGIN_MS = 50;
+
+/** A slice of a mirror (money, nano-USD) or of a concurrency counter (slots). */
+export class Allowance {
+  readonly key: string;
+  readonly kind: 'm' | 'c';
+  limit: bigint;
+  /** What our share in Redis counts for this slice: unused + in use + consumed. */
+  total = 0n;
+  /** Held by requests in flight admitted under it. */
+  used = 0n;
+  /** Charges of those requests, settled but not yet committed (money only; they leave at COMMIT). */
+  consumed = 0n;
+  /** The largest single need since the last tick, and the one before (a hold; 1 for slots). */
+  unit = 0n;
+  private lastUnit = 0n;
+  hits = 0;
+  /** Admissions per tick, smoothed. */
+  rate = 0;
+  lastUse = 0;
+  recalledUntil = 0;
+  /** The unused part as Redis last heard it (lz). */
+  reported = 0n;
+
+  constructor(key: string, kind: 'm' | 'c', limit: bigint) {
+    this.key = key;
+    this.kind = kind;
+    this.limit = limit;
+  }
+
+  get unused(): bigint {
+    return this.total - this.used - this.consumed;
+  }
+
+  /** What it should keep unused: half a second of its demand (at least 16 needs), or for slots half those in use. */
+  target(): bigint {
+    if (this.kind === 'c') return BigInt(Math.max(8, Math.ceil(Number(this.used) / 2)));
+    const units = Math.min(4096, Math.max(16, Math.ceil(this.rate * (500 / TICK_MS))));
+    return this.needUnit() * BigInt(units);
+  }
+
+  needUnit(): bigint {
+    const u = this.unit > this.lastUnit ? this.unit : this.lastUnit;
+    return this.kind === 'c' ? 1n : u;
+  }
+
+  tick(): void {
+    this.rate = this.rate * 0.5 + this.hits * 0.5;
+    this.hits = 0;
+    if (this.unit > 0n) {
+      this.lastUnit = this.unit;
+      this.unit = 0n;
+    }
+  }
+}
+
+/** A rate-window lease entry. */
+export interface Entry {
+  lane: Lane;
+  member: string;
+  /** Local time before which requests may be admitted under it. */
+  end: number;
+  slots: number;
+  tokens: number;
+  usedN: number;
+  usedT: number;
+  /** Finalised (its count and tokens are what it used); later token corrections go to the lane. */
+  done: boolean;
+}
+
+/** A rate window (a key's or an account's) as this instance leases from it. */
+export class Lane {
+  readonly z: string;
+  readonly h: string;
+  rpm: number;
+  tpm: number;
+  entries: Entry[] = [];
+  corrections = new Map<string, number>();
+  hits = 0;
+  rate = 0;
+  lastUse = 0;
+  tokenUnit = 0;
+  asking = false;
+
+  constructor(z: string, h: string, rpm: number, tpm: number) {
+    this.z = z;
+    this.h = h;
+    this.rpm = rpm;
+    this.tpm = tpm;
+  }
+
+  /** An entry a request of `tokens` may be admitted under now. */
+  open(tokens: number, now: number): Entry | null {
+    for (const e of this.entries) {
+      if (!e.done && now < e.end && e.usedN < e.slots && (this.tpm <= 0 || e.usedT + tokens <= e.tokens)) return e;
+    }
+    return null;
+  }
+
+  /** Whether a new entry should be asked: none open with half its requests left, or it ends soon. */
+  short(now: number): boolean {
+    let left = 0;
+    for (const e of this.entries) if (!e.done && now < e.end - 300) left += this.room(e);
+    return left < this.slotsWanted() / 2;
+  }
+
+  /** How many typical requests an entry can still take (by its requests and its tokens). */
+  room(e: Entry): number {
+    const n = e.slots - e.usedN;
+    return this.tpm > 0 ? Math.min(n, Math.floor((e.tokens - e.usedT) / Math.max(1, this.tokenUnit))) : n;
+  }
+
+  slotsWanted(): number {
+    return Math.min(4096, Math.max(8, Math.ceil(this.rate * (LEASE_LIFE_MS / TICK_MS) * 1.5)));
+  }
+
+  tick(): void {
+    this.rate = this.rate * 0.5 + this.hits * 0.5;
+    this.hits = 0;
+  }
+}
+
+/** What a request admitted locally took (kept on its ask until it ends). */
+export interface Ticket {
+  /** The account's slice first, then one per limited spend period (as of admission). */
+  mirrors: Allowance[];
+  cc: Allowance | null;
+  entries: Entry[];
+}
+
+export interface Subjects {
+  mirrors: Array<{ key: string; limit: bigint }>;
+  cc: { key: string; limit: number } | null;
+  lanes: Array<{ z: string; h: string; rpm: number; tpm: number }>;
+}
+
+export class Allowances {
+  private readonly rt: Runtime;
+  private readonly link: RedisLink;
+  private readonly shares: Shares;
+  private readonly instance: string;
+  private readonly onStale: (key: string) => void;
+  private readonly onFailure: (keys: string[]) => void;
+  readonly slices = new Map<string, Allowance>();
+  readonly lanes = new Map<string, Lane>();
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private again = false;
+  private seq = 0;
+  /** Counters for tests and /metrics: admissions in memory (under slices) and through ADMIT, renewals, slices recalled. */
+  readonly stats = { local: 0, shared: 0, renewals: 0, recalls: 0 };
+
+  constructor(rt: Runtime, link: RedisLink, shares: Shares, instance: string, hooks: { stale: (key: string) => void; failed: (keys: string[]) => void }) {
+    this.rt = rt;
+    this.link = link;
+    this.shares = shares;
+    this.instance = instance;
+    this.onStale = hooks.stale;
+    this.onFailure = hooks.failed;
+  }
+
+  /** Exposes the counters on /metrics (read at scrape time). */
+  register(registry: Registry): void {
+    const stats = this.stats;
+    new Counter({
+      name: 'surety_shared_quota_admissions_total',
+      help: 'Admissions with shared quotas: in memory under this instance\'s allowances (local) or through the ADMIT script (redis)',
+      labelNames: ['path'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ path: 'local' }, stats.local);
+        this.inc({ path: 'redis' }, stats.shared);
+      },
+    });
+    new Counter({
+      name: 'surety_allowance_renewals_total',
+      help: 'RENEW runs (allowances topped up, given back, rate entries finalised)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats.renewals);
+      },
+    });
+    new Counter({
+      name: 'surety_allowance_recalls_total',
+      help: 'Times an unused allowance of this instance was recalled by a refusal elsewhere',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats.recalls);
+      },
+    });
+  }
+
+  /** The unused part of our slice on `key` (SYNC writes it as our lz share). */
+  unusedOf(key: string): bigint {
+    return this.slices.get(key)?.unused ?? 0n;
+  }
+
+  private slice(key: string, kind: 'm' | 'c', limit: bigint): Allowance {
+    let a = this.slices.get(key);
+    if (!a) this.slices.set(key, (a = new Allowance(key, kind, limit)));
+    a.limit = limit;
+    return a;
+  }
+
+  private lane(z: string, h: string, rpm: number, tpm: number): Lane {
+    let l = this.lanes.get(z);
+    if (!l) this.lanes.set(z, (l = new Lane(z, h, rpm, tpm)));
+    l.rpm = rpm;
+    l.tpm = tpm;
+    return l;
+  }
+
+  /**
+   * Admits `a` under this instance's slices, or says it cannot (null: ask ADMIT). Either way the
+   * demand is noted, so that slices are asked for what is used.
+   */
+  take(a: QuotaAsk, s: Subjects, now: number): Ticket | null {
+    if (!this.link.ready) return null;
+    const mirrors: Allowance[] = [];
+    let fits = true;
+    for (const m of s.mirrors) {
+      const x = this.slice(m.key, 'm', m.limit);
+      x.hits++;
+      x.lastUse = now;
+      if (a.hold > x.unit) x.unit = a.hold;
+      if (x.unused < a.hold) fits = false;
+      mirrors.push(x);
+    }
+    let cc: Allowance | null = null;
+    if (s.cc) {
+      cc = this.slice(s.cc.key, 'c', BigInt(s.cc.limit));
+      cc.hits++;
+      cc.lastUse = now;
+      cc.unit = 1n;
+      if (cc.unused < 1n) fits = false;
+    }
+    const entries: Entry[] = [];
+    for (const w of s.lanes) {
+      const l = this.lane(w.z, w.h, w.rpm, w.tpm);
+      l.hits++;
+      l.lastUse = now;
+      if (a.tokens > l.tokenUnit) l.tokenUnit = a.tokens;
+      const e = fits ? l.open(a.tokens, now) : null;
+      if (!e) fits = false;
+      else entries.push(e);
+    }
+    this.schedule();
+    if (!fits) {
+      this.kick();
+      return null;
+    }
+    let low = false;
+    for (const x of mirrors) {
+      x.used += a.hold;
+      if (x.unused * 2n < x.target()) low = true;
+    }
+    if (cc) {
+      cc.used += 1n;
+      if (cc.unused * 2n < cc.target()) low = true;
+    }
+    for (const e of entries) {
+      e.usedN++;
+      e.usedT += a.tokens;
+      if (e.lane.short(now)) low = true;
+    }
+    if (low) this.kick();
+    this.stats.local++;
+    return { mirrors, cc, entries };
+  }
+
+  /**
+   * A request admitted under slices ended. `chargedAt[i]` is the mirror its charge counts in for
+   * `t.mirrors[i]` (a spend period may have turned over since admission).
+   */
+  release(t: Ticket, a: QuotaAsk, charge: bigint, tokensDelta: number, chargedAt: string[]): void {
+    const hold = a.hold;
+    const extra: string[] = [];
+    t.mirrors.forEach((x, i) => {
+      x.used -= hold;
+      const k = chargedAt[i]!;
+      if (charge === 0n) return;
+      if (k === x.key) x.consumed += charge;
+      else {
+        // Into the period it ended in, as an ordinary unflushed charge (written back by the next sync).
+        this.shares.unfl(k, charge);
+        extra.push(k);
+      }
+      // A charge beyond its hold: our share grows by the excess (written back by the next sync).
+      const over = x.used + x.consumed - x.total;
+      if (over > 0n) {
+        x.total += over;
+        this.shares.held(x.key, over);
+        extra.push(x.key);
+      }
+    });
+    if (t.cc) t.cc.used -= 1n;
+    if (tokensDelta !== 0) {
+      // Entries are sized on the tokens requests really use (the estimate leaves the output out).
+      const used = a.tokens + tokensDelta;
+      for (const e of t.entries) {
+        if (used > e.lane.tokenUnit) e.lane.tokenUnit = used;
+        if (!e.done) e.usedT = Math.max(0, e.usedT + tokensDelta);
+        else e.lane.corrections.set(e.member, (e.lane.corrections.get(e.member) ?? 0) + tokensDelta);
+      }
+    }
+    if (extra.length > 0) this.onFailure(extra);
+  }
+
+  /** A batch commits charges of `key`: the part consumed under our slice leaves it (and held). */
+  commitFrom(key: string, amount: bigint): bigint {
+    const x = this.slices.get(key);
+    if (!x || x.consumed === 0n) return 0n;
+    const f = amount < x.consumed ? amount : x.consumed;
+    x.consumed -= f;
+    x.total -= f;
+    this.shares.held(key, -f);
+    return f;
+  }
+
+  /** The commit did not happen: the part comes back. */
+  uncommit(key: string, f: bigint): void {
+    if (f === 0n) return;
+    const x = this.slice(key, 'm', this.slices.get(key)?.limit ?? 0n);
+    x.consumed += f;
+    x.total += f;
+    this.shares.held(key, f);
+  }
+
+  /** Redis lost its data: every unused slice is gone (SYNC then writes back what is in use). */
+  dropUnused(): void {
+    for (const x of this.slices.values()) this.giveBack(x, x.unused);
+    for (const l of this.lanes.values()) {
+      for (const e of l.entries) e.done = true;
+      l.entries = [];
+      l.corrections.clear();
+    }
+  }
+
+  private giveBack(x: Allowance, r: bigint): void {
+    if (r <= 0n) return;
+    x.total -= r;
+    if (x.kind === 'm') this.shares.held(x.key, -r);
+    else this.shares.slot(x.key, -Number(r));
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.renew(true), TICK_MS);
+    this.timer.unref();
+  }
+
+  /** A renewal now (or right after the one running). */
+  private kick(): void {
+    if (this.busy) this.again = true;
+    else queueMicrotask(() => this.renew());
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One RENEW run for every slice and lane that needs one (`timed`: the tick, which also measures demand). */
+  renew(timed = false): void {
+    if (timed) {
+      for (const x of this.slices.values()) x.tick();
+      for (const l of this.lanes.values()) l.tick();
+    }
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    if (!this.link.ready) return;
+    const now = Date.now();
+    const keys: string[] = [this.link.key('fence'), this.link.key('inst', this.instance, 'keys')];
+    const args: Array<string | number> = [this.instance, ABUNDANCE, 5000, 86_400_000, 60_000, LEASE_LIFE_MS];
+    const ops: Array<{ x?: Allowance; kept?: bigint; lane?: Lane; entry?: Entry }> = [];
+    for (const x of this.slices.values()) {
+      const idle = now - x.lastUse > IDLE_MS;
+      if (idle && x.total === 0n && x.used === 0n && x.consumed === 0n && x.reported === 0n) {
+        this.slices.delete(x.key);
+        continue;
+      }
+      let ret = 0n;
+      let want = 0n;
+      if (idle || now < x.recalledUntil) ret = x.unused > 0n ? x.unused : 0n;
+      else if (x.unused < x.target()) want = x.target() - x.unused;
+      if (ret === 0n && want === 0n && x.unused === 0n && x.reported === 0n) continue;
+      this.giveBack(x, ret);
+      const kept = x.unused > 0n ? x.unused : 0n;
+      keys.push(x.key);
+      args.push(x.kind, String(ret), String(kept), String(want), String(x.needUnit() * (x.kind === 'm' ? 4n : 2n)), String(x.limit));
+      ops.push({ x, kept });
+    }
+    for (const l of this.lanes.values()) {
+      const fin: Entry[] = [];
+      for (const e of l.entries) if (!e.done && (now >= e.end || l.room(e) <= 0)) fin.push(e);
+      for (const e of fin) e.done = true;
+      if (fin.length > 0) l.entries = l.entries.filter((e) => !e.done);
+      const active = now - l.lastUse <= IDLE_MS;
+      const entry: Entry | null =
+        active && !l.asking && l.short(now)
+          ? { lane: l, member: `L:${this.instance}:${++this.seq}`, end: now + LEASE_LIFE_MS - MARGIN_MS, slots: l.slotsWanted(), tokens: 0, usedN: 0, usedT: 0, done: false }
+          : null;
+      if (entry) entry.tokens = l.tpm > 0 ? entry.slots * Math.max(1, l.tokenUnit) * 2 : 0;
+      if (!entry && fin.length === 0 && l.corrections.size === 0) {
+        if (!active && l.entries.length === 0) this.lanes.delete(l.z);
+        continue;
+      }
+      keys.push(l.z, l.h);
+      args.push('w', l.rpm, l.tpm, entry?.member ?? '', entry?.slots ?? 0, entry?.tokens ?? 0, fin.length);
+      for (const e of fin) args.push(e.member, e.usedN, e.usedT);
+      args.push(l.corrections.size);
+      for (const [m, d] of l.corrections) args.push(m, d);
+      l.corrections.clear();
+      if (entry) l.asking = true;
+      ops.push({ lane: l, entry: entry ?? undefined });
+    }
+    if (this.slices.size === 0 && this.lanes.size === 0) this.close();
+    if (ops.length === 0) return;
+    this.busy = true;
+    this.stats.renewals++;
+    this.link
+      .run(S.renew, keys, args)
+      .then(
+        (reply) => this.apply(ops, reply as string[]),
+        (err) => {
+          // Granted or not, we cannot tell: our money and slot shares are written back absolute by
+          // the next sync; a rate entry granted meanwhile stays unused in the window (conservative).
+          for (const o of ops) if (o.lane) o.lane.asking = false;
+          this.onFailure(ops.filter((o) => o.x).map((o) => o.x!.key));
+          this.rt.log.debug({ err: (err as Error).message }, 'allowance renewal failed');
+        },
+      )
+      .finally(() => {
+        this.busy = false;
+        if (this.again) {
+          this.again = false;
+          queueMicrotask(() => this.renew());
+        }
+      });
+  }
+
+  private apply(ops: Array<{ x?: Allowance; kept?: bigint; lane?: Lane; entry?: Entry }>, reply: string[]): void {
+    ops.forEach((o, i) => {
+      const g = reply[i * 2]!;
+      const flag = reply[i * 2 + 1]!;
+      if (o.x) {
+        const x = o.x;
+        const grant = BigInt(g);
+        if (grant > 0n) {
+          x.total += grant;
+          if (x.kind === 'm') this.shares.held(x.key, grant);
+          else this.shares.slot(x.key, Number(grant));
+        }
+        x.reported = o.kept! + grant;
+        if (flag === 'r') {
+          if (Date.now() >= x.recalledUntil) this.stats.recalls++;
+          x.recalledUntil = Date.now() + RECALL_MS;
+          if (x.unused > 0n) this.again = true;
+        } else if (flag === 's' || flag === 'l') this.onStale(x.key);
+      } else if (o.lane) {
+        o.lane.asking = false;
+        if (g === '1' && o.entry) o.lane.entries.push(o.entry);
+      }
+    });
+  }
+}
