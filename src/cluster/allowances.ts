@@ -35,6 +35,8 @@ const IDLE_MS = 2000;
 const RECALL_MS = 5000;
 /** Local admissions under a rate entry stop this long before its end (the round trip is not timed). */
 const MARGIN_MS = 50;
+/** After a grant was refused (not abundant), none is asked on that figure for this long. */
+const DENIED_MS = 1000;
 
 /** A slice of a mirror (money, nano-USD) or of a concurrency counter (slots). */
 export class Allowance {
@@ -55,6 +57,7 @@ export class Allowance {
   rate = 0;
   lastUse = 0;
   recalledUntil = 0;
+  deniedUntil = 0;
   /** The unused part as Redis last heard it (lz). */
   reported = 0n;
 
@@ -117,6 +120,7 @@ export class Lane {
   lastUse = 0;
   tokenUnit = 0;
   asking = false;
+  deniedUntil = 0;
 
   constructor(z: string, h: string, rpm: number, tpm: number) {
     this.z = z;
@@ -154,6 +158,15 @@ export class Lane {
     this.rate = this.rate * 0.5 + this.hits * 0.5;
     this.hits = 0;
   }
+}
+
+/** One figure in a RENEW run, to apply its reply to. */
+interface Op {
+  x?: Allowance;
+  kept?: bigint;
+  asked?: boolean;
+  lane?: Lane;
+  entry?: Entry;
 }
 
 /** What a request admitted locally took (kept on its ask until it ends). */
@@ -257,12 +270,19 @@ export class Allowances {
     if (!this.link.ready) return null;
     const mirrors: Allowance[] = [];
     let fits = true;
+    // Whether a renewal could help a request that does not fit (something short may be asked).
+    let askable = false;
+    const short = (x: Allowance, need: bigint) => {
+      if (x.unused >= need) return;
+      fits = false;
+      if (now >= x.deniedUntil && now >= x.recalledUntil) askable = true;
+    };
     for (const m of s.mirrors) {
       const x = this.slice(m.key, 'm', m.limit);
       x.hits++;
       x.lastUse = now;
       if (a.hold > x.unit) x.unit = a.hold;
-      if (x.unused < a.hold) fits = false;
+      short(x, a.hold);
       mirrors.push(x);
     }
     let cc: Allowance | null = null;
@@ -271,7 +291,7 @@ export class Allowances {
       cc.hits++;
       cc.lastUse = now;
       cc.unit = 1n;
-      if (cc.unused < 1n) fits = false;
+      short(cc, 1n);
     }
     const entries: Entry[] = [];
     for (const w of s.lanes) {
@@ -279,13 +299,16 @@ export class Allowances {
       l.hits++;
       l.lastUse = now;
       if (a.tokens > l.tokenUnit) l.tokenUnit = a.tokens;
-      const e = fits ? l.open(a.tokens, now) : null;
-      if (!e) fits = false;
-      else entries.push(e);
+      const e = l.open(a.tokens, now);
+      if (e) entries.push(e);
+      else {
+        fits = false;
+        if (!l.asking && now >= l.deniedUntil) askable = true;
+      }
     }
     this.schedule();
     if (!fits) {
-      this.kick();
+      if (askable) this.kick();
       return null;
     }
     let low = false;
@@ -413,7 +436,7 @@ export class Allowances {
     const now = Date.now();
     const keys: string[] = [this.link.key('fence'), this.link.key('inst', this.instance, 'keys')];
     const args: Array<string | number> = [this.instance, ABUNDANCE, 5000, 86_400_000, 60_000, LEASE_LIFE_MS];
-    const ops: Array<{ x?: Allowance; kept?: bigint; lane?: Lane; entry?: Entry }> = [];
+    const ops: Op[] = [];
     for (const x of this.slices.values()) {
       const idle = now - x.lastUse > IDLE_MS;
       if (idle && x.total === 0n && x.used === 0n && x.consumed === 0n && x.reported === 0n) {
@@ -423,13 +446,13 @@ export class Allowances {
       let ret = 0n;
       let want = 0n;
       if (idle || now < x.recalledUntil) ret = x.unused > 0n ? x.unused : 0n;
-      else if (x.unused < x.target()) want = x.target() - x.unused;
+      else if (now >= x.deniedUntil && x.unused < x.target()) want = x.target() - x.unused;
       if (ret === 0n && want === 0n && x.unused === 0n && x.reported === 0n) continue;
       this.giveBack(x, ret);
       const kept = x.unused > 0n ? x.unused : 0n;
       keys.push(x.key);
       args.push(x.kind, String(ret), String(kept), String(want), String(x.needUnit() * (x.kind === 'm' ? 4n : 2n)), String(x.limit));
-      ops.push({ x, kept });
+      ops.push({ x, kept, asked: want > 0n });
     }
     for (const l of this.lanes.values()) {
       const fin: Entry[] = [];
@@ -438,7 +461,7 @@ export class Allowances {
       if (fin.length > 0) l.entries = l.entries.filter((e) => !e.done);
       const active = now - l.lastUse <= IDLE_MS;
       const entry: Entry | null =
-        active && !l.asking && l.short(now)
+        active && !l.asking && now >= l.deniedUntil && l.short(now)
           ? { lane: l, member: `L:${this.instance}:${++this.seq}`, end: now + LEASE_LIFE_MS - MARGIN_MS, slots: l.slotsWanted(), tokens: 0, usedN: 0, usedT: 0, done: false }
           : null;
       if (entry) entry.tokens = l.tpm > 0 ? entry.slots * Math.max(1, l.tokenUnit) * 2 : 0;
@@ -480,7 +503,8 @@ export class Allowances {
       });
   }
 
-  private apply(ops: Array<{ x?: Allowance; kept?: bigint; lane?: Lane; entry?: Entry }>, reply: string[]): void {
+  private apply(ops: Op[], reply: string[]): void {
+    const now = Date.now();
     ops.forEach((o, i) => {
       const g = reply[i * 2]!;
       const flag = reply[i * 2 + 1]!;
@@ -493,14 +517,17 @@ export class Allowances {
           else this.shares.slot(x.key, Number(grant));
         }
         x.reported = o.kept! + grant;
+        // Refused for want of room (not for a base still loading): not asked again for a while.
+        if (o.asked && grant === 0n && flag === '') x.deniedUntil = now + DENIED_MS;
         if (flag === 'r') {
-          if (Date.now() >= x.recalledUntil) this.stats.recalls++;
-          x.recalledUntil = Date.now() + RECALL_MS;
+          if (now >= x.recalledUntil) this.stats.recalls++;
+          x.recalledUntil = now + RECALL_MS;
           if (x.unused > 0n) this.again = true;
         } else if (flag === 's' || flag === 'l') this.onStale(x.key);
       } else if (o.lane) {
         o.lane.asking = false;
         if (g === '1' && o.entry) o.lane.entries.push(o.entry);
+        else if (o.entry) o.lane.deniedUntil = now + DENIED_MS;
       }
     });
   }
