@@ -198,8 +198,8 @@ async function clusterTargets(simUrl: string): Promise<Target[]> {
     { name: REDIS_TARGET, url: one.info.url, key: one.info.key!, proc: one.proc },
     { name: LB_TARGET, url: lb.info.url, key: a.info.key!, proc: a.proc, more: [b.proc] },
   ];
-  // BENCH_PG=1: also one instance on PostgreSQL without Redis, to tell the two costs apart.
-  if (process.env.BENCH_PG === '1') {
+  // One instance on PostgreSQL without Redis, to tell the two costs apart (BENCH_PG=0: not).
+  if (process.env.BENCH_PG !== '0') {
     const p = await start('surety-target.ts', [simUrl], START_FLAGS, { BENCH_DB: url(s3), BENCH_PREFIX: `${s3}:` });
     out.push({ name: PG_TARGET, url: p.info.url, key: p.info.key!, proc: p.proc });
   }
@@ -232,8 +232,12 @@ interface Summary {
   status_page_rps: number;
   /** With shared quotas (cluster scenarios), when measured. */
   redis_overhead_p50_ms?: number;
-  /** What sharing quotas adds: one instance on PostgreSQL + Redis against the single embedded instance (c=1 p50). */
+  /** One instance on PostgreSQL + Redis against the single embedded instance (c=1 p50): the database's cost and Redis's. */
   redis_added_p50_ms?: number;
+  /** What sharing quotas through Redis adds: one instance on PostgreSQL + Redis against the same on PostgreSQL alone (c=1 p50). */
+  redis_only_added_p50_ms?: number;
+  /** What PostgreSQL adds: one instance on PostgreSQL alone against the single embedded instance (c=1 p50). */
+  pg_added_p50_ms?: number;
   lb2_overhead_p50_ms?: number;
   lb2_throughput_vs_single?: number;
 }
@@ -349,6 +353,10 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
     const c = (sc: string, t: string) => agg(sc, t, cluster);
     summary.redis_overhead_p50_ms = c('c1', REDIS_TARGET).p50 - c('c1', 'simulator').p50;
     summary.redis_added_p50_ms = c('c1', REDIS_TARGET).p50 - c('c1', 'surety').p50;
+    if (clusterTs.some((t) => t.name === PG_TARGET)) {
+      summary.redis_only_added_p50_ms = c('c1', REDIS_TARGET).p50 - c('c1', PG_TARGET).p50;
+      summary.pg_added_p50_ms = c('c1', PG_TARGET).p50 - c('c1', 'surety').p50;
+    }
     summary.lb2_overhead_p50_ms = c('c1', LB_TARGET).p50 - c('c1', 'simulator').p50;
     summary.lb2_throughput_vs_single = c('c64', LB_TARGET).rps / c('c64', 'surety').rps;
   }
@@ -364,7 +372,9 @@ const BUDGETS: Array<{ key: keyof Summary; label: string; unit: string; ok: (v: 
   { key: 'xlate_ttfb_overhead_ms', label: 'first-chunk overhead, translated stream (OpenAI → Anthropic channel)', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
   { key: 'status_page_rps', label: 'status page GET /status at c=16', unit: 'req/s', ok: (v) => v >= 2000, show: (v) => v.toFixed(0), budget: '≥ 2000' },
   { key: 'redis_overhead_p50_ms', label: 'overhead p50 at c=1, one instance with Redis (PostgreSQL)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
-  { key: 'redis_added_p50_ms', label: 'added at c=1 by sharing quotas (PostgreSQL + Redis vs the single embedded instance)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
+  { key: 'redis_only_added_p50_ms', label: 'added at c=1 by sharing quotas through Redis (PostgreSQL + Redis vs PostgreSQL alone)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
+  { key: 'pg_added_p50_ms', label: 'added at c=1 by PostgreSQL (PostgreSQL alone vs the single embedded instance)', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: the database chosen' },
+  { key: 'redis_added_p50_ms', label: 'added at c=1 by both (PostgreSQL + Redis vs the single embedded instance)', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: the sum of the two above' },
   { key: 'lb2_overhead_p50_ms', label: 'overhead p50 at c=1, two instances behind HAProxy', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: an extra hop' },
   { key: 'lb2_throughput_vs_single', label: 'c=64 req/s, two instances behind HAProxy vs one', unit: '%', ok: () => true, show: (v) => (v * 100).toFixed(0), budget: 'none: same 2 cores' },
 ];
