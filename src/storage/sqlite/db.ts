@@ -3,8 +3,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageUnavailable, UniqueViolation, type Db, type Queryable, type Row, type SqlValue } from '../port.ts';
 
-/** How much of the database file the reading connection maps (SQLite caps it at its build's maximum, 2 GiB by default). */
-
 /**
  * SQLite adapter over node:sqlite. node:sqlite is synchronous, so a transaction cannot interleave
  * with another inside this process as long as it does not await I/O; the adapter still serialises
