@@ -118,7 +118,9 @@ export class Lane {
   hits = 0;
   rate = 0;
   lastUse = 0;
+  /** The most tokens one request used, since the last tick and the one before (sizes the entries). */
   tokenUnit = 0;
+  private lastTokenUnit = 0;
   asking = false;
   deniedUntil = 0;
 
@@ -147,16 +149,24 @@ export class Lane {
   /** How many typical requests an entry can still take (by its requests and its tokens). */
   room(e: Entry): number {
     const n = e.slots - e.usedN;
-    return this.tpm > 0 ? Math.min(n, Math.floor((e.tokens - e.usedT) / Math.max(1, this.tokenUnit))) : n;
+    return this.tpm > 0 ? Math.min(n, Math.floor((e.tokens - e.usedT) / this.tokensPerRequest())) : n;
   }
 
   slotsWanted(): number {
     return Math.min(4096, Math.max(8, Math.ceil(this.rate * (LEASE_LIFE_MS / TICK_MS) * 1.5)));
   }
 
+  tokensPerRequest(): number {
+    return Math.max(1, this.tokenUnit, this.lastTokenUnit);
+  }
+
   tick(): void {
     this.rate = this.rate * 0.5 + this.hits * 0.5;
     this.hits = 0;
+    if (this.tokenUnit > 0) {
+      this.lastTokenUnit = this.tokenUnit;
+      this.tokenUnit = 0;
+    }
   }
 }
 
@@ -164,7 +174,8 @@ export class Lane {
 interface Op {
   x?: Allowance;
   kept?: bigint;
-  asked?: boolean;
+  /** What was asked (counted in our share until the answer). */
+  want?: bigint;
   lane?: Lane;
   entry?: Entry;
 }
@@ -311,19 +322,21 @@ export class Allowances {
       if (askable) this.kick();
       return null;
     }
+    // Running low on something that may be topped up: a renewal now, ahead of the tick.
     let low = false;
+    const lowOn = (x: Allowance) => x.unused * 2n < x.target() && now >= x.deniedUntil && now >= x.recalledUntil;
     for (const x of mirrors) {
       x.used += a.hold;
-      if (x.unused * 2n < x.target()) low = true;
+      if (lowOn(x)) low = true;
     }
     if (cc) {
       cc.used += 1n;
-      if (cc.unused * 2n < cc.target()) low = true;
+      if (lowOn(cc)) low = true;
     }
     for (const e of entries) {
       e.usedN++;
       e.usedT += a.tokens;
-      if (e.lane.short(now)) low = true;
+      if (!e.lane.asking && now >= e.lane.deniedUntil && e.lane.short(now)) low = true;
     }
     if (low) this.kick();
     this.stats.local++;
@@ -401,8 +414,14 @@ export class Allowances {
   private giveBack(x: Allowance, r: bigint): void {
     if (r <= 0n) return;
     x.total -= r;
-    if (x.kind === 'm') this.shares.held(x.key, -r);
-    else this.shares.slot(x.key, -Number(r));
+    this.share(x, -r);
+  }
+
+  /** Our share in Redis for a slice's figure, moved by `d`. */
+  private share(x: Allowance, d: bigint): void {
+    if (d === 0n) return;
+    if (x.kind === 'm') this.shares.held(x.key, d);
+    else this.shares.slot(x.key, Number(d));
   }
 
   private schedule(): void {
@@ -451,8 +470,13 @@ export class Allowances {
       this.giveBack(x, ret);
       const kept = x.unused > 0n ? x.unused : 0n;
       keys.push(x.key);
-      args.push(x.kind, String(ret), String(kept), String(want), String(x.needUnit() * (x.kind === 'm' ? 4n : 2n)), String(x.limit));
-      ops.push({ x, kept, asked: want > 0n });
+      // Whole or not at all (the least worth granting is what is asked): a figure that cannot spare
+      // 16 times a full slice gets none, and is admitted exactly, without recalls, to its last cent.
+      args.push(x.kind, String(ret), String(kept), String(want), String(want), String(x.limit));
+      // Counted in our share before Redis answers (as an admission's hold is), so that a sync
+      // meanwhile never writes back a share without a grant Redis already made.
+      this.share(x, want);
+      ops.push({ x, kept, want });
     }
     for (const l of this.lanes.values()) {
       const fin: Entry[] = [];
@@ -464,7 +488,7 @@ export class Allowances {
         active && !l.asking && now >= l.deniedUntil && l.short(now)
           ? { lane: l, member: `L:${this.instance}:${++this.seq}`, end: now + LEASE_LIFE_MS - MARGIN_MS, slots: l.slotsWanted(), tokens: 0, usedN: 0, usedT: 0, done: false }
           : null;
-      if (entry) entry.tokens = l.tpm > 0 ? entry.slots * Math.max(1, l.tokenUnit) * 2 : 0;
+      if (entry) entry.tokens = l.tpm > 0 ? entry.slots * l.tokensPerRequest() * 2 : 0;
       if (!entry && fin.length === 0 && l.corrections.size === 0) {
         if (!active && l.entries.length === 0) this.lanes.delete(l.z);
         continue;
@@ -480,16 +504,20 @@ export class Allowances {
     }
     if (this.slices.size === 0 && this.lanes.size === 0) this.close();
     if (ops.length === 0) return;
+    const syncs = this.shares.syncs;
     this.busy = true;
     this.stats.renewals++;
     this.link
       .run(S.renew, keys, args)
       .then(
-        (reply) => this.apply(ops, reply as string[]),
+        (reply) => this.apply(ops, reply as string[], syncs),
         (err) => {
           // Granted or not, we cannot tell: our money and slot shares are written back absolute by
           // the next sync; a rate entry granted meanwhile stays unused in the window (conservative).
-          for (const o of ops) if (o.lane) o.lane.asking = false;
+          for (const o of ops) {
+            if (o.lane) o.lane.asking = false;
+            if (o.x) this.share(o.x, -o.want!);
+          }
           this.onFailure(ops.filter((o) => o.x).map((o) => o.x!.key));
           this.rt.log.debug({ err: (err as Error).message }, 'allowance renewal failed');
         },
@@ -503,22 +531,22 @@ export class Allowances {
       });
   }
 
-  private apply(ops: Op[], reply: string[]): void {
+  private apply(ops: Op[], reply: string[], syncs: number): void {
     const now = Date.now();
+    const resync: string[] = [];
     ops.forEach((o, i) => {
       const g = reply[i * 2]!;
       const flag = reply[i * 2 + 1]!;
       if (o.x) {
         const x = o.x;
         const grant = BigInt(g);
-        if (grant > 0n) {
-          x.total += grant;
-          if (x.kind === 'm') this.shares.held(x.key, grant);
-          else this.shares.slot(x.key, Number(grant));
-        }
+        x.total += grant;
+        this.share(x, grant - o.want!);
+        // A sync ran meanwhile and wrote back what we asked, not what was granted: write again.
+        if (grant !== o.want && this.shares.syncs !== syncs) resync.push(x.key);
         x.reported = o.kept! + grant;
         // Refused for want of room (not for a base still loading): not asked again for a while.
-        if (o.asked && grant === 0n && flag === '') x.deniedUntil = now + DENIED_MS;
+        if (o.want! > 0n && grant === 0n && flag === '') x.deniedUntil = now + DENIED_MS;
         if (flag === 'r') {
           if (now >= x.recalledUntil) this.stats.recalls++;
           x.recalledUntil = now + RECALL_MS;
@@ -530,5 +558,6 @@ export class Allowances {
         else if (o.entry) o.lane.deniedUntil = now + DENIED_MS;
       }
     });
+    if (resync.length > 0) this.onFailure(resync);
   }
 }

@@ -24,8 +24,8 @@ const REFRESH_MS = 5000;
 const KEPT_MS = 86_400_000;
 
 const PERIODS = ['day', 'month', 'total'] as const;
-/** How long a refused admission waits, each time, for recalled slices to come back (about 1.3 s in all). */
-const RECALL_WAITS_MS = [100, 150, 200, 250, 300, 300];
+/** How long a refused admission waits, each time, for recalled slices to come back (3 s in all). */
+const RECALL_WAITS_MS = [100, 150, 200, 250, 300, 400, 500, 500, 600];
 const LIMIT_OF = { day: 'limit_day', month: 'limit_month', total: 'limit_total' } as const satisfies Record<string, keyof SpendLimits>;
 
 export class ClusterQuotas implements Quotas, ChargeObserver {

@@ -84,7 +84,8 @@ export class Shares {
     }
     this.dirty.clear();
     this.stale.clear();
-    this.syncs++;
+    // Only a sync that writes something can have crossed an admission (an empty one is not sent).
+    if (list.length > 0) this.syncs++;
     return { keys: list, args, stale };
   }
 
