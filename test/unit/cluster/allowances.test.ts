@@ -3,11 +3,11 @@
 // recalls the unused part, which comes back at the next renewal; and our share in Redis always
 // equals what this instance counts (held = slice), before and after.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pino from 'pino';
 import { Allowances, type Subjects } from '../../../src/cluster/allowances.ts';
-import { RedisLink, script } from '../../../src/cluster/redis.ts';
+import { script, type RedisLink } from '../../../src/cluster/redis.ts';
+import { prefixedRedis } from '../../helpers/redis.ts';
 import { ADMIT } from '../../../src/cluster/scripts.ts';
 import { Shares } from '../../../src/cluster/shares.ts';
 import { RATE_WINDOW_MS } from '../../../src/gateway/limits.ts';
@@ -26,18 +26,11 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
 }
 
 describe('allowances', { skip: URL ? false : 'needs SURETY_TEST_REDIS_URL' }, () => {
+  const redis = prefixedRedis('al');
   let link: RedisLink;
-  let p = '';
   const log = pino({ level: 'silent' });
-  before(async () => {
-    p = `al${randomBytes(4).toString('hex')}:`;
-    link = new RedisLink(URL, p, log);
-    await link.connect();
-  });
-  after(async () => {
-    const keys = await link.redis.keys(`${p}*`);
-    if (keys.length) await link.redis.del(...keys);
-    await link.close();
+  before(() => {
+    link = redis.link;
   });
 
   let n = 0;

@@ -3,28 +3,20 @@
 // moving charges into the base, shares written back idempotently, and a reaped instance never
 // released twice.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
+import { before, describe, test } from 'node:test';
 import { RATE_WINDOW_MS } from '../../../src/gateway/limits.ts';
-import { RedisLink, script } from '../../../src/cluster/redis.ts';
+import { script, type RedisLink } from '../../../src/cluster/redis.ts';
+import { prefixedRedis } from '../../helpers/redis.ts';
 import { ADMIT, COMMIT, REAP, RELEASE, RENEW, SYNC } from '../../../src/cluster/scripts.ts';
 
 const URL = process.env.SURETY_TEST_REDIS_URL || '';
 const S = { admit: script(ADMIT), release: script(RELEASE), commit: script(COMMIT), sync: script(SYNC), reap: script(REAP), renew: script(RENEW) };
 
 describe('shared quota scripts', { skip: URL ? false : 'needs SURETY_TEST_REDIS_URL' }, () => {
+  const redis = prefixedRedis('u');
   let link: RedisLink;
-  let p = '';
-  before(async () => {
-    p = `u${randomBytes(4).toString('hex')}:`;
-    link = new RedisLink(URL, p, pino({ level: 'silent' }));
-    await link.connect();
-  });
-  after(async () => {
-    const keys = await link.redis.keys(`${p}*`);
-    if (keys.length) await link.redis.del(...keys);
-    await link.close();
+  before(() => {
+    link = redis.link;
   });
 
   let n = 0;
