@@ -16,6 +16,7 @@
 // docs/scale-out.md has the reasoning and the numbers.
 
 import { Counter, type Registry } from 'prom-client';
+import { RATE_WINDOW_MS } from '../gateway/limits.ts';
 import type { QuotaAsk } from '../gateway/quotas.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { script, type RedisLink } from './redis.ts';
@@ -26,7 +27,7 @@ import { Allowance, LEASE_LIFE_MS, Lane, TICK_MS, type Entry } from './slices.ts
 const S = { renew: script(RENEW) };
 
 /** A slice is at most 1/K of what is free when granted. */
-export const ABUNDANCE = 16;
+const ABUNDANCE = 16;
 /** A slice unused this long is given back. */
 const IDLE_MS = 2000;
 /** After a recall, no slice is asked on that figure for this long. */
@@ -67,6 +68,9 @@ export class Allowances {
   private readonly instance: string;
   private readonly onStale: (key: string) => void;
   private readonly onFailure: (keys: string[]) => void;
+  /** A mirror's base older than this is reloaded; hashes untouched this long leave Redis (the quotas' own figures). */
+  private readonly refreshMs: number;
+  private readonly keptMs: number;
   readonly slices = new Map<string, Allowance>();
   readonly lanes = new Map<string, Lane>();
   private timer: NodeJS.Timeout | null = null;
@@ -76,47 +80,43 @@ export class Allowances {
   /** Counters for tests and /metrics: admissions in memory (under slices) and through ADMIT, renewals, slices recalled. */
   readonly stats = { local: 0, shared: 0, renewals: 0, recalls: 0 };
 
-  constructor(rt: Runtime, link: RedisLink, shares: Shares, instance: string, hooks: { stale: (key: string) => void; failed: (keys: string[]) => void }) {
+  constructor(
+    rt: Runtime,
+    link: RedisLink,
+    shares: Shares,
+    instance: string,
+    opts: { refreshMs: number; keptMs: number; stale: (key: string) => void; failed: (keys: string[]) => void },
+  ) {
     this.rt = rt;
     this.link = link;
     this.shares = shares;
     this.instance = instance;
-    this.onStale = hooks.stale;
-    this.onFailure = hooks.failed;
+    this.refreshMs = opts.refreshMs;
+    this.keptMs = opts.keptMs;
+    this.onStale = opts.stale;
+    this.onFailure = opts.failed;
   }
 
   /** Exposes the counters on /metrics (read at scrape time). */
   register(registry: Registry): void {
     const stats = this.stats;
-    new Counter({
-      name: 'surety_shared_quota_admissions_total',
-      help: 'Admissions with shared quotas: in memory under this instance\'s allowances (local) or through the ADMIT script (redis)',
-      labelNames: ['path'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc({ path: 'local' }, stats.local);
-        this.inc({ path: 'redis' }, stats.shared);
-      },
-    });
-    new Counter({
-      name: 'surety_allowance_renewals_total',
-      help: 'RENEW runs (allowances topped up, given back, rate entries finalised)',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(stats.renewals);
-      },
-    });
-    new Counter({
-      name: 'surety_allowance_recalls_total',
-      help: 'Times an unused allowance of this instance was recalled by a refusal elsewhere',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(stats.recalls);
-      },
-    });
+    const counter = (name: string, help: string, read: (c: Counter<'path'>) => void, labelNames: Array<'path'> = []) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          read(this);
+        },
+      });
+    counter('surety_shared_quota_admissions_total', "Admissions with shared quotas: in memory under this instance's allowances (local) or through the ADMIT script (redis)", (c) => {
+      c.inc({ path: 'local' }, stats.local);
+      c.inc({ path: 'redis' }, stats.shared);
+    }, ['path']);
+    counter('surety_allowance_renewals_total', 'RENEW runs (allowances topped up, given back, rate entries finalised)', (c) => c.inc(stats.renewals));
+    counter('surety_allowance_recalls_total', 'Times an unused allowance of this instance was recalled by a refusal elsewhere', (c) => c.inc(stats.recalls));
   }
 
   /** The unused part of our slice on `key` (SYNC writes it as our lz share). */
@@ -320,7 +320,7 @@ export class Allowances {
     if (!this.link.ready) return;
     const now = Date.now();
     const keys: string[] = [this.link.key('fence'), this.link.key('inst', this.instance, 'keys')];
-    const args: Array<string | number> = [this.instance, ABUNDANCE, 5000, 86_400_000, 60_000, LEASE_LIFE_MS];
+    const args: Array<string | number> = [this.instance, ABUNDANCE, this.refreshMs, this.keptMs, RATE_WINDOW_MS, LEASE_LIFE_MS];
     const ops: Op[] = [];
     for (const x of this.slices.values()) {
       const idle = now - x.lastUse > IDLE_MS;

@@ -43,7 +43,12 @@ export class ClusterQuotas implements Quotas, ChargeObserver {
     this.link = link;
     this.instance = instance;
     this.mirrors = new Mirrors(rt, link, KEPT_MS);
-    this.allow = new Allowances(rt, link, this.shares, instance, { stale: (k) => this.mirrors.refresh(k), failed: (keys) => this.suspect(keys) });
+    this.allow = new Allowances(rt, link, this.shares, instance, {
+      refreshMs: REFRESH_MS,
+      keptMs: KEPT_MS,
+      stale: (k) => this.mirrors.refresh(k),
+      failed: (keys) => this.suspect(keys),
+    });
     this.shares.unusedOf = (k) => this.allow.unusedOf(k);
   }
 

@@ -51,7 +51,7 @@ describe('allowances', { skip: URL ? false : 'needs SURETY_TEST_REDIS_URL' }, ()
 
   test('granted while abundant, used in memory, recalled by a refusal elsewhere and given back; Redis counts what we count', async () => {
     const shares = new Shares();
-    const a = new Allowances({ log } as unknown as Runtime, link, shares, 'A', { stale: () => {}, failed: () => assert.fail('no failure expected') });
+    const a = new Allowances({ log } as unknown as Runtime, link, shares, 'A', { refreshMs: 5000, keptMs: 60_000, stale: () => {}, failed: () => assert.fail('no failure expected') });
     const m = link.key('m', 'a', 'a1');
     await link.redis.hset(m, 'base', String(1000n * HOLD), 'at', String(Date.now()));
     const subjects: Subjects = { mirrors: [{ key: m, limit: 0n }], cc: null, lanes: [] };
