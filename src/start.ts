@@ -74,8 +74,8 @@ export async function startSurety(config: Config, opts: { log?: Logger; handleSi
       adminKeyHash: admin.hash,
       warnings: () => c.warnings(),
       plugins: [
-        async (a, r, auth, routes, readiness) => {
-          gateway = await registerGateway(a, r, auth, routes, { cancelledPolicy: config.cancelledPolicy, ...(c.quotas ? { sharedQuotas: c.quotas } : {}), ...opts.gateway });
+        async (a, r, auth, routes, readiness, door) => {
+          gateway = await registerGateway(a, r, auth, routes, door, { cancelledPolicy: config.cancelledPolicy, ...(c.quotas ? { sharedQuotas: c.quotas } : {}), ...opts.gateway });
           c.quotas?.allow.register(gateway.metrics.registry);
           readiness.push(() => gateway!.gateway.writer.problem());
           readiness.push(() => {

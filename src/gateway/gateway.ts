@@ -179,6 +179,11 @@ export class Gateway {
     settle(this.parts, f);
   }
 
+  /** From now on, new requests are refused (SHUTTING_DOWN); those in flight go on. */
+  refuseNew(): void {
+    this.draining = true;
+  }
+
   /** Stop taking new requests; wait for in-flight ones (up to `ms`); flush the writer. */
   async drain(ms: number): Promise<void> {
     this.draining = true;

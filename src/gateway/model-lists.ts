@@ -9,14 +9,14 @@ import type { Provider } from '../providers/provider.ts';
 import { apisOf, type ClientApi } from '../providers/translate/index.ts';
 import { extractKey } from './incoming.ts';
 
-export function registerModelLists(dp: FastifyInstance, auth: KeyAuthenticator, catalog: Catalog): void {
+export function registerModelLists(app: FastifyInstance, auth: KeyAuthenticator, catalog: Catalog): void {
   // Model lists (and one model) in each API's shape, filtered by the key's allow-list.
   // A model is listed in each API's shape it can be reached through (every model in OpenAI's).
   const listFor = async (req: FastifyRequest, reply: FastifyReply, through: ClientApi | null, shape: Provider, id?: string) => {
     const api = PROVIDER_MODULES[shape];
     let p;
     try {
-      p = await auth.authenticate(extractKey(req));
+      p = await auth.authenticate(extractKey(req.headers, (req.query as { key?: unknown }).key));
     } catch (e) {
       const err = isAppError(e) ? e : new AppError('INTERNAL');
       return reply.code(err.status).send(api.errorBody(err.status, err.code, err.message, ''));
@@ -34,8 +34,8 @@ export function registerModelLists(dp: FastifyInstance, auth: KeyAuthenticator, 
     if (req.headers['x-goog-api-key'] || (req.query as { key?: string }).key) return listFor(req, reply, 'gemini.generateContent', 'gemini', id);
     return listFor(req, reply, null, 'openai', id);
   };
-  dp.get('/v1/models', modelsRoute);
-  dp.get('/v1/models/:id', modelsRoute);
-  dp.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini.generateContent', 'gemini'));
-  dp.get('/v1beta/models/:id', async (req, reply) => listFor(req, reply, 'gemini.generateContent', 'gemini', (req.params as { id: string }).id));
+  app.get('/v1/models', modelsRoute);
+  app.get('/v1/models/:id', modelsRoute);
+  app.get('/v1beta/models', async (req, reply) => listFor(req, reply, 'gemini.generateContent', 'gemini'));
+  app.get('/v1beta/models/:id', async (req, reply) => listFor(req, reply, 'gemini.generateContent', 'gemini', (req.params as { id: string }).id));
 }

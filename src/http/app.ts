@@ -1,3 +1,4 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { registerSecurityHeaders } from './security-headers.ts';
 import { AppError, errorBody } from '../kernel/errors.ts';
@@ -21,9 +22,17 @@ export interface AppOptions {
   /** SHA-256 (hex) of the operator key; presented keys are hashed and compared in constant time. */
   adminKeyHash: string;
   /** Extra route registrations (the data plane) run after the control plane. */
-  plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, readiness: ReadinessCheck[]) => void | Promise<void>>;
+  plugins?: Array<(app: FastifyInstance, rt: Runtime, auth: KeyAuthenticator, routes: RouteTable, readiness: ReadinessCheck[], door: FrontDoorSlot) => void | Promise<void>>;
   /** What /readyz tells an operator while ready (e.g. several instances without shared quotas). */
   warnings?: () => string[];
+}
+
+/**
+ * Where a plugin installs a front door: a function that takes requests off the HTTP server before
+ * Fastify sees them (true when it took one). The data plane's is gateway/front.ts.
+ */
+export interface FrontDoorSlot {
+  door: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
 }
 
 /** A part of the process that can make it unready: returns null when fine, else what is wrong (an AppError names its code). */
@@ -37,7 +46,21 @@ export interface App {
 
 /** Builds the HTTP application. It never listens: server.ts does, tests use inject() or listen(0). */
 export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
+  const slot: FrontDoorSlot = { door: null };
   const app = Fastify({
+    // The server Fastify would make, with the front door before Fastify's own handler.
+    serverFactory: (handler, o) => {
+      const server = createServer((req, res) => {
+        if (slot.door === null || !slot.door(req, res)) handler(req, res);
+      });
+      // The timeouts Fastify sets on the server it makes (its defaults filled in by then).
+      const t = o as unknown as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+      server.keepAliveTimeout = t.keepAliveTimeout;
+      server.requestTimeout = t.requestTimeout;
+      server.setTimeout(t.connectionTimeout);
+      if (t.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = t.maxRequestsPerSocket;
+      return server;
+    },
     logger: false,
     bodyLimit: rt.config.bodyLimitBytes,
     trustProxy: rt.config.trustProxy,
@@ -107,7 +130,7 @@ export async function buildApp(rt: Runtime, opts: AppOptions): Promise<App> {
     await authenticate(req, 'operator');
     return routes.openapi('Surety control plane', '0.1.0');
   });
-  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes, readiness);
+  for (const p of opts.plugins ?? []) await p(app, rt, auth, routes, readiness, slot);
   return { app, auth, routes };
 }
 

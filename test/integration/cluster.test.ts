@@ -64,7 +64,7 @@ describe('three instances on one PostgreSQL and Redis', { skip: CLUSTER_SKIP }, 
     // and the balance is spent exactly.
     const rs = await Promise.all(Array.from({ length: 500 - served }, (_, i) => c.chat(c.nodes[1 + (i % 2)]!.url, who.key, 'hi [[sim:latency=50]]')));
     assert.equal(count(rs, 200) + served, 400, JSON.stringify(rs.filter((r) => r.status !== 200 && r.status !== 402).map((r) => r.body)));
-    assert.ok(rs.filter((r) => r.status !== 200).every((r) => r.status === 402 && r.body.error.code === 'INSUFFICIENT_BALANCE'));
+    assert.ok(rs.filter((r) => r.status !== 200).every((r) => r.status === 402 && r.body.error.code === 'INSUFFICIENT_BALANCE'), JSON.stringify(rs.filter((r) => r.status !== 200 && r.body.error.code !== 'INSUFFICIENT_BALANCE').map((r) => [r.status, r.body])));
     await c.settle();
     const bal = await c.admin('GET', `/admin/v1/accounts/${who.accountId}/balance`);
     assert.equal(bal.total, '0.00', 'spent to the nano-dollar, not beyond');

@@ -40,7 +40,7 @@ test('every control-plane route in the route table is documented in the README',
   const rt = await createRuntime(loadConfig({}), { db, log: pino({ level: 'silent' }) });
   try {
     // With the data plane's own operator and customer routes (catalog, logs) too.
-    const { routes } = await buildApp(rt, { adminKeyHash: '0'.repeat(64), plugins: [async (app, r, auth, table) => void (await registerGateway(app, r, auth, table))] });
+    const { routes } = await buildApp(rt, { adminKeyHash: '0'.repeat(64), plugins: [async (app, r, auth, table, _readiness, door) => void (await registerGateway(app, r, auth, table, door))] });
     const documented = routes.specs.map((s) => `${s.method} ${s.url.replace(/:([A-Za-z_]+)/g, '{$1}')}`);
     assert.ok(documented.length > 20);
     documented.push('GET /healthz', 'GET /readyz', 'GET /admin/v1/openapi.json');
