@@ -30,37 +30,39 @@ function increment(b: Buffer): boolean {
   return false;
 }
 
+// The time part of the last id's millisecond (most ids of a busy process share it with another).
+let timeOf = -1;
+let timePart = '';
+
+/** 5 bytes of `b` from `o` (40 bits) as 8 base32 chars, most significant first. */
+function base32x5(b: Buffer, o: number): string {
+  const hi = (b[o]! << 12) | (b[o + 1]! << 4) | (b[o + 2]! >>> 4);
+  const lo = ((b[o + 2]! & 15) << 16) | (b[o + 3]! << 8) | b[o + 4]!;
+  return B32[hi >>> 15]! + B32[(hi >>> 10) & 31]! + B32[(hi >>> 5) & 31]! + B32[hi & 31]! + B32[lo >>> 15]! + B32[(lo >>> 10) & 31]! + B32[(lo >>> 5) & 31]! + B32[lo & 31]!;
+}
+
 /**
  * Time-sortable ids: `<prefix>_` + 10 chars of epoch ms + 16 random chars (80 bits), base32.
  * Sorting ids sorts by creation time, which keeps indexes append-mostly; within one millisecond
  * the random part counts up from the previous id's, so ids made later in this process sort later.
  */
 export function newId(prefix: string, now = Date.now()): string {
-  let t = now;
-  let time = '';
-  for (let i = 0; i < 10; i++) {
-    time = B32[t % 32] + time;
-    t = Math.floor(t / 32);
+  if (now !== timeOf) {
+    let t = now;
+    let time = '';
+    for (let i = 0; i < 10; i++) {
+      time = B32[t % 32] + time;
+      t = Math.floor(t / 32);
+    }
+    timeOf = now;
+    timePart = time;
   }
   if (now !== lastTime || !increment(last)) {
     random(10).copy(last);
     lastTime = now;
   }
-  const r = last;
-  let rand = '';
   // 10 bytes = 80 bits = 16 base32 chars
-  let acc = 0;
-  let bits = 0;
-  for (const byte of r) {
-    acc = (acc << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      rand += B32[(acc >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    acc &= 0xff;
-  }
-  return `${prefix}_${time}${rand}`;
+  return `${prefix}_${timePart}${base32x5(last, 0)}${base32x5(last, 5)}`;
 }
 
 const B62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

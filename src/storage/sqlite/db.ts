@@ -31,6 +31,12 @@ export class SqliteDb implements Db {
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('PRAGMA busy_timeout = 5000');
     this.db.exec('PRAGMA foreign_keys = ON');
+    // Checkpoint the WAL every 10,000 pages (~40 MB) rather than SQLite's 1,000: a checkpoint runs
+    // inside the COMMIT that crosses the mark, on the event loop, and copies each page changed
+    // since the last one, with two fsyncs. The request log's batches change the same few pages of
+    // each index and book again and again, so ten times fewer checkpoints copy far fewer pages:
+    // the writer's CPU per row fell ~10 % and its wall time ~20 % (bench/writer.ts).
+    this.db.exec('PRAGMA wal_autocheckpoint = 10000');
     if (path === ':memory:') {
       this.reader = this.db;
     } else {
