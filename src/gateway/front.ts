@@ -4,17 +4,15 @@
 // of the gateway's own time per request (docs/architecture.md, "Decisions"). Every other
 // request — model lists, the control plane, the console, the status page — goes on to Fastify.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { FrontDoor } from '../http/app.ts';
 import { AppError, isAppError } from '../kernel/errors.ts';
 import type { Runtime } from '../kernel/context.ts';
 import { rejectNul } from '../kernel/validation.ts';
 import { Gateway, type IncomingCall, type Surface } from './gateway.ts';
 import { extractKey, parseBody, readBody, type ParsedBody } from './incoming.ts';
 
-/** Takes a request (true) or leaves it to the framework (false). */
-export type FrontDoor = (req: IncomingMessage, res: ServerResponse) => boolean;
-
-export const SURFACES = {
+const SURFACES = {
   chat: { provider: 'openai', operation: 'chat', endpoint: 'chat' },
   responses: { provider: 'openai', operation: 'responses', endpoint: 'chat' },
   embeddings: { provider: 'openai', operation: 'embeddings', endpoint: 'embeddings' },

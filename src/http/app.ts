@@ -27,12 +27,12 @@ export interface AppOptions {
   warnings?: () => string[];
 }
 
-/**
- * Where a plugin installs a front door: a function that takes requests off the HTTP server before
- * Fastify sees them (true when it took one). The data plane's is gateway/front.ts.
- */
+/** Takes a request off the HTTP server before Fastify sees it (true), or leaves it to Fastify (false). */
+export type FrontDoor = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** Where a plugin installs a front door (the data plane's is gateway/front.ts). */
 export interface FrontDoorSlot {
-  door: ((req: IncomingMessage, res: ServerResponse) => boolean) | null;
+  door: FrontDoor | null;
 }
 
 /** A part of the process that can make it unready: returns null when fine, else what is wrong (an AppError names its code). */

@@ -1,5 +1,6 @@
-// The one mapping from what Fastify (or a body parser) throws to Surety's stable errors, shared by
-// the control plane and the data plane (which answer them in different shapes).
+// The one mapping from what Fastify (or a body parser) throws to Surety's stable errors, for the
+// control plane. The data plane's front door reads its bodies itself (gateway/incoming.ts) and
+// raises the same codes: BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, VALIDATION for a truncated body.
 import { AppError, isAppError } from '../kernel/errors.ts';
 
 /** The AppError for an error raised while receiving a request; null when it is our own fault (a bug). */
