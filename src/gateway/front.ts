@@ -1,8 +1,8 @@
 // The data plane's front door: POSTs to the provider APIs' paths are taken off node:http before the
 // control plane's framework sees them. They need none of what it adds (schemas, hooks, reply
-// serialisation: the gateway writes its own answers), and on the hot path it cost about a fifth
-// of the gateway's own time per request (docs/architecture.md, "Decisions"). Every other
-// request — model lists, the control plane, the console, the status page — goes on to Fastify.
+// serialisation: the gateway writes its own answers), and it ran on every request of the hot
+// path (docs/architecture.md, "Decisions"). Every other request — model lists, the control
+// plane, the console, the status page — goes on to Fastify.
 
 import type { IncomingMessage } from 'node:http';
 import type { FrontDoor } from '../http/app.ts';
