@@ -14,9 +14,11 @@ function random(n: number): Buffer {
   return out;
 }
 
-// The random part of the last id and its time: ids made in the same millisecond count up from it.
+// The random part of the last id and its time (and that time in base32): ids made in the same
+// millisecond count up from it.
 const last = Buffer.alloc(10);
 let lastTime = -1;
+let lastTimePart = '';
 
 /** Adds one to `b` read as a big-endian number; false when it overflows. */
 function increment(b: Buffer): boolean {
@@ -29,10 +31,6 @@ function increment(b: Buffer): boolean {
   }
   return false;
 }
-
-// The time part of the last id's millisecond (most ids of a busy process share it with another).
-let timeOf = -1;
-let timePart = '';
 
 /** 5 bytes of `b` from `o` (40 bits) as 8 base32 chars, most significant first. */
 function base32x5(b: Buffer, o: number): string {
@@ -47,22 +45,21 @@ function base32x5(b: Buffer, o: number): string {
  * the random part counts up from the previous id's, so ids made later in this process sort later.
  */
 export function newId(prefix: string, now = Date.now()): string {
-  if (now !== timeOf) {
+  if (now !== lastTime) {
     let t = now;
     let time = '';
     for (let i = 0; i < 10; i++) {
       time = B32[t % 32] + time;
       t = Math.floor(t / 32);
     }
-    timeOf = now;
-    timePart = time;
-  }
-  if (now !== lastTime || !increment(last)) {
+    lastTimePart = time;
     random(10).copy(last);
     lastTime = now;
+  } else if (!increment(last)) {
+    random(10).copy(last);
   }
   // 10 bytes = 80 bits = 16 base32 chars
-  return `${prefix}_${timePart}${base32x5(last, 0)}${base32x5(last, 5)}`;
+  return `${prefix}_${lastTimePart}${base32x5(last, 0)}${base32x5(last, 5)}`;
 }
 
 const B62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
