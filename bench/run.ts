@@ -224,6 +224,8 @@ interface Summary {
   passthrough_overhead_p50_ms: number;
   throughput_ratio_vs_passthrough: number;
   cpu_us_per_request: number;
+  /** The bare passthrough's CPU per request at c=64: what this machine charges for the two sockets alone (no budget). */
+  passthrough_cpu_us_per_request: number;
   peak_rss_mb: number;
   ttfb_overhead_ms: number;
   /** First-chunk overhead of a translated stream (OpenAI format to an Anthropic channel), against the simulator's own Anthropic stream. */
@@ -344,6 +346,7 @@ async function oneRun(run: number): Promise<{ table: string[]; summary: Summary;
     passthrough_overhead_p50_ms: a('c1', 'passthrough').p50 - a('c1', 'simulator').p50,
     throughput_ratio_vs_passthrough: a('c64', 'surety').rps / a('c64', 'passthrough').rps,
     cpu_us_per_request: a('c64', 'surety').cpu,
+    passthrough_cpu_us_per_request: a('c64', 'passthrough').cpu,
     peak_rss_mb: rss.surety!,
     ttfb_overhead_ms: (a('stream-c1', 'surety').ttfb50 ?? 0) - (a('stream-c1', 'simulator').ttfb50 ?? 0),
     xlate_ttfb_overhead_ms: (a('stream-xlate-c1', 'surety').ttfb50 ?? 0) - (a('stream-xlate-c1', 'simulator').ttfb50 ?? 0),
@@ -371,7 +374,8 @@ const BUDGETS: Array<{ key: keyof Summary; label: string; unit: string; ok: (v: 
   { key: 'ttfb_overhead_ms', label: 'first-chunk overhead', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
   { key: 'xlate_ttfb_overhead_ms', label: 'first-chunk overhead, translated stream (OpenAI → Anthropic channel)', unit: 'ms', ok: (v) => v <= 1, show: (v) => v.toFixed(3), budget: '≤ 1' },
   { key: 'status_page_rps', label: 'status page GET /status at c=16', unit: 'req/s', ok: (v) => v >= 2000, show: (v) => v.toFixed(0), budget: '≥ 2000' },
-  { key: 'redis_overhead_p50_ms', label: 'overhead p50 at c=1, one instance with Redis (PostgreSQL)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
+  // Against the simulator: the database's and Redis's costs together. Redis's own budget is the next row's.
+  { key: 'redis_overhead_p50_ms', label: 'overhead p50 at c=1, one instance on PostgreSQL + Redis', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: the database and Redis chosen (Redis: next row)' },
   { key: 'redis_only_added_p50_ms', label: 'added at c=1 by sharing quotas through Redis (PostgreSQL + Redis vs PostgreSQL alone)', unit: 'ms', ok: (v) => v <= 0.2, show: (v) => v.toFixed(3), budget: '≤ 0.2' },
   { key: 'pg_added_p50_ms', label: 'added at c=1 by PostgreSQL (PostgreSQL alone vs the single embedded instance)', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: the database chosen' },
   { key: 'redis_added_p50_ms', label: 'added at c=1 by both (PostgreSQL + Redis vs the single embedded instance)', unit: 'ms', ok: () => true, show: (v) => v.toFixed(3), budget: 'none: the sum of the two above' },
@@ -401,6 +405,7 @@ for (const b of BUDGETS) {
   lines.push(`| ${b.label} (${b.unit}, budget ${b.budget}) | ${vs.map((v) => `${b.show(v)}${b.ok(v) ? '' : ' ✗'}`).join(' | ')} | ${b.show(spread)} | ${okAll ? 'within budget in every run' : `OVER BUDGET in ${vs.filter((v) => !b.ok(v)).length} of ${vs.length}`} |`);
 }
 lines.push('', `passthrough overhead p50 at c=1 (ms): ${all.map((r) => r.summary.passthrough_overhead_p50_ms.toFixed(3)).join(', ')}`);
+lines.push(`passthrough CPU per request at c=64 (µs): ${all.map((r) => r.summary.passthrough_cpu_us_per_request.toFixed(0)).join(', ')}`);
 process.stdout.write(`${lines.join('\n')}\n`);
 // Data-size budgets, each in a process of its own (BENCH_DATA=0 skips them).
 const data: Array<Record<string, unknown>> = [];

@@ -1,5 +1,5 @@
 // `npm run bench -- writer` (or `node bench/writer.ts`): the request-log writer's CPU per row on SQLite (the gateway's thread).
-// BENCH_WRITER_ROWS (default 50,000) synthetic rows — 20 accounts, 5 models, 3 channels, a mix of
+// BENCH_WRITER_ROWS (default 50,000) synthetic rows — BENCH_WRITER_ACCOUNTS (default 20) accounts, 5 models, 3 channels, a mix of
 // outcomes, 90 % charged — are pushed through a LogWriter in batches of BENCH_WRITER_BATCH (default
 // 100; the gateway's group commit makes batches of what settles within SURETY_FLUSH_MS), each batch
 // flushed before the next. Prints one JSON line: CPU µs per row (process.cpuUsage, push to
@@ -27,7 +27,8 @@ await migrate(db);
 const rt = await createRuntime(loadConfig({}, { logLevel: 'silent', demo: 'false', dataDir: dir }), { db });
 const op = withActor(rt, { type: 'operator', id: 'bench' });
 const accounts: string[] = [];
-for (let i = 0; i < 20; i++) accounts.push((await createAccount(op, { name: `bench ${i}`, credit_line: '1000000' })).id);
+const ACCOUNTS = Number(process.env.BENCH_WRITER_ACCOUNTS ?? 20);
+for (let i = 0; i < ACCOUNTS; i++) accounts.push((await createAccount(op, { name: `bench ${i}`, credit_line: '1000000' })).id);
 const money = { committed() {}, dropped() {} };
 const writer = new LogWriter(rt, money, { flushMs: 3_600_000, maxBatch: B * 2 });
 
