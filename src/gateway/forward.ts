@@ -14,7 +14,7 @@ import type { Flight } from './flight.ts';
 import { abandon, answerError, deliver, publicError } from './respond.ts';
 import type { Router } from './router.ts';
 import { pipeStream } from './stream.ts';
-import { DeadlineError, transportFailure, type UpstreamPool } from './upstream.ts';
+import { DeadlineError, UpstreamAbort, transportFailure, type UpstreamPool } from './upstream.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
 export interface ForwardParts {
@@ -92,7 +92,7 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
     payload = replaceMultipartField(call.raw, 'model', call.form.model, upstreamModel);
   }
   const started = performance.now();
-  const ac = new AbortController();
+  const ac = new UpstreamAbort();
   // The client going away aborts the upstream call (no EventTarget listeners on the hot path).
   f.abortUpstream = () => ac.abort(new Error('client disconnected'));
   const timer = setTimeout(() => ac.abort(new DeadlineError()), Math.min(t.total_ms, deadline - Date.now()));
@@ -113,7 +113,7 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
       method: 'POST',
       headers,
       body: payload,
-      signal: ac.signal,
+      signal: ac,
       headersTimeout: t.first_byte_ms,
       bodyTimeout: t.first_byte_ms,
     });

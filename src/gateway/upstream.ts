@@ -49,6 +49,40 @@ export class UpstreamPool {
   }
 }
 
+/**
+ * Aborts one upstream call: the signal undici takes, in the EventEmitter shape it accepts beside
+ * AbortSignal (`on`/`once`/`removeListener`, `aborted`, `reason`). An AbortController, with the
+ * EventTarget listener undici adds and removes, cost ~9 µs of CPU per request here against
+ * ~0.2 µs for this; it was on every request's path before the upstream call. undici registers at
+ * most one listener per call.
+ */
+export class UpstreamAbort {
+  aborted = false;
+  reason: unknown = undefined;
+  private listener: (() => void) | null = null;
+
+  /** undici's check that this is an emitter; it then listens with `once`. */
+  on(_event: 'abort', listener: () => void): this {
+    return this.once(_event, listener);
+  }
+  once(_event: 'abort', listener: () => void): this {
+    this.listener = listener;
+    return this;
+  }
+  removeListener(_event: 'abort', listener: () => void): this {
+    if (this.listener === listener) this.listener = null;
+    return this;
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const l = this.listener;
+    this.listener = null;
+    l?.();
+  }
+}
+
 export class DeadlineError extends Error {
   constructor() {
     super('upstream deadline exceeded');
