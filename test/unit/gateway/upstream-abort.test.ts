@@ -7,7 +7,8 @@ import { DeadlineError, UpstreamAbort, transportFailure } from '../../../src/gat
 // The upstream call's abort signal (gateway/upstream.ts) through undici itself, against a real
 // server that answers slowly: a headers wait and a body read are both cut, with our reason.
 
-async function slowServer(): Promise<{ server: Server; origin: string }> {
+/** Runs `fn` with a pool on a server that answers slowly (`/slow-head`, `/slow-body`) or at once (`/fast`). */
+async function withSlowServer(fn: (pool: Pool) => Promise<void>): Promise<void> {
   const server = createServer((req, res) => {
     if (req.url === '/slow-head') return void setTimeout(() => res.end('late'), 2_000);
     // Headers at once, the body's end much later.
@@ -16,13 +17,18 @@ async function slowServer(): Promise<{ server: Server; origin: string }> {
     setTimeout(() => res.end('1}'), req.url === '/slow-body' ? 2_000 : 0);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  const pool = new Pool(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  try {
+    await fn(pool);
+  } finally {
+    await pool.destroy();
+    server.closeAllConnections();
+    server.close();
+  }
 }
 
 test('UpstreamAbort cuts an undici request waiting for headers, with its reason', async () => {
-  const { server, origin } = await slowServer();
-  const pool = new Pool(origin);
-  try {
+  await withSlowServer(async (pool) => {
     const ac = new UpstreamAbort();
     const t0 = Date.now();
     setTimeout(() => ac.abort(new DeadlineError()), 50);
@@ -33,17 +39,11 @@ test('UpstreamAbort cuts an undici request waiting for headers, with its reason'
     assert.ok(err instanceof DeadlineError, `rejected with ${String(err)}`);
     assert.equal(transportFailure(err).timeout, true);
     assert.ok(Date.now() - t0 < 1_500, 'cut before the server answered');
-  } finally {
-    await pool.destroy();
-    server.closeAllConnections();
-    server.close();
-  }
+  });
 });
 
 test('UpstreamAbort cuts a body being read; after a completed call it aborts nothing', async () => {
-  const { server, origin } = await slowServer();
-  const pool = new Pool(origin);
-  try {
+  await withSlowServer(async (pool) => {
     const ac = new UpstreamAbort();
     const res = await pool.request({ path: '/slow-body', method: 'GET', signal: ac });
     assert.equal(res.statusCode, 200);
@@ -65,24 +65,15 @@ test('UpstreamAbort cuts a body being read; after a completed call it aborts not
     assert.equal(done.aborted, true);
     const again = await pool.request({ path: '/fast', method: 'GET' });
     assert.equal(await again.body.text(), '{"a":1}', 'the pool still serves');
-  } finally {
-    await pool.destroy();
-    server.closeAllConnections();
-    server.close();
-  }
+  });
 });
 
 test('UpstreamAbort already aborted refuses the call at once', async () => {
-  const { server, origin } = await slowServer();
-  const pool = new Pool(origin);
-  try {
+  await withSlowServer(async (pool) => {
     const ac = new UpstreamAbort();
     ac.abort(new DeadlineError());
     ac.abort(new Error('second'));
     assert.ok(ac.reason instanceof DeadlineError, 'the first reason stays');
     await assert.rejects(pool.request({ path: '/fast', method: 'GET', signal: ac }), DeadlineError);
-  } finally {
-    await pool.destroy();
-    server.close();
-  }
+  });
 });
