@@ -14,7 +14,7 @@ import type { Flight } from './flight.ts';
 import { abandon, answerError, deliver, publicError } from './respond.ts';
 import type { Router } from './router.ts';
 import { pipeStream } from './stream.ts';
-import { DeadlineError, UpstreamAbort, transportFailure, type UpstreamPool } from './upstream.ts';
+import { DeadlineError, UpstreamAbort, callWhole, transportFailure, type UpstreamPool } from './upstream.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
 export interface ForwardParts {
@@ -80,17 +80,8 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   const operation = translating ? upstreamOperation(ch.config.provider, f.stream) : call.surface.operation;
   const upcall: UpstreamCall = { provider: ch.config.provider, operation, endpoint: f.endpoint, stream: f.stream, upstreamModel };
   const headers: Record<string, string> = { ...ch.config.headers, ...upstreamApi.headers(p.router.key(ch), call.headers), 'content-type': call.contentType };
-  let payload: Buffer | string = call.raw;
-  if (translating) {
-    const body = encodeRequest(f.translated ?? decodeRequest(dialectOf(call.surface.provider, call.surface.operation), call.body ?? {}, f.stream, ch.config.provider), ch.config.provider, upstreamModel);
-    payload = JSON.stringify(upstreamApi.rewrite(body, upcall) ?? body);
-    headers['content-type'] = 'application/json';
-  } else if (call.body) {
-    const rewritten = upstreamApi.rewrite(call.body, upcall);
-    if (rewritten) payload = JSON.stringify(rewritten);
-  } else if (call.form?.model && upstreamModel !== call.form.model) {
-    payload = replaceMultipartField(call.raw, 'model', call.form.model, upstreamModel);
-  }
+  const payload = upstreamPayload(f, upcall, translating);
+  if (translating) headers['content-type'] = 'application/json';
   const started = performance.now();
   const ac = new UpstreamAbort();
   // The client going away aborts the upstream call (no EventTarget listeners on the hot path).
@@ -105,41 +96,72 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
     noteAttempt(p, f, ch, a, started);
     return a;
   };
-  let upstream: Dispatcher.ResponseData;
-  try {
-    upstream = await p.pool.agentFor(ch, t.connect_ms).request({
-      origin: target.origin,
-      path: target.prefix + upstreamApi.path(upcall),
-      method: 'POST',
-      headers,
-      body: payload,
-      signal: ac,
-      headersTimeout: t.first_byte_ms,
-      bodyTimeout: t.first_byte_ms,
-    });
-  } catch (err) {
-    return record(transportAnswer(f, err, 0));
-  }
-  if (f.firstByteAt === null) f.firstByteAt = Date.now();
-  const status = upstream.statusCode;
-  const contentType = String(upstream.headers['content-type'] ?? '') || 'application/json';
-  if (status >= 200 && status < 300 && f.stream && contentType.includes('event-stream')) {
-    // Streaming: committed to this attempt once the first byte goes out.
-    try {
-      const tr = translating ? streamTranslator(ch.config.provider, dialectOf(call.surface.provider, call.surface.operation), encodeContext(f)) : null;
-      const { result, verdict } = await pipeStream(f, res, upstream, upstreamApi, tr);
-      return record({ result, verdict, status, ...(result.kind === 'stream' ? { facts: result.facts } : {}) });
-    } finally {
-      clearTimeout(timer);
-      f.abortUpstream = null;
-    }
-  }
+  const dispatcher = p.pool.agentFor(ch, t.connect_ms);
+  const opts = { origin: target.origin, path: target.prefix + upstreamApi.path(upcall), method: 'POST' as const, headers, body: payload, headersTimeout: t.first_byte_ms, bodyTimeout: t.first_byte_ms };
+  let status: number;
+  let contentType: string;
+  let retryAfter: string | string[] | undefined;
   let body: Buffer;
-  try {
-    body = Buffer.from(await upstream.body.arrayBuffer());
-  } catch (err) {
-    return record(transportAnswer(f, err, status));
+  if (f.stream) {
+    let upstream: Dispatcher.ResponseData;
+    try {
+      upstream = await dispatcher.request({ ...opts, signal: ac });
+    } catch (err) {
+      return record(transportAnswer(f, err, 0));
+    }
+    if (f.firstByteAt === null) f.firstByteAt = Date.now();
+    status = upstream.statusCode;
+    contentType = String(upstream.headers['content-type'] ?? '') || 'application/json';
+    retryAfter = upstream.headers['retry-after'];
+    if (status >= 200 && status < 300 && contentType.includes('event-stream')) {
+      // Streaming: committed to this attempt once the first byte goes out.
+      try {
+        const tr = translating ? streamTranslator(ch.config.provider, dialectOf(call.surface.provider, call.surface.operation), encodeContext(f)) : null;
+        const { result, verdict } = await pipeStream(f, res, upstream, upstreamApi, tr);
+        return record({ result, verdict, status, ...(result.kind === 'stream' ? { facts: result.facts } : {}) });
+      } finally {
+        clearTimeout(timer);
+        f.abortUpstream = null;
+      }
+    }
+    try {
+      body = Buffer.from(await upstream.body.arrayBuffer());
+    } catch (err) {
+      return record(transportAnswer(f, err, status));
+    }
+  } else {
+    // Not a stream: the answer is read whole, straight from undici's handler (upstream.ts callWhole).
+    const whole = await callWhole(dispatcher, opts, ac);
+    if (whole.headersAt !== null && f.firstByteAt === null) f.firstByteAt = whole.headersAt;
+    if (!whole.ok) return record(transportAnswer(f, whole.error, whole.status));
+    status = whole.status;
+    contentType = String(whole.headers['content-type'] ?? '') || 'application/json';
+    retryAfter = whole.headers['retry-after'];
+    body = whole.body;
   }
+  return record(judgeWhole(f, ch, translating, { status, contentType, body, retryAfter }));
+}
+
+/** The body sent upstream: the caller's as it came, rewritten where the upstream's module asks, or translated. */
+function upstreamPayload(f: Flight, upcall: UpstreamCall, translating: boolean): Buffer | string {
+  const { call } = f;
+  const upstreamApi = PROVIDER_MODULES[upcall.provider];
+  if (translating) {
+    const body = encodeRequest(f.translated ?? decodeRequest(dialectOf(call.surface.provider, call.surface.operation), call.body ?? {}, f.stream, upcall.provider), upcall.provider, upcall.upstreamModel);
+    return JSON.stringify(upstreamApi.rewrite(body, upcall) ?? body);
+  }
+  if (call.body) {
+    const rewritten = upstreamApi.rewrite(call.body, upcall);
+    return rewritten ? JSON.stringify(rewritten) : call.raw;
+  }
+  if (call.form?.model && upcall.upstreamModel !== call.form.model) return replaceMultipartField(call.raw, 'model', call.form.model, upcall.upstreamModel);
+  return call.raw;
+}
+
+/** An answer read whole (not a stream), judged by the policy; translated for delivery when it is another API's. */
+function judgeWhole(f: Flight, ch: LiveChannel, translating: boolean, a: { status: number; contentType: string; body: Buffer; retryAfter: string | string[] | undefined }): Answer {
+  const upstreamApi = PROVIDER_MODULES[ch.config.provider];
+  const { status, body, retryAfter } = a;
   let result: AttemptResult;
   let facts: ResponseFacts | undefined;
   if (status < 200 || status >= 300) {
@@ -153,11 +175,10 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
     if (json !== undefined) facts = upstreamApi.readResponse(f.endpoint, json, f.facts!.image);
     result = facts ? { kind: 'response', status, endpoint: f.endpoint, facts } : { kind: 'malformed', status };
   }
-  const retryAfter = upstream.headers['retry-after'];
   const verdict = judgeAttempt(result);
-  let out = { body, contentType };
+  let out = { body, contentType: a.contentType };
   if (translating && verdict.next === 'deliver') out = translateAnswer(f, ch.config.provider, result, verdict, body);
-  return record({ result, verdict, status, ...out, ...(facts ? { facts } : {}), ...(retryAfter ? { retryAfter: String(retryAfter) } : {}) });
+  return { result, verdict, status, ...out, ...(facts ? { facts } : {}), ...(retryAfter ? { retryAfter: String(retryAfter) } : {}) };
 }
 
 /** What the caller's encoders need to know of its request. */

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { Pool } from 'undici';
+import { DeadlineError, UpstreamAbort, callWhole, transportFailure } from '../../../src/gateway/upstream.ts';
+
+// The upstream call (gateway/upstream.ts) through undici itself, against a real server that
+// answers slowly: its abort signal cuts a headers wait and a body read, with our reason, for
+// `request()` (streams) and for `callWhole` (every other answer, read whole).
+
+/** Runs `fn` with a pool on a server that answers slowly (`/slow-head`, `/slow-body`) or at once (`/fast`). */
+async function withSlowServer(fn: (pool: Pool, origin: string) => Promise<void>): Promise<void> {
+  const server = createServer((req, res) => {
+    if (req.url === '/refuse') return void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' }).end('{"error":"slow down"}');
+    if (req.url === '/slow-head') return void setTimeout(() => res.end('late'), 2_000);
+    // Headers at once, the body's end much later.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"a":');
+    setTimeout(() => res.end('1}'), req.url === '/slow-body' ? 2_000 : 0);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const pool = new Pool(origin);
+  try {
+    await fn(pool, origin);
+  } finally {
+    await pool.destroy();
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+test('UpstreamAbort cuts an undici request waiting for headers, with its reason', async () => {
+  await withSlowServer(async (pool) => {
+    const ac = new UpstreamAbort();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(new DeadlineError()), 50);
+    const err = await pool.request({ path: '/slow-head', method: 'GET', signal: ac }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof DeadlineError, `rejected with ${String(err)}`);
+    assert.equal(transportFailure(err).timeout, true);
+    assert.ok(Date.now() - t0 < 1_500, 'cut before the server answered');
+  });
+});
+
+test('UpstreamAbort cuts a body being read; after a completed call it aborts nothing', async () => {
+  await withSlowServer(async (pool) => {
+    const ac = new UpstreamAbort();
+    const res = await pool.request({ path: '/slow-body', method: 'GET', signal: ac });
+    assert.equal(res.statusCode, 200);
+    setTimeout(() => ac.abort(new Error('client disconnected')), 50);
+    const err = await res.body.arrayBuffer().then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    assert.match(String(err?.message), /client disconnected/);
+
+    // A call that completed: undici took its listener back, so a late abort reaches nothing.
+    const done = new UpstreamAbort();
+    const ok = await pool.request({ path: '/fast', method: 'GET', signal: done });
+    assert.equal(await ok.body.text(), '{"a":1}');
+    // undici takes its listener back when the body stream closes (just after its end).
+    await new Promise((r) => setImmediate(r));
+    assert.equal((done as unknown as { listener: unknown }).listener, null, 'undici removed its listener');
+    done.abort(new Error('too late'));
+    assert.equal(done.aborted, true);
+    const again = await pool.request({ path: '/fast', method: 'GET' });
+    assert.equal(await again.body.text(), '{"a":1}', 'the pool still serves');
+  });
+});
+
+test('UpstreamAbort already aborted refuses the call at once', async () => {
+  await withSlowServer(async (pool) => {
+    const ac = new UpstreamAbort();
+    ac.abort(new DeadlineError());
+    ac.abort(new Error('second'));
+    assert.ok(ac.reason instanceof DeadlineError, 'the first reason stays');
+    await assert.rejects(pool.request({ path: '/fast', method: 'GET', signal: ac }), DeadlineError);
+  });
+});
+
+
+test('callWhole reads an answer whole: status, headers and every chunk; it leaves no listener behind', async () => {
+  await withSlowServer(async (pool, origin) => {
+    const ac = new UpstreamAbort();
+    const before = Date.now();
+    const a = await callWhole(pool, { origin, path: '/fast', method: 'GET' }, ac);
+    assert.ok(a.ok, `failed: ${a.ok ? '' : String(a.error)}`);
+    assert.equal(a.status, 200);
+    assert.equal(a.headers['content-type'], 'application/json');
+    assert.equal(a.body.toString(), '{"a":1}', 'both chunks, in order');
+    assert.ok(a.headersAt >= before && a.headersAt <= Date.now());
+    assert.equal((ac as unknown as { listener: unknown }).listener, null, 'no listener left on the signal');
+    ac.abort(new Error('too late'));
+    // An error status is an answer too, read whole with its headers.
+    const r = await callWhole(pool, { origin, path: '/refuse', method: 'POST', body: '{}' }, new UpstreamAbort());
+    assert.ok(r.ok);
+    assert.equal(r.status, 429);
+    assert.equal(r.headers['retry-after'], '3');
+    assert.equal(r.body.toString(), '{"error":"slow down"}');
+  });
+});
+
+test('callWhole cut while waiting for headers: status 0, our reason, a timeout', async () => {
+  await withSlowServer(async (pool, origin) => {
+    const ac = new UpstreamAbort();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(new DeadlineError()), 50);
+    const a = await callWhole(pool, { origin, path: '/slow-head', method: 'GET' }, ac);
+    assert.equal(a.ok, false);
+    assert.equal(a.status, 0);
+    assert.equal(a.headersAt, null);
+    assert.ok(!a.ok && a.error instanceof DeadlineError, `failed with ${a.ok ? '' : String(a.error)}`);
+    assert.equal(transportFailure(!a.ok && a.error).timeout, true);
+    assert.ok(Date.now() - t0 < 1_500, 'cut before the server answered');
+    // undici's own headers timeout is a timeout as well.
+    const late = await callWhole(pool, { origin, path: '/slow-head', method: 'GET', headersTimeout: 50 }, new UpstreamAbort());
+    assert.equal(late.ok, false);
+    assert.equal(transportFailure(!late.ok && late.error).timeout, true);
+  });
+});
+
+test('callWhole cut in the body: the status that came is kept, with the reason', async () => {
+  await withSlowServer(async (pool, origin) => {
+    const ac = new UpstreamAbort();
+    setTimeout(() => ac.abort(new Error('client disconnected')), 50);
+    const a = await callWhole(pool, { origin, path: '/slow-body', method: 'GET' }, ac);
+    assert.equal(a.ok, false);
+    assert.equal(a.status, 200);
+    assert.ok(a.headersAt !== null);
+    assert.match(String(!a.ok && (a.error as Error).message), /client disconnected/);
+    // Already aborted: refused at once, nothing sent.
+    const gone = new UpstreamAbort();
+    gone.abort(new DeadlineError());
+    const b = await callWhole(pool, { origin, path: '/fast', method: 'GET' }, gone);
+    assert.ok(!b.ok && b.error instanceof DeadlineError);
+    // The pool still serves after both.
+    const c = await callWhole(pool, { origin, path: '/fast', method: 'GET' }, new UpstreamAbort());
+    assert.ok(c.ok && c.body.toString() === '{"a":1}');
+  });
+});
+
+test('callWhole to a closed port: a transport failure before any status', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  await new Promise((r) => server.close(r));
+  const pool = new Pool(origin);
+  try {
+    const a = await callWhole(pool, { origin, path: '/', method: 'GET' }, new UpstreamAbort());
+    assert.equal(a.ok, false);
+    assert.equal(a.status, 0);
+    assert.match(transportFailure(!a.ok && a.error).detail, /ECONNREFUSED/);
+  } finally {
+    await pool.destroy();
+  }
+});
