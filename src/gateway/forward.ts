@@ -3,7 +3,6 @@
 // verdict says whether to deliver, try the next channel or end.
 
 import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { LiveChannel } from '../catalog/index.ts';
 import { PROVIDER_MODULES } from '../providers/modules.ts';
 import type { Provider, ResponseFacts, UpstreamCall } from '../providers/provider.ts';
@@ -14,7 +13,7 @@ import type { Flight } from './flight.ts';
 import { abandon, answerError, deliver, publicError } from './respond.ts';
 import type { Router } from './router.ts';
 import { pipeStream } from './stream.ts';
-import { DeadlineError, UpstreamAbort, callWhole, transportFailure, type UpstreamPool } from './upstream.ts';
+import { DeadlineError, UpstreamAbort, UpstreamAnswer, transportFailure, type UpstreamPool } from './upstream.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
 export interface ForwardParts {
@@ -98,48 +97,39 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   };
   const dispatcher = p.pool.agentFor(ch, t.connect_ms);
   const opts = { origin: target.origin, path: target.prefix + upstreamApi.path(upcall), method: 'POST' as const, headers, body: payload, headersTimeout: t.first_byte_ms, bodyTimeout: t.first_byte_ms };
-  let status: number;
-  let contentType: string;
-  let retryAfter: string | string[] | undefined;
-  let body: Buffer;
+  // The answer as it arrives (upstream.ts UpstreamAnswer): read whole, or streamed once it shows itself a stream.
+  const upstream = new UpstreamAnswer(dispatcher, opts, ac);
   if (f.stream) {
-    let upstream: Dispatcher.ResponseData;
     try {
-      upstream = await dispatcher.request({ ...opts, signal: ac });
+      await upstream.started();
     } catch (err) {
       return record(transportAnswer(f, err, 0));
     }
-    if (f.firstByteAt === null) f.firstByteAt = Date.now();
-    status = upstream.statusCode;
-    contentType = String(upstream.headers['content-type'] ?? '') || 'application/json';
-    retryAfter = upstream.headers['retry-after'];
-    if (status >= 200 && status < 300 && contentType.includes('event-stream')) {
+    if (f.firstByteAt === null) f.firstByteAt = upstream.headersAt;
+    const ct = String(upstream.headers['content-type'] ?? '');
+    if (upstream.status >= 200 && upstream.status < 300 && ct.includes('event-stream')) {
       // Streaming: committed to this attempt once the first byte goes out.
       try {
         const tr = translating ? streamTranslator(ch.config.provider, dialectOf(call.surface.provider, call.surface.operation), encodeContext(f)) : null;
         const { result, verdict } = await pipeStream(f, res, upstream, upstreamApi, tr);
-        return record({ result, verdict, status, ...(result.kind === 'stream' ? { facts: result.facts } : {}) });
+        return record({ result, verdict, status: upstream.status, ...(result.kind === 'stream' ? { facts: result.facts } : {}) });
       } finally {
         clearTimeout(timer);
         f.abortUpstream = null;
       }
     }
-    try {
-      body = Buffer.from(await upstream.body.arrayBuffer());
-    } catch (err) {
-      return record(transportAnswer(f, err, status));
-    }
-  } else {
-    // Not a stream: the answer is read whole, straight from undici's handler (upstream.ts callWhole).
-    const whole = await callWhole(dispatcher, opts, ac);
-    if (whole.headersAt !== null && f.firstByteAt === null) f.firstByteAt = whole.headersAt;
-    if (!whole.ok) return record(transportAnswer(f, whole.error, whole.status));
-    status = whole.status;
-    contentType = String(whole.headers['content-type'] ?? '') || 'application/json';
-    retryAfter = whole.headers['retry-after'];
-    body = whole.body;
   }
-  return record(judgeWhole(f, ch, translating, { status, contentType, body, retryAfter }));
+  let body: Buffer | null = null;
+  let failure: unknown = null;
+  try {
+    body = await upstream.whole();
+  } catch (err) {
+    failure = err;
+  }
+  if (f.firstByteAt === null) f.firstByteAt = upstream.headersAt;
+  if (body === null) return record(transportAnswer(f, failure, upstream.status));
+  const contentType = String(upstream.headers['content-type'] ?? '') || 'application/json';
+  return record(judgeWhole(f, ch, translating, { status: upstream.status, contentType, body, retryAfter: upstream.headers['retry-after'] }));
 }
 
 /** The body sent upstream: the caller's as it came, rewritten where the upstream's module asks, or translated. */

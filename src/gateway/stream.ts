@@ -3,19 +3,18 @@
 // refusals event by event. The policy judges the stream once it ends; its verdict decides the tail.
 
 import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { ProviderModule } from '../providers/provider.ts';
 import { createSseParser, type SseEvent } from '../providers/sse.ts';
 import type { StreamTranslator } from '../providers/translate/index.ts';
 import { judgeAttempt, type AttemptResult, type Verdict } from '../requests/policy.ts';
 import type { Flight } from './flight.ts';
-import { transportFailure } from './upstream.ts';
+import { transportFailure, type UpstreamAnswer } from './upstream.ts';
 
 /** Streams an upstream SSE answer to the client and ends it as the policy's verdict says. */
 export async function pipeStream(
   f: Flight,
   res: ServerResponse,
-  upstream: Dispatcher.ResponseData,
+  upstream: UpstreamAnswer,
   upstreamApi: ProviderModule,
   translator: StreamTranslator | null,
 ): Promise<{ result: AttemptResult; verdict: Verdict }> {
@@ -57,8 +56,8 @@ export async function pipeStream(
       };
   let broken: { timeout: boolean; detail: string } | null = null;
   try {
-    for await (const chunk of upstream.body) {
-      const buf = chunk as Buffer;
+    // Each chunk as undici reads it off the socket, in the same tick (no stream, no promise per chunk).
+    await upstream.each((buf) => {
       f.chunks++;
       f.bytes += buf.length;
       const events = parser.push(buf);
@@ -74,7 +73,7 @@ export async function pipeStream(
       }
       if (ending) out.sendAllButLastByte();
       f.reachedClient = true;
-    }
+    });
     const rest = parser.end();
     for (const ev of rest) {
       reader.feed(ev);

@@ -2,16 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { Pool } from 'undici';
-import { DeadlineError, UpstreamAbort, callWhole, transportFailure } from '../../../src/gateway/upstream.ts';
+import type { Dispatcher } from 'undici';
+import { DeadlineError, UpstreamAbort, UpstreamAnswer, transportFailure } from '../../../src/gateway/upstream.ts';
 
 // The upstream call (gateway/upstream.ts) through undici itself, against a real server that
 // answers slowly: its abort signal cuts a headers wait and a body read, with our reason, for
-// `request()` (streams) and for `callWhole` (every other answer, read whole).
+// `request()` and for the gateway's own UpstreamAnswer (undici's dispatch handler API).
 
 /** Runs `fn` with a pool on a server that answers slowly (`/slow-head`, `/slow-body`) or at once (`/fast`). */
 async function withSlowServer(fn: (pool: Pool, origin: string) => Promise<void>): Promise<void> {
   const server = createServer((req, res) => {
     if (req.url === '/refuse') return void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' }).end('{"error":"slow down"}');
+    if (req.url === '/chunks') {
+      // Three chunks, apart: a stream.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('one ');
+      setTimeout(() => res.write('two '), 20);
+      return void setTimeout(() => res.end('three'), 40);
+    }
     if (req.url === '/slow-head') return void setTimeout(() => res.end('late'), 2_000);
     // Headers at once, the body's end much later.
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -82,7 +90,18 @@ test('UpstreamAbort already aborted refuses the call at once', async () => {
 });
 
 
-test('callWhole reads an answer whole: status, headers and every chunk; it leaves no listener behind', async () => {
+/** An answer read whole through UpstreamAnswer, as the gateway reads every answer but a stream's. */
+async function callWhole(d: Dispatcher, opts: Dispatcher.DispatchOptions, ac: UpstreamAbort) {
+  const a = new UpstreamAnswer(d, opts, ac);
+  try {
+    const body = await a.whole();
+    return { ok: true as const, status: a.status, headers: a.headers, headersAt: a.headersAt!, body };
+  } catch (error) {
+    return { ok: false as const, status: a.status, headersAt: a.headersAt, error };
+  }
+}
+
+test('UpstreamAnswer.whole reads an answer whole: status, headers and every chunk; it leaves no listener behind', async () => {
   await withSlowServer(async (pool, origin) => {
     const ac = new UpstreamAbort();
     const before = Date.now();
@@ -103,7 +122,7 @@ test('callWhole reads an answer whole: status, headers and every chunk; it leave
   });
 });
 
-test('callWhole cut while waiting for headers: status 0, our reason, a timeout', async () => {
+test('UpstreamAnswer.whole cut while waiting for headers: status 0, our reason, a timeout', async () => {
   await withSlowServer(async (pool, origin) => {
     const ac = new UpstreamAbort();
     const t0 = Date.now();
@@ -122,7 +141,7 @@ test('callWhole cut while waiting for headers: status 0, our reason, a timeout',
   });
 });
 
-test('callWhole cut in the body: the status that came is kept, with the reason', async () => {
+test('UpstreamAnswer.whole cut in the body: the status that came is kept, with the reason', async () => {
   await withSlowServer(async (pool, origin) => {
     const ac = new UpstreamAbort();
     setTimeout(() => ac.abort(new Error('client disconnected')), 50);
@@ -142,7 +161,7 @@ test('callWhole cut in the body: the status that came is kept, with the reason',
   });
 });
 
-test('callWhole to a closed port: a transport failure before any status', async () => {
+test('UpstreamAnswer.whole to a closed port: a transport failure before any status', async () => {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -156,4 +175,50 @@ test('callWhole to a closed port: a transport failure before any status', async 
   } finally {
     await pool.destroy();
   }
+});
+
+test('UpstreamAnswer.each hands over every chunk as it comes, those in before it was called too', async () => {
+  await withSlowServer(async (pool, origin) => {
+    const a = new UpstreamAnswer(pool, { origin, path: '/chunks', method: 'GET' }, new UpstreamAbort());
+    await a.started();
+    assert.equal(a.status, 200);
+    assert.equal(a.headers['content-type'], 'text/event-stream');
+    // The first chunk arrives before anyone reads: it is kept, then handed over first.
+    await new Promise((r) => setTimeout(r, 10));
+    const got: string[] = [];
+    await a.each((c) => got.push(c.toString()));
+    assert.deepEqual(got.join(''), 'one two three');
+    assert.ok(got.length >= 2, `chunks as they came: ${JSON.stringify(got)}`);
+  });
+});
+
+test('UpstreamAnswer.each: a reader that throws ends the call with its error; a cut mid-stream rejects', async () => {
+  await withSlowServer(async (pool, origin) => {
+    const a = new UpstreamAnswer(pool, { origin, path: '/chunks', method: 'GET' }, new UpstreamAbort());
+    await a.started();
+    const seen: string[] = [];
+    const err = await a
+      .each((c) => {
+        seen.push(c.toString());
+        if (c.toString().includes('two')) throw new Error('reader failed');
+      })
+      .then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+    assert.match(String(err?.message), /reader failed/);
+    assert.ok(!seen.join('').includes('three'), 'nothing handed over after the failure');
+
+    const ac = new UpstreamAbort();
+    const b = new UpstreamAnswer(pool, { origin, path: '/slow-body', method: 'GET' }, ac);
+    await b.started();
+    setTimeout(() => ac.abort(new Error('client disconnected')), 30);
+    const parts: string[] = [];
+    const cut = await b.each((c) => parts.push(c.toString())).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    assert.match(String(cut?.message), /client disconnected/);
+    assert.equal(parts.join(''), '{"a":', 'what came before the cut was handed over');
+  });
 });
