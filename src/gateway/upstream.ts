@@ -158,6 +158,8 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    // An informational answer (103 Early Hints…) comes before the real one: not the answer yet.
+    if (status < 200) return;
     this.status = status;
     this.headers = headers;
     this.headersAt = Date.now();

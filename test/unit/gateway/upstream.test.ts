@@ -13,6 +13,10 @@ import { DeadlineError, UpstreamAbort, UpstreamAnswer, transportFailure } from '
 async function withSlowServer(fn: (pool: Pool, origin: string) => Promise<void>): Promise<void> {
   const server = createServer((req, res) => {
     if (req.url === '/refuse') return void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' }).end('{"error":"slow down"}');
+    if (req.url === '/hints') {
+      res.writeEarlyHints({ link: '</a.css>; rel=preload' });
+      return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"b":2}'), 20);
+    }
     if (req.url === '/chunks') {
       // Three chunks, apart: a stream.
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -119,6 +123,12 @@ test('UpstreamAnswer.whole reads an answer whole: status, headers and every chun
     assert.equal(r.status, 429);
     assert.equal(r.headers['retry-after'], '3');
     assert.equal(r.body.toString(), '{"error":"slow down"}');
+    // An informational answer first (103 Early Hints): the answer starts with the one after it.
+    const h = new UpstreamAnswer(pool, { origin, path: '/hints', method: 'GET' }, new UpstreamAbort());
+    await h.started();
+    assert.equal(h.status, 200, 'started at the final answer, not at the 103');
+    assert.equal(h.headers['content-type'], 'application/json');
+    assert.equal((await h.whole()).toString(), '{"b":2}');
   });
 });
 
