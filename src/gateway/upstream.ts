@@ -155,11 +155,13 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    // Cut while it waited for a connection of the pool: it is not sent at all.
+    if (this.state === 'failed') controller.abort(this.error as Error);
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     // An informational answer (103 Early Hints…) comes before the real one: not the answer yet.
-    if (status < 200) return;
+    if (status < 200 || this.state !== 'waiting') return;
     this.status = status;
     this.headers = headers;
     this.headersAt = Date.now();

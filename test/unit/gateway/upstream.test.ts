@@ -9,9 +9,13 @@ import { DeadlineError, UpstreamAbort, UpstreamAnswer, transportFailure } from '
 // answers slowly: its abort signal cuts a headers wait and a body read, with our reason, for
 // `request()` and for the gateway's own UpstreamAnswer (undici's dispatch handler API).
 
+/** The paths the slow server was asked for, in order. */
+const seen: string[] = [];
+
 /** Runs `fn` with a pool on a server that answers slowly (`/slow-head`, `/slow-body`) or at once (`/fast`). */
 async function withSlowServer(fn: (pool: Pool, origin: string) => Promise<void>): Promise<void> {
   const server = createServer((req, res) => {
+    seen.push(req.url ?? '');
     if (req.url === '/refuse') return void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' }).end('{"error":"slow down"}');
     if (req.url === '/hints') {
       res.writeEarlyHints({ link: '</a.css>; rel=preload' });
@@ -230,5 +234,26 @@ test('UpstreamAnswer.each: a reader that throws ends the call with its error; a 
     );
     assert.match(String(cut?.message), /client disconnected/);
     assert.equal(parts.join(''), '{"a":', 'what came before the cut was handed over');
+  });
+});
+
+test('UpstreamAnswer cut while it waits for a connection of the pool is never sent', async () => {
+  await withSlowServer(async (_pool, origin) => {
+    const one = new Pool(origin, { connections: 1 });
+    try {
+      const first = new UpstreamAnswer(one, { origin, path: '/slow-head', method: 'GET' }, new UpstreamAbort());
+      const ac = new UpstreamAbort();
+      const queued = new UpstreamAnswer(one, { origin, path: '/queued', method: 'GET' }, ac);
+      ac.abort(new DeadlineError());
+      await assert.rejects(queued.started(), DeadlineError);
+      assert.ok(first.headersAt === null);
+      await first.whole();
+      // The connection is free again: had the cut call been sent, it would have been by now.
+      const after = new UpstreamAnswer(one, { origin, path: '/fast', method: 'GET' }, new UpstreamAbort());
+      assert.equal((await after.whole()).toString(), '{"a":1}');
+      assert.ok(!seen.includes('/queued'), `the server was asked for ${JSON.stringify(seen)}`);
+    } finally {
+      await one.destroy();
+    }
   });
 });
