@@ -3,7 +3,7 @@
 // the same run mean anything). Each target and the load generator run in their own processes.
 //
 // BENCH_RUNS consecutive runs (default 3), each with fresh target processes warmed up unmeasured
-// (BENCH_WARMUP seconds, default 3), and BENCH_ROUNDS interleaved rounds (default 3, order rotated
+// (BENCH_WARMUP seconds, default 10), and BENCH_ROUNDS interleaved rounds (default 3, order rotated
 // each round; medians taken). Each run has two phases: the single instance's budgets (simulator,
 // passthrough, Surety, nothing else running), then the cluster targets (Redis, PostgreSQL,
 // HAProxy) against the simulator and the same Surety at c=1 and c=64. Prints each run's
@@ -35,7 +35,7 @@ if (process.argv[2] === 'sla') {
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const secs = Number(process.env.BENCH_SECONDS ?? 3);
-const warmup = Number(process.env.BENCH_WARMUP ?? 3);
+const warmup = Number(process.env.BENCH_WARMUP ?? 10);
 const here = new URL('.', import.meta.url).pathname;
 
 interface Target {
@@ -250,7 +250,9 @@ type Results = Record<string, Record<string, Run[]>>;
 async function warm(targets: Target[]): Promise<void> {
   // The budgets are about a running gateway's cost per request, not about V8 compiling its hot
   // paths in a process's first seconds (measured: ~60 µs of compiler-thread CPU per request in the
-  // first seconds, ~9 after them).
+  // first seconds, ~9 after them). How many seconds that takes depends on the machine: on a 2-core
+  // machine where the passthrough does ~3,000 req/s, Surety's compiler threads used 110–430 ms of
+  // CPU per second of c=64 load for the first 8 s, then 0–50 ms (hence 10 s by default, not 3).
   for (const t of targets) {
     if (warmup <= 0) break;
     await load(t, 64, false, warmup);
