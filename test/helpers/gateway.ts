@@ -81,8 +81,9 @@ export async function startTestGateway(opts: GatewayStartOptions = {}): Promise<
       await rmDir();
     };
   }
-  // An empty env: nothing from the developer's shell (DATABASE_URL…) leaks in.
-  const config = loadConfig({}, { port: 0, logLevel: 'silent', adminKey: ADMIN_KEY, demo: String(opts.demo ?? true), ...storage, ...opts.config });
+  // An empty env: nothing from the developer's shell (DATABASE_URL…) leaks in. shedLagMs 0: the
+  // gateway shares this process's event loop with the test's client, whose load is not the gateway's.
+  const config = loadConfig({}, { port: 0, logLevel: 'silent', adminKey: ADMIN_KEY, demo: String(opts.demo ?? true), shedLagMs: 0, ...storage, ...opts.config });
   let s: Started;
   try {
     s = await startSurety(config, { handleSignals: false, simPort: 0, ...(opts.gateway ? { gateway: opts.gateway } : {}) });
