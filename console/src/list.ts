@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { nextSort, qs } from './lib/format.ts';
-import { useGet, type Loaded } from './ui.tsx';
+import { useGet, useShown, type Loaded } from './ui.tsx';
 
 // A table's list on the server: its sort (`sort=col` / `sort=-col`, the API's one convention),
 // its filters and its pages (next_cursor). Sorting or filtering starts again at the first page.
@@ -28,12 +28,14 @@ export function useList<T = any>(path: string | null, filters: Record<string, st
     setSeen(key);
     if (cursors.length) setCursors([]);
   }
-  const r = useGet<T>(path === null ? null : path + qs({ ...filters, sort, limit: limit ?? undefined, cursor: seen === key ? cursors.at(-1) : undefined }));
-  const desc = sort.startsWith('-');
+  const url = path === null ? null : path + qs({ ...filters, sort, limit: limit ?? undefined, cursor: seen === key ? cursors.at(-1) : undefined });
+  const r = useGet<T>(url);
+  const shown = useShown(sort, r, url);
+  const desc = shown.startsWith('-');
   return {
     r,
     sort,
-    table: { sort: { key: desc ? sort.slice(1) : sort, order: desc ? 'desc' : 'asc' }, onSort: (k) => (setSort(nextSort(sort, k)), setCursors([])) },
+    table: { sort: { key: desc ? shown.slice(1) : shown, order: desc ? 'desc' : 'asc' }, onSort: (k) => (setSort(nextSort(sort, k)), setCursors([])) },
     pager: { next: (r.data as { next_cursor?: string | null } | null)?.next_cursor, atFirst: cursors.length === 0, onFirst: () => setCursors([]), onNext: (c) => setCursors([...cursors, c]) },
   };
 }

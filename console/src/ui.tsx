@@ -44,25 +44,37 @@ export interface Loaded<T> {
   data: T | null;
   error: ApiError | null;
   loading: boolean;
+  /** The path that `data` or `error` answers (while a new path loads, the old one's data stays). */
+  of: string | null;
   reload(): void;
 }
 
 /** GETs `path` (null: nothing yet) and again when it changes or on reload(). */
 export function useGet<T = any>(path: string | null): Loaded<T> {
-  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({ data: null, error: null, loading: path !== null });
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean; of: string | null }>({ data: null, error: null, loading: path !== null, of: null });
   const [n, setN] = useState(0);
   useEffect(() => {
     if (path === null) return;
     let live = true;
     setState((s) => ({ ...s, loading: true, error: null }));
     api<T>('GET', path).then(
-      (data) => live && setState({ data, error: null, loading: false }),
-      (error: ApiError) => live && setState({ data: null, error, loading: false }),
+      (data) => live && setState({ data, error: null, loading: false, of: path }),
+      (error: ApiError) => live && setState({ data: null, error, loading: false, of: path }),
     );
     return () => void (live = false);
   }, [path, n]);
   const reload = useCallback(() => setN((x) => x + 1), []);
   return { ...state, reload };
+}
+
+/**
+ * `value` once `r` answers `url`; until then, the value whose answer is on screen. A table's sort
+ * arrow (and aria-sort) appears with the rows in that order, not while the previous rows still show.
+ */
+export function useShown<V>(value: V, r: Loaded<unknown>, url: string | null): V {
+  const shown = useRef(value);
+  if (r.of === url) shown.current = value;
+  return shown.current;
 }
 
 export function Loading() {

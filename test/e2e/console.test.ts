@@ -246,8 +246,16 @@ describe('web console in Chromium', { skip: noChromium }, () => {
     const up = await amountsOf(topups, 4);
     assert.deepEqual(up, [...up].sort((a, b) => a - b));
     assert.ok(asked.some((u) => /\/account\/v1\/topups\?sort=amount(&|$)/.test(u)), 'the sort went to the server');
+    // The arrow turns with the rows: while the descending list is on its way (held 400 ms here),
+    // the header still says ascending, as the rows on screen are.
+    await page.route(/\/account\/v1\/topups\?sort=-amount/, async (route) => (await new Promise((r) => setTimeout(r, 400)), route.continue()));
+    const sent = page.waitForRequest(/\/account\/v1\/topups\?sort=-amount/);
     await amountHeader.getByRole('button').click();
+    await sent;
+    assert.equal(await amountHeader.getAttribute('aria-sort'), 'ascending', 'no arrow before its rows');
+    assert.deepEqual(await amountsOf(topups, 4), up);
     await topups.locator('th[aria-sort=descending]', { hasText: 'Amount' }).waitFor();
+    await page.unroute(/\/account\/v1\/topups\?sort=-amount/);
     const down = await amountsOf(topups, 4);
     assert.deepEqual(down, [...up].reverse());
     assert.notDeepEqual(down, up, 'the order changed');

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { Field, Load, Money, Table, useGet, useLocale, useT } from '../ui.tsx';
+import { Field, Load, Money, Table, useGet, useLocale, useShown, useT } from '../ui.tsx';
 import { count, dateInputBounds, qs, rangeBounds, tzOffsetMinutes, RANGES, type Range } from '../lib/format.ts';
 
 /** A range picker: presets in the viewer's days, or two dates. */
@@ -39,7 +39,9 @@ export function Usage({ base = '/account/v1', accountId }: { base?: string; acco
   const [sort, setSort] = useState<{ key: string; order: 'asc' | 'desc' }>({ key: 'group', order: 'asc' });
   const b = boundsOf(range);
   const params = { ...b, group_by: group, sort: sort.order === 'desc' ? `-${sort.key}` : sort.key, tz_offset_minutes: tzOffsetMinutes(), account_id: accountId };
-  const r = useGet(`${base}/usage${qs(params)}`);
+  const url = `${base}/usage${qs(params)}`;
+  const r = useGet(url);
+  const shownSort = useShown(sort, r, url);
   const keys = useGet<{ data: any[] }>(base === '/account/v1' ? '/account/v1/keys' : null);
   const members = useGet<{ data: any[] }>(base === '/account/v1' && group === 'member' ? '/account/v1/members' : null);
   const keyName = (id: string) => keys.data?.data.find((k) => k.id === id)?.name ?? id;
@@ -65,7 +67,7 @@ export function Usage({ base = '/account/v1', accountId }: { base?: string; acco
             caption={t('Usage')}
             rows={u.data}
             rowKey={(x: any) => String(x.group)}
-            sort={sort}
+            sort={shownSort}
             onSort={onSort}
             columns={[
               { key: 'group', label: t(group), sortable: true, render: (x: any) => (x.group === null ? '—' : group === 'key' ? keyName(x.group) : group === 'member' ? memberName(x.group) : x.group) },
