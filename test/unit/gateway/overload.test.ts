@@ -1,9 +1,16 @@
 // The load shedder's two rules on a real event loop: too many requests in flight, and a loop that
 // runs late while enough requests are in flight to be the cause. (Through HTTP: integration/overload.test.ts.)
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoadShedder } from '../../../src/gateway/overload.ts';
+
+/** A shedder that stops with the test. */
+function shedder(t: TestContext, maxInFlight: number, maxLagMs: number): LoadShedder {
+  const s = new LoadShedder({ maxInFlight, maxLagMs });
+  t.after(() => s.close());
+  return s;
+}
 
 /** Keeps the event loop busy for `ms`, in slices that let its timers run late. */
 async function hog(ms: number, slice = 120): Promise<void> {
@@ -15,43 +22,31 @@ async function hog(ms: number, slice = 120): Promise<void> {
   }
 }
 
-test('in flight: refused at the limit, with a second to wait; counted', () => {
-  const s = new LoadShedder({ maxInFlight: 10, maxLagMs: 0 });
-  try {
-    assert.equal(s.refuse(9), null);
-    assert.equal(s.refuse(10), 1);
-    assert.equal(s.refuse(11), 1);
-    assert.equal(s.shed, 2);
-  } finally {
-    s.close();
-  }
+test('in flight: refused at the limit, with a second to wait; counted', (t) => {
+  const s = shedder(t, 10, 0);
+  assert.equal(s.refuse(9), null);
+  assert.equal(s.refuse(10), 1);
+  assert.equal(s.refuse(11), 1);
+  assert.equal(s.shed, 2);
 });
 
-test('a late loop sheds only with enough in flight, and stops once the loop is on time again', async () => {
-  const s = new LoadShedder({ maxInFlight: 10_000, maxLagMs: 50 });
-  try {
-    await sleep(300);
-    assert.ok(s.lagMs < 50, `an idle loop is on time: ${s.lagMs} ms`);
-    assert.equal(s.refuse(500), null);
-    await hog(700);
-    assert.ok(s.lagMs > 50, `a loop blocked 120 ms at a time runs late: ${s.lagMs} ms`);
-    assert.equal(s.refuse(500), 1, 'late, with many in flight: shed');
-    assert.equal(s.refuse(10), null, 'late, but a few requests are not the cause (a GC, an export)');
-    await sleep(600);
-    assert.ok(s.lagMs < 50, `on time again: ${s.lagMs} ms`);
-    assert.equal(s.refuse(500), null);
-  } finally {
-    s.close();
-  }
+test('a late loop sheds only with enough in flight, and stops once the loop is on time again', async (t) => {
+  const s = shedder(t, 10_000, 50);
+  await sleep(300);
+  assert.ok(s.lagMs < 50, `an idle loop is on time: ${s.lagMs} ms`);
+  assert.equal(s.refuse(500), null);
+  await hog(700);
+  assert.ok(s.lagMs > 50, `a loop blocked 120 ms at a time runs late: ${s.lagMs} ms`);
+  assert.equal(s.refuse(500), 1, 'late, with many in flight: shed');
+  assert.equal(s.refuse(10), null, 'late, but a few requests are not the cause (a GC, an export)');
+  await sleep(600);
+  assert.ok(s.lagMs < 50, `on time again: ${s.lagMs} ms`);
+  assert.equal(s.refuse(500), null);
 });
 
-test('lag shedding off (0): a late loop sheds nothing', async () => {
-  const s = new LoadShedder({ maxInFlight: 10_000, maxLagMs: 0 });
-  try {
-    await hog(400);
-    assert.equal(s.lagMs, 0);
-    assert.equal(s.refuse(5_000), null);
-  } finally {
-    s.close();
-  }
+test('lag shedding off (0): a late loop sheds nothing', async (t) => {
+  const s = shedder(t, 10_000, 0);
+  await hog(400);
+  assert.equal(s.lagMs, 0);
+  assert.equal(s.refuse(5_000), null);
 });
