@@ -80,6 +80,9 @@ export interface Flight {
   bytes: number;
   chunks: number;
   clientGone: boolean;
+  /** A stream's upstream held back while its client's socket was full (stream.ts): ms in all, and since when now. */
+  heldMs: number;
+  heldSince: number | null;
   /** The usage billed, once decided (with the charge). */
   billable: BillableUsage | null;
   /** The charge, once decided (decided once: the x-surety-cost header and the row agree). */
@@ -121,12 +124,19 @@ export function newFlight(call: IncomingCall, api: ProviderModule): Flight {
     bytes: 0,
     chunks: 0,
     clientGone: false,
+    heldMs: 0,
+    heldSince: null,
     billable: null,
     amount: null,
     abortUpstream: null,
     strict: false,
     tail: null,
   };
+}
+
+/** The time the gateway has held the upstream back for a slow client, ms: the client's time, not the upstream's. */
+export function heldForClient(f: Flight, now = performance.now()): number {
+  return f.heldMs + (f.heldSince === null ? 0 : now - f.heldSince);
 }
 
 export function bounded(s: string, n = 500): string {

@@ -9,7 +9,7 @@ import type { Provider, ResponseFacts, UpstreamCall } from '../providers/provide
 import { decodeRequest, dialectOf, encodeRequest, streamTranslator, translateResponse, upstreamErrorMessage, upstreamOperation, type EncodeContext } from '../providers/translate/index.ts';
 import { ERRORS } from '../kernel/errors.ts';
 import { exhausted, judgeAttempt, type AttemptResult, type Verdict } from '../requests/policy.ts';
-import type { Flight } from './flight.ts';
+import { heldForClient, type Flight } from './flight.ts';
 import { abandon, answerError, deliver, publicError } from './respond.ts';
 import type { Router } from './router.ts';
 import { pipeStream } from './stream.ts';
@@ -85,7 +85,17 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
   const ac = new UpstreamAbort();
   // The client going away aborts the upstream call (no EventTarget listeners on the hot path).
   f.abortUpstream = () => ac.abort(new Error('client disconnected'));
-  const timer = setTimeout(() => ac.abort(new DeadlineError()), Math.min(t.total_ms, deadline - Date.now()));
+  // The deadline is the upstream's: time a stream's upstream was held back for a slow client
+  // (stream.ts) moves it on by as much.
+  let granted = 0;
+  const expire = () => {
+    const owed = heldForClient(f) - granted;
+    if (owed >= 1) {
+      granted += owed;
+      timer = setTimeout(expire, owed);
+    } else ac.abort(new DeadlineError());
+  };
+  let timer = setTimeout(expire, Math.min(t.total_ms, deadline - Date.now()));
   f.channel = ch;
   f.upstreamModel = upstreamModel;
   f.upstreamProvider = ch.config.provider;
@@ -111,7 +121,8 @@ async function attempt(p: ForwardParts, f: Flight, res: ServerResponse, ch: Live
       // Streaming: committed to this attempt once the first byte goes out.
       try {
         const tr = translating ? streamTranslator(ch.config.provider, dialectOf(call.surface.provider, call.surface.operation), encodeContext(f)) : null;
-        const { result, verdict } = await pipeStream(f, res, upstream, upstreamApi, tr);
+        // A client may stall as long as an upstream may between chunks.
+        const { result, verdict } = await pipeStream(f, res, upstream, upstreamApi, tr, t.first_byte_ms);
         return record({ result, verdict, status: upstream.status, ...(result.kind === 'stream' ? { facts: result.facts } : {}) });
       } finally {
         clearTimeout(timer);
@@ -198,7 +209,7 @@ function transportAnswer(f: Flight, err: unknown, status: number): Answer {
 
 /** Keeps the attempt in the row, tells the router (circuit breaker), counts it. */
 function noteAttempt(p: ForwardParts, f: Flight, ch: LiveChannel, a: Answer, started: number): void {
-  const ms = performance.now() - started;
+  const ms = performance.now() - started - heldForClient(f);
   f.upstreamMs += ms;
   const detail = a.verdict.detail;
   f.attempts.push({ channel: ch.config.id, status: a.status, outcome: a.verdict.outcome, ms: Math.round(ms * 1000) / 1000, ...(detail ? { error: detail } : {}) });

@@ -10,13 +10,18 @@ import { judgeAttempt, type AttemptResult, type Verdict } from '../requests/poli
 import type { Flight } from './flight.ts';
 import { transportFailure, type UpstreamAnswer } from './upstream.ts';
 
-/** Streams an upstream SSE answer to the client and ends it as the policy's verdict says. */
+/**
+ * Streams an upstream SSE answer to the client and ends it as the policy's verdict says. The client
+ * sets the pace: while its socket is full the upstream is not read (backpressure), for `stallMs` at
+ * most; a client that reads nothing for that long is cut, as if it had left.
+ */
 export async function pipeStream(
   f: Flight,
   res: ServerResponse,
   upstream: UpstreamAnswer,
   upstreamApi: ProviderModule,
   translator: StreamTranslator | null,
+  stallMs: number,
 ): Promise<{ result: AttemptResult; verdict: Verdict }> {
   const { call, api } = f;
   const parser = createSseParser();
@@ -33,7 +38,7 @@ export async function pipeStream(
     ...api.requestIdHeaders(call.requestId),
     'x-accel-buffering': 'no',
   });
-  const out = new StreamOut(res);
+  const out = new StreamOut(res, f, upstream, stallMs);
   // Re-framed events of one upstream chunk go out in one write, as the chunk would have.
   let pending = '';
   const write = (ev: SseEvent) => {
@@ -83,10 +88,12 @@ export async function pipeStream(
   } catch (err) {
     broken = transportFailure(err);
   }
+  out.release();
   const facts = reader.result();
   f.final = facts.complete;
   const result: AttemptResult = { kind: 'stream', endpoint: f.endpoint, facts, broken, clientGone: f.clientGone };
-  const verdict = judgeAttempt(result);
+  const judged = judgeAttempt(result);
+  const verdict = out.stalled && judged.outcome === 'client_cancelled' ? { ...judged, detail: `the client read nothing for ${stallMs} ms` } : judged;
   endStream(f, res, out, verdict, asArray, arrayOpen);
   return { result, verdict };
 }
@@ -112,16 +119,28 @@ function endStream(f: Flight, res: ServerResponse, out: StreamOut, v: Verdict, a
 }
 
 /**
- * The client side of a stream. In strict durability, from the chunk that carries the end marker
- * on (`hold`), the bytes wait in memory — all but the last one of that chunk are sent at once — until
- * `end`, which the gateway calls only after the row and its charge have committed.
+ * The client side of a stream. A write that fills the client's socket pauses the upstream until
+ * the socket drains, so a slow reader holds one socket's worth in memory, not the whole answer; the
+ * time it holds the upstream back is the client's (f.heldMs: the deadline and the attempt's time
+ * leave it out). In strict durability, from the chunk that carries the end marker on (`hold`), the
+ * bytes wait in memory — all but the last one of that chunk are sent at once — until `end`, which
+ * the gateway calls only after the row and its charge have committed.
  */
 class StreamOut {
   private held: Array<Buffer | string> | null = null;
   private readonly res: ServerResponse;
+  private readonly f: Flight;
+  private readonly upstream: UpstreamAnswer;
+  private readonly stallMs: number;
+  private stall: NodeJS.Timeout | null = null;
+  /** The client read nothing for stallMs and was cut. */
+  stalled = false;
 
-  constructor(res: ServerResponse) {
+  constructor(res: ServerResponse, f: Flight, upstream: UpstreamAnswer, stallMs: number) {
     this.res = res;
+    this.f = f;
+    this.upstream = upstream;
+    this.stallMs = stallMs;
   }
 
   get holding(): boolean {
@@ -130,7 +149,35 @@ class StreamOut {
 
   write(data: Buffer | string): void {
     if (this.held) this.held.push(data);
-    else this.res.write(data);
+    else if (!this.res.write(data)) this.wait();
+  }
+
+  /** The client's socket is full: the upstream waits until it drains, for stallMs at most. */
+  private wait(): void {
+    if (this.f.heldSince !== null || this.res.destroyed) return;
+    this.f.heldSince = performance.now();
+    this.upstream.pause();
+    this.res.once('drain', this.drained);
+    this.stall = setTimeout(() => {
+      this.stalled = true;
+      // As if the client had left: the gateway's close handler cuts the upstream.
+      this.res.destroy();
+    }, this.stallMs);
+  }
+
+  private readonly drained = (): void => {
+    this.release();
+    this.upstream.resume();
+  };
+
+  /** Ends a wait for the client, if one is on: its time is counted as the client's. */
+  release(): void {
+    if (this.f.heldSince === null) return;
+    this.f.heldMs += performance.now() - this.f.heldSince;
+    this.f.heldSince = null;
+    clearTimeout(this.stall!);
+    this.stall = null;
+    this.res.off('drain', this.drained);
   }
 
   hold(): void {

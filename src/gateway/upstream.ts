@@ -147,6 +147,15 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler {
     return this.ended();
   }
 
+  /** Stops reading the answer (the socket's window fills: the upstream slows down) until `resume`. */
+  pause(): void {
+    this.controller?.pause();
+  }
+
+  resume(): void {
+    this.controller?.resume();
+  }
+
   private ended(): Promise<void> {
     if (this.state === 'ended') return Promise.resolve();
     if (this.state === 'failed') return Promise.reject(this.error);
